@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+/**
+ * The queuectl entry point: the only place that writes an error and chooses the exit code (SPEC §4:
+ * 0 ok, 1 operational failure, 2 invalid input or usage, 3 not found). Everything below throws.
+ */
+import { CommanderError } from "commander";
+import { describeDbError } from "../db/pool.js";
+import { QueuectlError } from "../errors.js";
+import { buildProgram } from "./program.js";
+
+function report(err: unknown): number {
+  const debug = process.env.QUEUECTL_DEBUG === "1";
+  if (err instanceof CommanderError) {
+    // commander already printed its one-line message (configureOutput in program.ts).
+    if (err.exitCode === 0) return 0;
+    return 2;
+  }
+  const known = err instanceof QueuectlError ? err : describeDbError(err);
+  if (known) {
+    process.stderr.write(`queuectl: ${known.message}\n`);
+    if (debug && known.stack) process.stderr.write(`${known.stack}\n`);
+    return known.exitCode;
+  }
+  const e = err as Error;
+  process.stderr.write(`queuectl: unexpected error: ${e?.message ?? String(err)}${debug ? "" : " (QUEUECTL_DEBUG=1 shows details)"}\n`);
+  if (debug && e?.stack) process.stderr.write(`${e.stack}\n`);
+  return 1;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    process.exitCode = report(err);
+  }
+}
+
+// Output to a closed pipe (`queuectl list | head`) is not an error worth a message.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+});
+
+await main();

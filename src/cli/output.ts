@@ -1,0 +1,91 @@
+/**
+ * Rendering, kept apart from fetching: each command builds its result once and renders it either as
+ * JSON (scripts) or as a table (people). Times in JSON are ISO 8601; in tables, relative.
+ */
+import Table from "cli-table3";
+import type { JobRow } from "../queue/sql.js";
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printLine(line = ""): void {
+  process.stdout.write(`${line}\n`);
+}
+
+/** A borderless table that scans in a second; empty → a one-line note instead. */
+export function printTable(head: string[], rows: Array<Array<string | number>>, empty = "(none)"): void {
+  if (rows.length === 0) {
+    printLine(empty);
+    return;
+  }
+  const table = new Table({
+    head,
+    chars: {
+      top: "", "top-mid": "", "top-left": "", "top-right": "",
+      bottom: "", "bottom-mid": "", "bottom-left": "", "bottom-right": "",
+      left: "", "left-mid": "", mid: "", "mid-mid": "", right: "", "right-mid": "", middle: "  ",
+    },
+    style: { head: process.stdout.isTTY ? ["bold"] : [], border: [], "padding-left": 0, "padding-right": 0 },
+  });
+  for (const r of rows) table.push(r.map((c) => String(c)));
+  printLine(table.toString());
+}
+
+/** "3s ago", "in 2m", "5h ago": what a person reads at a glance. */
+export function relativeTime(date: Date | null | undefined, now = new Date()): string {
+  if (!date) return "-";
+  const diff = date.getTime() - now.getTime();
+  const abs = Math.abs(diff);
+  const units: Array<[number, string]> = [[86_400_000, "d"], [3_600_000, "h"], [60_000, "m"], [1000, "s"]];
+  let text = "now";
+  for (const [ms, unit] of units) {
+    if (abs >= ms) {
+      text = `${Math.floor(abs / ms)}${unit}`;
+      break;
+    }
+  }
+  if (text === "now") return abs < 1000 ? "now" : text;
+  return diff < 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** Milliseconds as "850ms", "12.3s", "4m05s". */
+export function formatDuration(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return "-";
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const m = Math.floor(ms / 60_000);
+  const s = Math.floor((ms % 60_000) / 1000);
+  return `${m}m${String(s).padStart(2, "0")}s`;
+}
+
+/** Shortens long text for a table cell. */
+export function truncate(text: string, max = 48): string {
+  const oneLine = text.replace(/\s+/g, " ");
+  return oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine;
+}
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** The job JSON contract of SPEC §4 (snake_case, ISO times). */
+export function jobToJson(j: JobRow): Record<string, unknown> {
+  return {
+    id: j.id,
+    queue: j.queue,
+    command: j.command,
+    state: j.state,
+    priority: j.priority,
+    attempts: j.attempts,
+    max_retries: j.max_retries,
+    timeout_ms: j.timeout_ms,
+    run_at: iso(j.run_at),
+    created_at: iso(j.created_at),
+    updated_at: iso(j.updated_at),
+    started_at: iso(j.started_at),
+    finished_at: iso(j.finished_at),
+    worker_id: j.worker_id,
+    exit_code: j.exit_code,
+    last_error: j.last_error,
+    duration_ms: j.duration_ms,
+  };
+}

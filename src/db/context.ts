@@ -1,0 +1,49 @@
+import type pg from "pg";
+import { applyMigrations, assertSchemaCurrent } from "./migrate.js";
+import { createPool, describeDbError, resolveDatabaseUrl } from "./pool.js";
+import { createPrismaClient, type PrismaClient } from "./prisma.js";
+
+/** What every command and worker needs: one pg pool (hot path) and Prisma Client over it (the rest). */
+export interface AppContext {
+  pool: pg.Pool;
+  prisma: PrismaClient;
+  /** Whether this process uses the local embedded server (DATABASE_URL unset). */
+  local: boolean;
+  close(): Promise<void>;
+}
+
+export interface OpenContextOptions {
+  /**
+   * `check` (default): fail with a clear message unless the schema is current.
+   * `none`: skip (for `db migrate` / `db status`).
+   * In local mode pending migrations are applied instead: the server is ours, there is no one to ask.
+   */
+  schema?: "check" | "none";
+  poolMax?: number;
+  applicationName?: string;
+}
+
+export async function openContext(options: OpenContextOptions = {}): Promise<AppContext> {
+  const local = !process.env.DATABASE_URL;
+  const url = await resolveDatabaseUrl();
+  const pool = createPool(url, { max: options.poolMax, applicationName: options.applicationName });
+  try {
+    if (options.schema !== "none") {
+      if (local) await applyMigrations(pool);
+      else await assertSchemaCurrent(pool);
+    }
+  } catch (err) {
+    await pool.end().catch(() => {});
+    throw describeDbError(err) ?? err;
+  }
+  const prisma = createPrismaClient(pool);
+  return {
+    pool,
+    prisma,
+    local,
+    async close() {
+      await prisma.$disconnect().catch(() => {});
+      await pool.end().catch(() => {});
+    },
+  };
+}

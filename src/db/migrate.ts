@@ -1,0 +1,156 @@
+/**
+ * Applies prisma/migrations without Prisma's native schema engine (it cannot be downloaded on every
+ * machine), following the engine's own bookkeeping so that `prisma migrate deploy` and this applier
+ * each accept what the other applied: the same `_prisma_migrations` table, advisory lock, checksum
+ * (SHA-256 of migration.sql) and folder-name order. See ../shared/PRISMA.md.
+ *
+ * One difference, on purpose: each migration runs in a transaction together with its bookkeeping row,
+ * so a failed migration leaves nothing half-applied (the engine leaves a failed row, P3009).
+ */
+import { createHash, randomUUID } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type pg from "pg";
+import { OperationalError, SchemaMismatchError } from "../errors.js";
+
+/** The lock id Prisma's schema engine takes around migrations (prisma-engines, apply_migrations.rs). */
+const PRISMA_MIGRATION_LOCK_ID = 72707369;
+
+export interface MigrationFile {
+  name: string;
+  sql: string;
+  checksum: string;
+}
+
+export interface MigrationStatus {
+  name: string;
+  applied: boolean;
+  appliedAt: Date | null;
+  /** The applied script differs from the file (someone edited an applied migration). */
+  checksumMismatch: boolean;
+}
+
+/** prisma/migrations next to this build, whether run from dist/ or from src/ under tsx. */
+export function migrationsDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, "..", "..", "prisma", "migrations"), join(process.cwd(), "prisma", "migrations")];
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) throw new OperationalError(`migrations folder not found (looked in ${candidates.join(", ")})`);
+  return found;
+}
+
+export function readMigrations(dir = migrationsDir()): MigrationFile[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, "migration.sql")))
+    .map((d) => d.name)
+    .sort()
+    .map((name) => {
+      const sql = readFileSync(join(dir, name, "migration.sql"), "utf8");
+      return { name, sql, checksum: createHash("sha256").update(sql, "utf8").digest("hex") };
+    });
+}
+
+const CREATE_BOOKKEEPING = `
+CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+  "id" VARCHAR(36) PRIMARY KEY NOT NULL,
+  "checksum" VARCHAR(64) NOT NULL,
+  "finished_at" TIMESTAMPTZ,
+  "migration_name" VARCHAR(255) NOT NULL,
+  "logs" TEXT,
+  "rolled_back_at" TIMESTAMPTZ,
+  "started_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
+  "applied_steps_count" INTEGER NOT NULL DEFAULT 0
+)`;
+
+interface AppliedRow {
+  migration_name: string;
+  checksum: string;
+  finished_at: Date | null;
+}
+
+async function appliedRows(client: pg.Pool | pg.PoolClient): Promise<AppliedRow[] | null> {
+  const exists = await client.query<{ t: string | null }>(`SELECT to_regclass('"_prisma_migrations"') AS t`);
+  if (!exists.rows[0]?.t) return null;
+  const res = await client.query<AppliedRow>(
+    `SELECT migration_name, checksum, finished_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL`,
+  );
+  return res.rows;
+}
+
+/** Every migration file with whether (and when) it is applied. */
+export async function migrationStatus(pool: pg.Pool): Promise<MigrationStatus[]> {
+  const rows = (await appliedRows(pool)) ?? [];
+  return readMigrations().map((m) => {
+    const row = rows.find((r) => r.migration_name === m.name && r.finished_at !== null);
+    return {
+      name: m.name,
+      applied: row !== undefined,
+      appliedAt: row?.finished_at ?? null,
+      checksumMismatch: row !== undefined && row.checksum !== m.checksum,
+    };
+  });
+}
+
+/** Applies pending migrations in name order; returns the names applied. Safe to run concurrently. */
+export async function applyMigrations(pool: pg.Pool): Promise<string[]> {
+  const client = await pool.connect();
+  const applied: string[] = [];
+  try {
+    // Session-level lock, the same one the engine takes: two `db migrate` runs (or a worker starting
+    // in local mode next to one) serialise here, and the second finds nothing left to do.
+    await client.query("SELECT pg_advisory_lock($1)", [PRISMA_MIGRATION_LOCK_ID]);
+    await client.query(CREATE_BOOKKEEPING);
+    const rows = (await appliedRows(client)) ?? [];
+    const failed = rows.find((r) => r.finished_at === null);
+    if (failed) {
+      throw new OperationalError(`migration ${failed.migration_name} failed earlier and was not rolled back; resolve it before migrating`);
+    }
+    for (const m of readMigrations()) {
+      if (rows.some((r) => r.migration_name === m.name)) continue;
+      await client.query("BEGIN");
+      try {
+        const id = randomUUID();
+        await client.query(
+          `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at) VALUES ($1, $2, $3, now())`,
+          [id, m.checksum, m.name],
+        );
+        await client.query(m.sql);
+        await client.query(
+          `UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1`,
+          [id],
+        );
+        await client.query("COMMIT");
+        applied.push(m.name);
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw new OperationalError(`migration ${m.name} failed: ${(err as Error).message}`);
+      }
+    }
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1)", [PRISMA_MIGRATION_LOCK_ID]).catch(() => {});
+    client.release();
+  }
+  return applied;
+}
+
+/**
+ * Throws SchemaMismatchError unless every migration of this build is applied and the database has
+ * none this build does not know. Every command but `db migrate` / `db status` calls this first.
+ */
+export async function assertSchemaCurrent(pool: pg.Pool): Promise<void> {
+  const rows = await appliedRows(pool);
+  const files = readMigrations();
+  const done = new Set((rows ?? []).filter((r) => r.finished_at !== null).map((r) => r.migration_name));
+  const pending = files.filter((f) => !done.has(f.name));
+  if (pending.length > 0) {
+    throw new SchemaMismatchError(
+      `the database schema is not up to date (${pending.length} pending migration${pending.length > 1 ? "s" : ""}); run \`queuectl db migrate\``,
+    );
+  }
+  const known = new Set(files.map((f) => f.name));
+  const unknown = [...done].filter((n) => !known.has(n));
+  if (unknown.length > 0) {
+    throw new SchemaMismatchError(`the database has migrations this queuectl does not know (${unknown.join(", ")}); upgrade queuectl`);
+  }
+}

@@ -1,0 +1,51 @@
+import pg from "pg";
+import { OperationalError } from "../errors.js";
+import { ensureEmbeddedServer } from "./embedded.js";
+
+// timestamptz and bigint come back as Date and string by default. Job ids and counts fit in a JS
+// number; `seq` and COUNT(*) are int8 and never exceed 2^53 in practice.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
+
+/** `DATABASE_URL` when set; otherwise the local server under QUEUECTL_HOME, started on first use. */
+export async function resolveDatabaseUrl(): Promise<string> {
+  const url = process.env.DATABASE_URL;
+  if (url && url.trim() !== "") return url;
+  return ensureEmbeddedServer();
+}
+
+export interface PoolOptions {
+  /** Connections kept at most; a worker needs one per slot plus heartbeat. Default 10. */
+  max?: number;
+  /** Application name shown in pg_stat_activity. */
+  applicationName?: string;
+}
+
+/**
+ * A pool that fails fast when the database is unreachable (CLI commands must say so within seconds,
+ * not hang) and never lets an idle connection's error crash the process.
+ */
+export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    connectionTimeoutMillis: 5000,
+    idleTimeoutMillis: 30_000,
+    application_name: options.applicationName ?? "queuectl",
+    keepAlive: true,
+  });
+  // An idle client whose server went away emits 'error' on the pool; without a listener Node exits.
+  pool.on("error", () => {});
+  return pool;
+}
+
+/** Wraps connection-level failures in one clear OperationalError line. */
+export function describeDbError(err: unknown): OperationalError | undefined {
+  const e = err as { code?: string; message?: string };
+  const code = e?.code ?? "";
+  const connectionCodes = ["ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "ECONNRESET", "EHOSTUNREACH", "EAI_AGAIN", "57P01", "57P03", "08006", "08001", "08003", "3D000", "28P01", "28000"];
+  const msg = e?.message ?? String(err);
+  if (connectionCodes.includes(code) || /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED/i.test(msg)) {
+    return new OperationalError(`database unavailable: ${msg.split("\n")[0]}`);
+  }
+  return undefined;
+}

@@ -1,0 +1,29 @@
+/**
+ * Expected failures, each carrying the exit code of SPEC §4. Code below the CLI throws these; only
+ * src/cli/main.ts turns them into a message and an exit code, so no helper ever exits the process.
+ */
+export class QueuectlError extends Error {
+  /** Process exit code: 1 operational failure, 2 invalid input, 3 not found. */
+  readonly exitCode: number = 1;
+}
+
+/** The database or another dependency failed; retrying later may help. Exit code 1. */
+export class OperationalError extends QueuectlError {
+  override readonly exitCode = 1;
+}
+
+/** The schema is older (or newer) than this build expects. Exit code 1. */
+export class SchemaMismatchError extends OperationalError {}
+
+/** Invalid input or usage; nothing was changed. Exit code 2. */
+export class InvalidInputError extends QueuectlError {
+  override readonly exitCode = 2;
+}
+
+/** The named job, worker or config key does not exist. Exit code 3. */
+export class NotFoundError extends QueuectlError {
+  override readonly exitCode = 3;
+}
+
+/** A state change that is not allowed from the current state (e.g. retrying a job not in the DLQ). Exit code 2. */
+export class InvalidStateError extends InvalidInputError {}

@@ -1,0 +1,105 @@
+/**
+ * The job JSON users enqueue (SPEC §4) and its validation. Unknown fields are rejected so a typo
+ * (`"priorty": 5`) is an error, not a silently ignored setting.
+ */
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import { InvalidInputError } from "../errors.js";
+
+const INT32_MAX = 2_147_483_647;
+const NUL = /\u0000/;
+
+/** Job ids: what people type and paste into `show <id>`; no spaces or control characters. */
+export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$/;
+/** Queue names: short identifiers. */
+export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A command line is stored and shown in full; keep it to something a shell accepts comfortably. */
+export const MAX_COMMAND_BYTES = 65_536;
+
+const isoDate = z
+  .string()
+  .refine((s) => /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), {
+    message: "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z",
+  })
+  .refine((s) => {
+    const y = new Date(s).getUTCFullYear();
+    return y >= 1970 && y <= 9999;
+  }, { message: "must be between the years 1970 and 9999" });
+
+export const jobSpecSchema = z.strictObject({
+  id: z.string().regex(JOB_ID_PATTERN, "must be 1-200 characters: letters, digits and . _ : @ + - (starting with a letter or digit)").optional(),
+  command: z
+    .string()
+    .refine((s) => s.trim().length > 0, { message: "must not be empty" })
+    .refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" })
+    .refine((s) => Buffer.byteLength(s, "utf8") <= MAX_COMMAND_BYTES, { message: `must be at most ${MAX_COMMAND_BYTES} bytes` }),
+  queue: z.string().regex(QUEUE_NAME_PATTERN, "must be 1-64 characters: letters, digits and . _ -").optional(),
+  priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+  max_retries: z.number().int().min(0).max(1000).optional(),
+  timeout: z.number().int().min(0).max(INT32_MAX).optional(),
+  run_at: isoDate.optional(),
+});
+
+/** What a user gave, validated. */
+export type JobSpec = z.infer<typeof jobSpecSchema>;
+
+/** A job ready to insert: defaults applied, id generated. */
+export interface NewJob {
+  id: string;
+  queue: string;
+  command: string;
+  priority: number;
+  maxRetries: number;
+  /** null = config job_timeout_ms at run time. */
+  timeoutMs: number | null;
+  /** null = now (database clock). */
+  runAt: Date | null;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, label: string): string {
+  const field = issue.path.length ? issue.path.join(".") : "";
+  if (issue.code === "unrecognized_keys") return `${label}unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
+  if (issue.code === "invalid_type") {
+    const expected = (issue as { expected?: string }).expected;
+    return field ? `${label}'${field}' must be ${expected === "int" ? "an integer" : `a ${expected}`}` : `${label}a job must be a JSON object`;
+  }
+  if (issue.code === "too_small" || issue.code === "too_big") {
+    const i = issue as { minimum?: number | bigint; maximum?: number | bigint };
+    const bound = issue.code === "too_small" ? `at least ${i.minimum}` : `at most ${i.maximum}`;
+    return `${label}'${field}' must be ${bound}`;
+  }
+  return `${label}'${field}' ${issue.message}`;
+}
+
+/** Validates one job object (already parsed from JSON). `where` prefixes the error, e.g. "line 3: ". */
+export function parseJobSpec(input: unknown, where = ""): JobSpec {
+  const result = jobSpecSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new InvalidInputError(issue ? describeIssue(issue, where) : `${where}invalid job`);
+  }
+  return result.data;
+}
+
+const ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
+
+/** 12 characters of Crockford-ish base32 (60 random bits): short enough to type, collision-free in practice. */
+export function generateJobId(): string {
+  const bytes = randomBytes(12);
+  let id = "";
+  for (const b of bytes) id += ID_ALPHABET[b & 31];
+  return id;
+}
+
+/** Applies defaults: the config's max_retries, no per-job timeout, run now. */
+export function toNewJob(spec: JobSpec, defaults: { maxRetries: number }): NewJob {
+  return {
+    id: spec.id ?? generateJobId(),
+    queue: spec.queue ?? "default",
+    command: spec.command,
+    priority: spec.priority ?? 0,
+    maxRetries: spec.max_retries ?? defaults.maxRetries,
+    timeoutMs: spec.timeout ?? null,
+    runAt: spec.run_at ? new Date(spec.run_at) : null,
+  };
+}

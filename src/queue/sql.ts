@@ -1,0 +1,438 @@
+/**
+ * Every SQL statement on the queue's hot path: enqueue, claim, heartbeat, complete, fail, rescue,
+ * release, and the NOTIFY that wakes workers. One function per statement, named for what it does,
+ * each with why it is safe when many workers on many hosts run it at once.
+ *
+ * The invariants they keep together:
+ * - A job is `processing` for exactly one (worker_id, attempts) pair at a time; the claim is the only
+ *   way in, and it locks rows with SKIP LOCKED so two claimers never take the same row.
+ * - Every way out of `processing` (complete, fail, release) is fenced on (id, worker_id, attempts,
+ *   state = 'processing'): a holder whose lease was taken over finds zero rows and its result is dropped.
+ * - The rescuer is the only statement that takes a job from a holder without the holder's consent, and
+ *   only once the lease has run out; it also locks with SKIP LOCKED.
+ */
+import type pg from "pg";
+import type { NewJob } from "./job-spec.js";
+
+type Db = pg.Pool | pg.PoolClient;
+
+/** NOTIFY channel that wakes idle workers when jobs become runnable; the payload is the queue name. */
+export const JOBS_CHANNEL = "queuectl_jobs";
+/** NOTIFY channel for control messages to workers (payload: JSON, e.g. {"stop": true}). */
+export const CONTROL_CHANNEL = "queuectl_control";
+
+/** A job as stored, with snake_case names as in the table and in the CLI's JSON. */
+export interface JobRow {
+  id: string;
+  queue: string;
+  command: string;
+  state: JobState;
+  priority: number;
+  attempts: number;
+  max_retries: number;
+  timeout_ms: number | null;
+  run_at: Date;
+  created_at: Date;
+  updated_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  worker_id: string | null;
+  exit_code: number | null;
+  last_error: string | null;
+  duration_ms: number | null;
+}
+
+export type JobState = "pending" | "processing" | "completed" | "failed" | "dead" | "cancelled";
+export const JOB_STATES: readonly JobState[] = ["pending", "processing", "completed", "failed", "dead", "cancelled"];
+
+/** Columns of JobRow, in the order of the JSON contract. */
+export const JOB_COLUMNS =
+  "id, queue, command, state, priority, attempts, max_retries, timeout_ms, run_at, created_at, updated_at, started_at, finished_at, worker_id, exit_code, last_error, duration_ms";
+
+// ---------------------------------------------------------------------------------------------
+// Enqueue
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Inserts jobs in one statement (unnest over arrays: one round trip for thousands of rows, the rate
+ * COPY gives without its protocol). Duplicate ids raise unique_violation (23505) and, inside the
+ * caller's transaction, nothing is inserted. Returns the ids in input order.
+ */
+export async function insertJobs(db: Db, jobs: readonly NewJob[]): Promise<void> {
+  if (jobs.length === 0) return;
+  await db.query(
+    `INSERT INTO jobs (id, queue, command, priority, max_retries, timeout_ms, run_at)
+     SELECT id, queue, command, priority, max_retries, timeout_ms, COALESCE(run_at, now())
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::timestamptz[])
+       AS t(id, queue, command, priority, max_retries, timeout_ms, run_at)`,
+    [
+      jobs.map((j) => j.id),
+      jobs.map((j) => j.queue),
+      jobs.map((j) => j.command),
+      jobs.map((j) => j.priority),
+      jobs.map((j) => j.maxRetries),
+      jobs.map((j) => j.timeoutMs),
+      jobs.map((j) => j.runAt),
+    ],
+  );
+}
+
+/**
+ * Wakes idle workers listening on JOBS_CHANNEL. Sent inside the enqueuing transaction, PostgreSQL
+ * delivers it only on commit, so a woken worker always finds the rows. Notifications are only a
+ * hint: a worker that misses one still finds the job on its next poll.
+ */
+export async function notifyJobsAvailable(db: Db, queues: readonly string[]): Promise<void> {
+  const distinct = [...new Set(queues)];
+  await db.query(`SELECT pg_notify($1, q) FROM unnest($2::text[]) AS q`, [JOBS_CHANNEL, distinct]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Claim
+// ---------------------------------------------------------------------------------------------
+
+export interface ClaimedJob {
+  id: string;
+  command: string;
+  queue: string;
+  /** The attempt number this claim started (1-based); part of the completion fence. */
+  attempts: number;
+  max_retries: number;
+  timeout_ms: number | null;
+  priority: number;
+}
+
+export interface ClaimJobsParams {
+  workerId: string;
+  /** Queues to take from; empty = every queue. */
+  queues: readonly string[];
+  /** How many free slots to fill. */
+  limit: number;
+  leaseMs: number;
+}
+
+/**
+ * Claims up to `limit` runnable jobs in one statement: highest priority first, then earliest run_at,
+ * then enqueue order; only jobs whose run_at has come.
+ *
+ * Safe under concurrency: FOR UPDATE SKIP LOCKED makes each claimer lock a disjoint set of rows
+ * without waiting; the UPDATE re-checks nothing because the locked rows cannot change under us. The
+ * attempt's history row is written by the same statement, so a claim never exists without its history.
+ * The partial index jobs_claim_idx serves the ORDER BY over runnable rows only.
+ */
+export async function claimJobs(db: Db, p: ClaimJobsParams): Promise<ClaimedJob[]> {
+  const res = await db.query<ClaimedJob>(
+    `WITH next AS (
+       SELECT id FROM jobs
+       WHERE state IN ('pending', 'failed') AND run_at <= now()
+         AND (cardinality($2::text[]) = 0 OR queue = ANY($2::text[]))
+       ORDER BY priority DESC, run_at, seq
+       LIMIT $3
+       FOR UPDATE SKIP LOCKED
+     ), claimed AS (
+       UPDATE jobs j
+       SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
+           lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
+           started_at = now(), finished_at = NULL, updated_at = now()
+       FROM next WHERE j.id = next.id
+       RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq
+     ), history AS (
+       INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
+       SELECT id, attempts, $1, now() FROM claimed
+     )
+     SELECT id, command, queue, attempts, max_retries, timeout_ms, priority FROM claimed
+     ORDER BY priority DESC, run_at, seq`,
+    [p.workerId, p.queues, p.limit, p.leaseMs],
+  );
+  return res.rows;
+}
+
+/**
+ * When the next not-yet-runnable job (scheduled or waiting for its retry) becomes due, so an idle
+ * worker can sleep exactly until then instead of polling. Null when there is none.
+ */
+export async function nextRunAt(db: Db, queues: readonly string[]): Promise<Date | null> {
+  const res = await db.query<{ run_at: Date | null }>(
+    `SELECT min(run_at) AS run_at FROM jobs
+     WHERE state IN ('pending', 'failed') AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[]))`,
+    [queues],
+  );
+  return res.rows[0]?.run_at ?? null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leases and heartbeat
+// ---------------------------------------------------------------------------------------------
+
+export interface HeartbeatParams {
+  workerId: string;
+  /** The (job id, attempt) pairs this worker is running. */
+  running: ReadonlyArray<{ id: string; attempt: number }>;
+  leaseMs: number;
+}
+
+export interface HeartbeatResult {
+  /** Someone ran `worker stop` (from any host). */
+  stopRequested: boolean;
+  /** Whether the worker row still exists (it is recreated by the caller if not). */
+  registered: boolean;
+  /** Jobs whose lease was extended; a running job missing here was taken over or finished elsewhere. */
+  held: Set<string>;
+}
+
+/**
+ * Extends the leases of the jobs this worker runs and records its heartbeat, in one statement. Only
+ * rows still held by this (worker, attempt) are extended, so a lease the rescuer took over stays
+ * taken and the worker learns it lost the job (and stops its command).
+ */
+export async function heartbeat(db: Db, p: HeartbeatParams): Promise<HeartbeatResult> {
+  const res = await db.query<{ stop_requested: boolean | null; held: string[] }>(
+    `WITH w AS (
+       UPDATE workers SET heartbeat_at = now() WHERE id = $1 RETURNING stop_requested
+     ), extended AS (
+       UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4::float8 / 1000)
+       FROM unnest($2::text[], $3::int[]) AS r(id, attempt)
+       WHERE jobs.id = r.id AND jobs.attempts = r.attempt AND jobs.worker_id = $1 AND jobs.state = 'processing'
+       RETURNING jobs.id
+     )
+     SELECT (SELECT stop_requested FROM w) AS stop_requested, ARRAY(SELECT id FROM extended) AS held`,
+    [p.workerId, p.running.map((r) => r.id), p.running.map((r) => r.attempt), p.leaseMs],
+  );
+  const row = res.rows[0];
+  return {
+    stopRequested: row?.stop_requested === true,
+    registered: row?.stop_requested !== null && row?.stop_requested !== undefined,
+    held: new Set(row?.held ?? []),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Completion (every statement fenced on id, worker, attempt and state)
+// ---------------------------------------------------------------------------------------------
+
+export interface AttemptOutcome {
+  jobId: string;
+  workerId: string;
+  attempt: number;
+  exitCode: number | null;
+  /** Captured output tail (already capped and made valid text). */
+  output: string;
+  durationMs: number;
+}
+
+/**
+ * Marks an attempt successful. Returns false when the fence rejects it: the lease was taken over
+ * (or the job cancelled) and someone else owns the job's state now.
+ */
+export async function completeJob(db: Db, o: AttemptOutcome): Promise<boolean> {
+  const res = await db.query(
+    `WITH done AS (
+       UPDATE jobs SET state = 'completed', exit_code = $4, last_error = NULL, duration_ms = $6,
+              finished_at = now(), updated_at = now(), lease_expires_at = NULL
+       WHERE id = $1 AND worker_id = $2 AND attempts = $3 AND state = 'processing'
+       RETURNING id
+     ), history AS (
+       UPDATE job_attempts SET finished_at = now(), exit_code = $4, output = $5
+       WHERE job_id = $1 AND attempt = $3 AND worker_id = $2 AND finished_at IS NULL
+         AND EXISTS (SELECT 1 FROM done)
+     )
+     SELECT id FROM done`,
+    [o.jobId, o.workerId, o.attempt, o.exitCode, o.output, o.durationMs],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+export interface FailureOutcome extends AttemptOutcome {
+  /** One line: "exit code 3", "timed out after 500 ms", ... */
+  error: string;
+  backoffBase: number;
+  backoffMaxS: number;
+}
+
+export interface FailResult {
+  state: "failed" | "dead";
+  runAt: Date;
+}
+
+/**
+ * Records a failed attempt. With retries left the job becomes `failed` and runnable again after
+ * backoff_base ^ attempt seconds (capped); after the last one it becomes `dead` and gets its
+ * DeadLetter row in the same statement, so the DLQ and the job never disagree. Fenced like
+ * completeJob; returns null when rejected.
+ */
+export async function failJob(db: Db, o: FailureOutcome): Promise<FailResult | null> {
+  const res = await db.query<{ state: "failed" | "dead"; run_at: Date }>(
+    `WITH failed AS (
+       UPDATE jobs SET
+         state = (CASE WHEN attempts > max_retries THEN 'dead' ELSE 'failed' END)::job_state,
+         run_at = CASE WHEN attempts > max_retries THEN run_at
+                  ELSE now() + make_interval(secs => least(power($8::float8, attempts), $9::float8)) END,
+         exit_code = $4, last_error = $7, duration_ms = $6,
+         finished_at = now(), updated_at = now(), lease_expires_at = NULL
+       WHERE id = $1 AND worker_id = $2 AND attempts = $3 AND state = 'processing'
+       RETURNING id, state, run_at, queue, command, attempts, last_error
+     ), history AS (
+       UPDATE job_attempts SET finished_at = now(), exit_code = $4, error = $7, output = $5
+       WHERE job_id = $1 AND attempt = $3 AND worker_id = $2 AND finished_at IS NULL
+         AND EXISTS (SELECT 1 FROM failed)
+     ), dlq AS (
+       INSERT INTO dead_letters (job_id, queue, command, reason, last_error, attempts)
+       SELECT id, queue, command, 'failed ' || attempts || ' attempt' || CASE WHEN attempts = 1 THEN '' ELSE 's' END, last_error, attempts
+       FROM failed WHERE state = 'dead'
+     )
+     SELECT state, run_at FROM failed`,
+    [o.jobId, o.workerId, o.attempt, o.exitCode, o.output, o.durationMs, o.error, o.backoffBase, o.backoffMaxS],
+  );
+  const row = res.rows[0];
+  return row ? { state: row.state, runAt: row.run_at } : null;
+}
+
+/**
+ * Gives a job back without counting the attempt (forced shutdown interrupted it, not the command's
+ * own failure): pending again, runnable now, attempts restored. Fenced like completeJob.
+ */
+export async function releaseJob(db: Db, p: { jobId: string; workerId: string; attempt: number; reason: string; output: string }): Promise<boolean> {
+  const res = await db.query(
+    `WITH released AS (
+       UPDATE jobs SET state = 'pending', attempts = attempts - 1, run_at = now(), lease_expires_at = NULL,
+              last_error = $4, updated_at = now()
+       WHERE id = $1 AND worker_id = $2 AND attempts = $3 AND state = 'processing'
+       RETURNING id
+     ), history AS (
+       UPDATE job_attempts SET finished_at = now(), error = $4, output = $5
+       WHERE job_id = $1 AND attempt = $3 AND worker_id = $2 AND finished_at IS NULL
+         AND EXISTS (SELECT 1 FROM released)
+     )
+     SELECT id FROM released`,
+    [p.jobId, p.workerId, p.attempt, p.reason, p.output],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rescue (jobs whose holder vanished)
+// ---------------------------------------------------------------------------------------------
+
+export interface RescuedJob {
+  id: string;
+  state: "failed" | "dead";
+  attempts: number;
+  worker_id: string | null;
+}
+
+/**
+ * Takes back jobs whose lease ran out (worker killed, host lost, network cut): each counts as a
+ * failed attempt, with the same backoff and DLQ rule as failJob. SKIP LOCKED lets every worker run
+ * the rescuer without coordination; a row a claimer or completer is touching right now is skipped and
+ * looked at next time. Because the row's state changes, the old holder's late result fails its fence.
+ */
+export async function rescueExpiredJobs(db: Db, p: { backoffBase: number; backoffMaxS: number; limit: number }): Promise<RescuedJob[]> {
+  const res = await db.query<RescuedJob>(
+    `WITH expired AS (
+       SELECT id FROM jobs
+       WHERE state = 'processing' AND lease_expires_at < now()
+       ORDER BY lease_expires_at
+       LIMIT $3
+       FOR UPDATE SKIP LOCKED
+     ), rescued AS (
+       UPDATE jobs j SET
+         state = (CASE WHEN j.attempts > j.max_retries THEN 'dead' ELSE 'failed' END)::job_state,
+         run_at = CASE WHEN j.attempts > j.max_retries THEN j.run_at
+                  ELSE now() + make_interval(secs => least(power($1::float8, j.attempts), $2::float8)) END,
+         exit_code = NULL,
+         last_error = 'lease expired: worker ' || coalesce(j.worker_id, '?') || ' stopped renewing it (killed, frozen or cut off)',
+         finished_at = now(), updated_at = now(), lease_expires_at = NULL
+       FROM expired WHERE j.id = expired.id
+       RETURNING j.id, j.state, j.attempts, j.worker_id, j.queue, j.command, j.last_error
+     ), history AS (
+       UPDATE job_attempts a SET finished_at = now(), error = r.last_error
+       FROM rescued r
+       WHERE a.job_id = r.id AND a.attempt = r.attempts AND a.finished_at IS NULL
+     ), dlq AS (
+       INSERT INTO dead_letters (job_id, queue, command, reason, last_error, attempts)
+       SELECT id, queue, command, 'lease expired on the last attempt', last_error, attempts
+       FROM rescued WHERE state = 'dead'
+     )
+     SELECT id, state, attempts, worker_id FROM rescued`,
+    [p.backoffBase, p.backoffMaxS, p.limit],
+  );
+  return res.rows;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dead Letter Queue
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Sends dead jobs back to pending with a fresh retry budget, closing their DLQ entries, in one
+ * statement. `ids` null = every dead job. Locks the job rows (FOR UPDATE, no SKIP: two shells
+ * retrying the same job serialise, and the second finds it no longer dead and does nothing).
+ */
+export async function retryDeadJobs(db: Db, ids: readonly string[] | null): Promise<string[]> {
+  const res = await db.query<{ id: string }>(
+    `WITH target AS (
+       SELECT id FROM jobs WHERE state = 'dead' AND ($1::text[] IS NULL OR id = ANY($1::text[]))
+       FOR UPDATE
+     ), requeued AS (
+       UPDATE jobs j SET state = 'pending', attempts = 0, run_at = now(), exit_code = NULL,
+              worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+       FROM target WHERE j.id = target.id AND j.state = 'dead'
+       RETURNING j.id, j.queue
+     ), closed AS (
+       UPDATE dead_letters d SET retried_at = now()
+       FROM requeued r WHERE d.job_id = r.id AND d.retried_at IS NULL
+     ), woken AS (
+       SELECT pg_notify('${JOBS_CHANNEL}', queue) FROM (SELECT DISTINCT queue FROM requeued) q
+     )
+     SELECT id FROM requeued, (SELECT count(*) FROM woken) w`,
+    [ids],
+  );
+  return res.rows.map((r) => r.id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workers
+// ---------------------------------------------------------------------------------------------
+
+export interface WorkerRegistration {
+  id: string;
+  host: string;
+  pid: number;
+  queues: readonly string[];
+  concurrency: number;
+}
+
+/** Registers (or re-registers after a database restart) a worker row. */
+export async function registerWorker(db: Db, w: WorkerRegistration): Promise<void> {
+  await db.query(
+    `INSERT INTO workers (id, host, pid, queues, concurrency, state)
+     VALUES ($1, $2, $3, $4, $5, 'running')
+     ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()`,
+    [w.id, w.host, w.pid, w.queues, w.concurrency],
+  );
+}
+
+/** Records a worker's state change: `stopping` once it drains, `stopped` when it exits. */
+export async function setWorkerState(db: Db, workerId: string, state: "running" | "stopping" | "stopped"): Promise<void> {
+  await db.query(
+    `UPDATE workers SET state = $2, heartbeat_at = now(), stopped_at = CASE WHEN $2 = 'stopped' THEN now() ELSE stopped_at END WHERE id = $1`,
+    [workerId, state],
+  );
+}
+
+/**
+ * Asks workers to stop gracefully, wherever they run: the flag is read by each worker's heartbeat,
+ * and the NOTIFY makes listening workers react at once. `ids` null = every live worker.
+ */
+export async function requestWorkerStop(db: Db, ids: readonly string[] | null): Promise<string[]> {
+  const res = await db.query<{ id: string }>(
+    `WITH asked AS (
+       UPDATE workers SET stop_requested = true
+       WHERE state IN ('running', 'stopping') AND ($1::text[] IS NULL OR id = ANY($1::text[]))
+       RETURNING id
+     )
+     SELECT id FROM asked, LATERAL (SELECT pg_notify('${CONTROL_CHANNEL}', json_build_object('stop', asked.id)::text)) n`,
+    [ids],
+  );
+  return res.rows.map((r) => r.id);
+}
