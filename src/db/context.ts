@@ -7,6 +7,8 @@ import { createPrismaClient, type PrismaClient } from "./prisma.js";
 export interface AppContext {
   pool: pg.Pool;
   prisma: PrismaClient;
+  /** The connection URL (a worker opens its LISTEN connection with it). */
+  url: string;
   /** Whether this process uses the local embedded server (DATABASE_URL unset). */
   local: boolean;
   close(): Promise<void>;
@@ -40,6 +42,7 @@ export async function openContext(options: OpenContextOptions = {}): Promise<App
   return {
     pool,
     prisma,
+    url,
     local,
     async close() {
       await prisma.$disconnect().catch(() => {});

@@ -174,6 +174,8 @@ export interface HeartbeatParams {
 export interface HeartbeatResult {
   /** Someone ran `worker stop` (from any host). */
   stopRequested: boolean;
+  /** `worker stop --timeout`: when running commands must be ended. */
+  stopDeadline: Date | null;
   /** Whether the worker row still exists (it is recreated by the caller if not). */
   registered: boolean;
   /** Jobs whose lease was extended; a running job missing here was taken over or finished elsewhere. */
@@ -186,21 +188,23 @@ export interface HeartbeatResult {
  * taken and the worker learns it lost the job (and stops its command).
  */
 export async function heartbeat(db: Db, p: HeartbeatParams): Promise<HeartbeatResult> {
-  const res = await db.query<{ stop_requested: boolean | null; held: string[] }>(
+  const res = await db.query<{ stop_requested: boolean | null; stop_deadline: Date | null; held: string[] }>(
     `WITH w AS (
-       UPDATE workers SET heartbeat_at = now() WHERE id = $1 RETURNING stop_requested
+       UPDATE workers SET heartbeat_at = now() WHERE id = $1 RETURNING stop_requested, stop_deadline
      ), extended AS (
        UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4::float8 / 1000)
        FROM unnest($2::text[], $3::int[]) AS r(id, attempt)
        WHERE jobs.id = r.id AND jobs.attempts = r.attempt AND jobs.worker_id = $1 AND jobs.state = 'processing'
        RETURNING jobs.id
      )
-     SELECT (SELECT stop_requested FROM w) AS stop_requested, ARRAY(SELECT id FROM extended) AS held`,
+     SELECT (SELECT stop_requested FROM w) AS stop_requested, (SELECT stop_deadline FROM w) AS stop_deadline,
+            ARRAY(SELECT id FROM extended) AS held`,
     [p.workerId, p.running.map((r) => r.id), p.running.map((r) => r.attempt), p.leaseMs],
   );
   const row = res.rows[0];
   return {
     stopRequested: row?.stop_requested === true,
+    stopDeadline: row?.stop_deadline ?? null,
     registered: row?.stop_requested !== null && row?.stop_requested !== undefined,
     held: new Set(row?.held ?? []),
   };
@@ -422,17 +426,25 @@ export async function setWorkerState(db: Db, workerId: string, state: "running" 
 
 /**
  * Asks workers to stop gracefully, wherever they run: the flag is read by each worker's heartbeat,
- * and the NOTIFY makes listening workers react at once. `ids` null = every live worker.
+ * and the NOTIFY makes listening workers react at once. `ids` null = every live worker (running, with
+ * a heartbeat newer than `staleAfterMs`). With `timeoutMs`, workers end still-running commands at
+ * that deadline and release their jobs.
  */
-export async function requestWorkerStop(db: Db, ids: readonly string[] | null): Promise<string[]> {
+export async function requestWorkerStop(
+  db: Db,
+  p: { ids: readonly string[] | null; timeoutMs: number | null; staleAfterMs: number },
+): Promise<string[]> {
   const res = await db.query<{ id: string }>(
     `WITH asked AS (
-       UPDATE workers SET stop_requested = true
-       WHERE state IN ('running', 'stopping') AND ($1::text[] IS NULL OR id = ANY($1::text[]))
+       UPDATE workers SET stop_requested = true,
+              stop_deadline = CASE WHEN $2::float8 IS NULL THEN stop_deadline
+                                   ELSE now() + make_interval(secs => $2::float8 / 1000) END
+       WHERE state IN ('running', 'stopping') AND heartbeat_at > now() - make_interval(secs => $3::float8 / 1000)
+         AND ($1::text[] IS NULL OR id = ANY($1::text[]))
        RETURNING id
      )
      SELECT id FROM asked, LATERAL (SELECT pg_notify('${CONTROL_CHANNEL}', json_build_object('stop', asked.id)::text)) n`,
-    [ids],
+    [p.ids, p.timeoutMs, p.staleAfterMs],
   );
   return res.rows.map((r) => r.id);
 }

@@ -62,6 +62,7 @@ CREATE TABLE "workers" (
     "heartbeat_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "state" TEXT NOT NULL DEFAULT 'running',
     "stop_requested" BOOLEAN NOT NULL DEFAULT false,
+    "stop_deadline" TIMESTAMPTZ(3),
     "stopped_at" TIMESTAMPTZ(3),
     CONSTRAINT "workers_pkey" PRIMARY KEY ("id")
 );

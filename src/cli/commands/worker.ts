@@ -1,4 +1,169 @@
-import type { Command } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { InvalidInputError } from "../../errors.js";
+import { loadConfig } from "../../queue/config.js";
+import { QUEUE_NAME_PATTERN } from "../../queue/job-spec.js";
+import { requestWorkerStop } from "../../queue/sql.js";
+import { listWorkers, workersStillRunning, type WorkerInfo } from "../../queue/workers.js";
+import { runForegroundWorker } from "../../worker/foreground.js";
+import { spawnWorkers } from "../../worker/spawn-workers.js";
+import { withContext } from "../context.js";
+import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
 
-// Placeholder until the command lands.
-export function registerWorkerCommands(_program: Command): void {}
+function positiveInt(name: string, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max}`);
+    }
+    return n;
+  };
+}
+
+function nonNegativeSeconds(value: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 86_400) throw new InvalidArgumentError("must be seconds from 0 to 86400");
+  return n;
+}
+
+function collectQueue(value: string, previous: string[]): string[] {
+  if (!QUEUE_NAME_PATTERN.test(value)) throw new InvalidArgumentError(`'${value}' is not a queue name (letters, digits and . _ -)`);
+  return [...previous, value];
+}
+
+function workerToJson(w: WorkerInfo) {
+  return {
+    id: w.id,
+    host: w.host,
+    pid: w.pid,
+    state: w.state,
+    concurrency: w.concurrency,
+    queues: w.queues,
+    started_at: w.started_at.toISOString(),
+    heartbeat_at: w.heartbeat_at.toISOString(),
+    current_jobs: w.current_jobs,
+  };
+}
+
+export function registerWorkerCommands(program: Command): void {
+  const worker = program.command("worker").description("start, stop and list the processes that run jobs");
+
+  worker
+    .command("start")
+    .description("start worker processes on this host (in the background unless --foreground)")
+    .addOption(new Option("-n, --count <n>", "worker processes to start").argParser(positiveInt("--count", 64)).default(1))
+    .addOption(new Option("-c, --concurrency <c>", "jobs each worker runs at once").argParser(positiveInt("--concurrency", 256)).default(1))
+    .option("-q, --queue <name>", "take jobs only from this queue (repeatable; default: every queue)", collectQueue, [])
+    .option("--foreground", "run one worker in this terminal (what a container runs)")
+    .option("--exit-when-idle", "exit once no job is runnable or waiting for a retry (batch runs, scripts)")
+    .addOption(new Option("--stop-timeout <s>", "after SIGTERM, end commands still running after this many seconds (0 = wait)").argParser(nonNegativeSeconds).default(0))
+    .option("--json", "print the started workers as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ queuectl worker start --count 4 --concurrency 2
+  $ queuectl worker start --queue reports --queue backups
+  $ queuectl worker start --foreground --exit-when-idle`,
+    )
+    .action(async (opts: { count: number; concurrency: number; queue: string[]; foreground?: boolean; exitWhenIdle?: boolean; stopTimeout: number; json?: boolean }) => {
+      const workerOptions = {
+        queues: opts.queue,
+        concurrency: opts.concurrency,
+        exitWhenIdle: opts.exitWhenIdle === true,
+        stopTimeoutMs: Math.round(opts.stopTimeout * 1000),
+      };
+      if (opts.foreground) {
+        if (opts.count !== 1) throw new InvalidInputError("--foreground runs one worker; drop --count or run several commands");
+        await runForegroundWorker(workerOptions);
+        return;
+      }
+      const args = ["--concurrency", String(opts.concurrency), "--stop-timeout", String(opts.stopTimeout)];
+      for (const q of opts.queue) args.push("--queue", q);
+      if (opts.exitWhenIdle) args.push("--exit-when-idle");
+      const started = await withContext((ctx) => spawnWorkers(ctx.pool, { count: opts.count, workerArgs: args }));
+      if (opts.json) {
+        printJson(started.map((s) => ({ pid: s.pid, log: s.logFile })));
+        return;
+      }
+      printLine(`started ${started.length} worker${started.length > 1 ? "s" : ""} (concurrency ${opts.concurrency} each):`);
+      for (const s of started) printLine(`  pid ${s.pid}  log ${s.logFile}`);
+      printLine("stop them with: queuectl worker stop");
+    });
+
+  worker
+    .command("stop")
+    .description("ask every running worker, on any host, to finish its jobs and exit")
+    .option("--wait", "wait until the workers have exited")
+    .addOption(new Option("--timeout <s>", "end commands still running after this many seconds and release their jobs").argParser(nonNegativeSeconds))
+    .option("--json", "print the workers asked to stop as JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ queuectl worker stop
+  $ queuectl worker stop --wait --timeout 60`,
+    )
+    .action(async (opts: { wait?: boolean; timeout?: number; json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const { lease_ms: leaseMs } = await loadConfig(ctx.pool);
+        const ids = await requestWorkerStop(ctx.pool, {
+          ids: null,
+          timeoutMs: opts.timeout === undefined ? null : Math.round(opts.timeout * 1000),
+          staleAfterMs: leaseMs * 2,
+        });
+        let remaining: string[] = [];
+        if (opts.wait && ids.length > 0) {
+          const deadline = opts.timeout === undefined ? Infinity : Date.now() + opts.timeout * 1000 + Math.max(10_000, leaseMs);
+          do {
+            await new Promise((r) => setTimeout(r, 200));
+            remaining = await workersStillRunning(ctx.pool, { ids, leaseMs });
+          } while (remaining.length > 0 && Date.now() < deadline);
+        }
+        if (opts.json) {
+          printJson({ stopping: ids, still_running: remaining });
+          return;
+        }
+        if (ids.length === 0) printLine("no running workers");
+        else if (!opts.wait) printLine(`asked ${ids.length} worker${ids.length > 1 ? "s" : ""} to stop: ${ids.join(", ")}`);
+        else if (remaining.length === 0) printLine(`${ids.length} worker${ids.length > 1 ? "s" : ""} stopped`);
+        else printLine(`${remaining.length} of ${ids.length} workers still running: ${remaining.join(", ")}`);
+      });
+    });
+
+  worker
+    .command("list")
+    .description("workers with host, pid, state, current jobs and last heartbeat")
+    .option("--all", "include workers that have stopped")
+    .option("--json", "print JSON")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ queuectl worker list
+  $ queuectl worker list --all --json`,
+    )
+    .action(async (opts: { all?: boolean; json?: boolean }) => {
+      await withContext(async (ctx) => {
+        const { lease_ms: leaseMs } = await loadConfig(ctx.pool);
+        const workers = await listWorkers(ctx.pool, { leaseMs, all: opts.all === true });
+        if (opts.json) {
+          printJson(workers.map(workerToJson));
+          return;
+        }
+        printTable(
+          ["ID", "HOST", "PID", "STATE", "QUEUES", "SLOTS", "CURRENT JOBS", "HEARTBEAT"],
+          workers.map((w) => [
+            w.id,
+            w.host,
+            w.pid,
+            w.state,
+            w.queues.length ? w.queues.join(",") : "*",
+            `${w.current_jobs.length}/${w.concurrency}`,
+            truncate(w.current_jobs.join(" ") || "-", 40),
+            relativeTime(w.heartbeat_at),
+          ]),
+          "no workers (start one with: queuectl worker start)",
+        );
+      });
+    });
+}

@@ -1,0 +1,30 @@
+/**
+ * One worker in the foreground: what `worker start --foreground` and a container run. SIGTERM or
+ * SIGINT once = graceful stop; a second one = forced stop (commands ended, jobs released).
+ */
+import { openContext } from "../db/context.js";
+import { createLogger } from "./logger.js";
+import { Worker, type WorkerOptions } from "./worker.js";
+
+export async function runForegroundWorker(options: WorkerOptions): Promise<void> {
+  // One connection per slot for completions, plus claim, heartbeat and rescuer.
+  const ctx = await openContext({ poolMax: options.concurrency + 4, applicationName: "queuectl-worker" });
+  const log = createLogger();
+  const worker = new Worker({ pool: ctx.pool, url: ctx.url, log }, options);
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) worker.requestStop(signal);
+    else worker.forceStop(`second ${signal}`);
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  try {
+    await worker.start();
+    await worker.finished();
+  } finally {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+    await ctx.close();
+  }
+}

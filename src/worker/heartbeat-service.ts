@@ -1,0 +1,52 @@
+/**
+ * Keeps this worker's leases alive and its row fresh, every lease_ms / 3: a worker that misses two
+ * heartbeats in a row still holds its jobs. Each heartbeat also tells the worker whether someone asked
+ * it to stop (`worker stop` on any host) and which of its jobs it no longer holds (taken over after
+ * the lease ran out, e.g. after a network cut): it must stop those commands, their results would be
+ * refused anyway. The shared config is reloaded on the same beat so `config set` reaches workers.
+ */
+import type pg from "pg";
+import { loadConfig, type QueueConfig } from "../queue/config.js";
+import { heartbeat, registerWorker, type WorkerRegistration } from "../queue/sql.js";
+import type { Logger } from "./logger.js";
+import { PeriodicService } from "./periodic-service.js";
+
+export interface HeartbeatDeps {
+  pool: pg.Pool;
+  log: Logger;
+  registration: WorkerRegistration;
+  config: () => QueueConfig;
+  /** The (job id, attempt) pairs running now. */
+  running: () => Array<{ id: string; attempt: number }>;
+  onConfig: (config: QueueConfig) => void;
+  onStopRequested: (deadline: Date | null) => void;
+  onLeaseLost: (jobId: string) => void;
+}
+
+export class HeartbeatService extends PeriodicService {
+  constructor(private readonly deps: HeartbeatDeps) {
+    super("heartbeat", deps.log);
+  }
+
+  protected intervalMs(): number {
+    return Math.max(100, Math.floor(this.deps.config().lease_ms / 3));
+  }
+
+  async runOnce(): Promise<void> {
+    const running = this.deps.running();
+    const result = await heartbeat(this.deps.pool, {
+      workerId: this.deps.registration.id,
+      running,
+      leaseMs: this.deps.config().lease_ms,
+    });
+    if (!result.registered) {
+      // The row is gone (database restored, or cleaned up while we were cut off): register again.
+      await registerWorker(this.deps.pool, this.deps.registration);
+    }
+    for (const job of running) {
+      if (!result.held.has(job.id)) this.deps.onLeaseLost(job.id);
+    }
+    if (result.stopRequested) this.deps.onStopRequested(result.stopDeadline);
+    this.deps.onConfig(await loadConfig(this.deps.pool));
+  }
+}

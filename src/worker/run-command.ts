@@ -1,0 +1,138 @@
+/**
+ * Runs one job's command: `sh -c` in a process group of its own, so that a timeout, cancel or forced
+ * shutdown can end the whole tree (the shell and everything it started), SIGTERM first and SIGKILL
+ * after a grace period. Output (stdout and stderr interleaved) is kept as a capped tail.
+ */
+import { execa } from "execa";
+import { OutputTail } from "./output-tail.js";
+
+/** How long a process group gets between SIGTERM and SIGKILL. */
+export const KILL_GRACE_MS = 3000;
+
+export interface RunCommandParams {
+  command: string;
+  /** 0 or null = no timeout. */
+  timeoutMs: number | null;
+  outputLimitBytes: number;
+  /** Extra environment for the command (QUEUECTL_JOB_ID, ...). */
+  env?: Record<string, string>;
+}
+
+export interface CommandResult {
+  /** null when the process was ended by a signal or never started. */
+  exitCode: number | null;
+  signal: string | null;
+  timedOut: boolean;
+  /** Set when the worker ended it on purpose (shutdown, lease lost): the reason given to `terminate`. */
+  terminatedBecause: string | null;
+  /** The command could not be started at all. */
+  spawnError: string | null;
+  output: string;
+  durationMs: number;
+}
+
+export interface RunningCommand {
+  /** Resolves when the command and its output streams have ended; never rejects. */
+  readonly result: Promise<CommandResult>;
+  readonly pid: number | undefined;
+  /** Ends the process group: SIGTERM, then SIGKILL after KILL_GRACE_MS. */
+  terminate(reason: string): void;
+}
+
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}
+
+export function runCommand(p: RunCommandParams): RunningCommand {
+  const started = performance.now();
+  const tail = new OutputTail(p.outputLimitBytes);
+  const child = execa(p.command, {
+    shell: "/bin/sh",
+    // A process group of its own: kill(-pid) then reaches every process the command started.
+    detached: true,
+    stdin: "ignore",
+    buffer: false,
+    reject: false,
+    // We end the process group ourselves; execa's own cleanup only signals the shell.
+    cleanup: false,
+    env: p.env,
+    stripFinalNewline: false,
+  });
+
+  let terminatedBecause: string | null = null;
+  let timedOut = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const terminate = (reason: string) => {
+    if (terminatedBecause) return;
+    terminatedBecause = reason;
+    signalGroup(child.pid, "SIGTERM");
+    killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), KILL_GRACE_MS);
+    killTimer.unref();
+  };
+
+  const timeoutTimer =
+    p.timeoutMs && p.timeoutMs > 0
+      ? setTimeout(() => {
+          timedOut = true;
+          terminate(`timed out after ${p.timeoutMs} ms`);
+        }, p.timeoutMs)
+      : undefined;
+
+  child.stdout?.on("data", (c: Buffer) => tail.push(c));
+  child.stderr?.on("data", (c: Buffer) => tail.push(c));
+  // When the shell exits, processes it left in its group (`cmd &`) would keep the job "running" by
+  // holding the output pipe open. The job is the process tree: end what is left of it.
+  child.on("exit", () => {
+    signalGroup(child.pid, "SIGTERM");
+    setTimeout(() => signalGroup(child.pid, "SIGKILL"), KILL_GRACE_MS).unref();
+  });
+
+  const result = child.then(
+    (r) => {
+      clearTimeout(timeoutTimer);
+      clearTimeout(killTimer);
+      const spawnError = r.failed && r.exitCode === undefined && !r.signal ? (r.originalMessage ?? r.shortMessage ?? "could not start") : null;
+      return {
+        exitCode: r.exitCode ?? null,
+        signal: r.signal ?? null,
+        timedOut,
+        terminatedBecause,
+        spawnError,
+        output: tail.text(),
+        durationMs: Math.round(performance.now() - started),
+      } satisfies CommandResult;
+    },
+    (err: Error) => {
+      clearTimeout(timeoutTimer);
+      clearTimeout(killTimer);
+      return {
+        exitCode: null,
+        signal: null,
+        timedOut,
+        terminatedBecause,
+        spawnError: err.message,
+        output: tail.text(),
+        durationMs: Math.round(performance.now() - started),
+      } satisfies CommandResult;
+    },
+  );
+
+  return { result, pid: child.pid, terminate };
+}
+
+/** One line for last_error: why an attempt failed, or null when it succeeded. */
+export function describeFailure(r: CommandResult): string | null {
+  if (r.timedOut) return `timed out after ${r.terminatedBecause?.match(/\d+/)?.[0] ?? "?"} ms (process group terminated)`;
+  if (r.terminatedBecause) return `terminated: ${r.terminatedBecause}`;
+  if (r.spawnError) return `could not start: ${r.spawnError.split("\n")[0]}`;
+  if (r.signal) return `killed by ${r.signal}`;
+  if (r.exitCode === 0) return null;
+  if (r.exitCode === 127) return "exit code 127 (command not found)";
+  if (r.exitCode === 126) return "exit code 126 (command not executable)";
+  return `exit code ${r.exitCode}`;
+}

@@ -1,0 +1,66 @@
+/**
+ * `worker start` without --foreground: starts N worker processes on this host in the background,
+ * each with its own log file, and returns once each has registered (or says why one did not).
+ */
+import { spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type pg from "pg";
+import { OperationalError } from "../errors.js";
+import { workerLogDir } from "../paths.js";
+
+export interface SpawnWorkersParams {
+  count: number;
+  /** Arguments passed on to each `worker start --foreground`. */
+  workerArgs: string[];
+  /** How long to wait for each worker to register. */
+  readyTimeoutMs?: number;
+}
+
+export interface SpawnedWorker {
+  pid: number;
+  logFile: string;
+}
+
+function tail(file: string, lines = 5): string {
+  try {
+    return readFileSync(file, "utf8").trim().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "";
+  }
+}
+
+export async function spawnWorkers(pool: pg.Pool, p: SpawnWorkersParams): Promise<SpawnedWorker[]> {
+  const dir = workerLogDir();
+  mkdirSync(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const spawned: Array<SpawnedWorker & { exited: boolean }> = [];
+  for (let i = 1; i <= p.count; i++) {
+    const logFile = join(dir, `worker-${stamp}-${i}.log`);
+    const fd = openSync(logFile, "a");
+    const child = spawn(process.execPath, [process.argv[1]!, "worker", "start", "--foreground", ...p.workerArgs], {
+      detached: true,
+      stdio: ["ignore", fd, fd],
+      env: process.env,
+    });
+    closeSync(fd);
+    const entry = { pid: child.pid ?? 0, logFile, exited: false };
+    child.once("exit", () => (entry.exited = true));
+    child.unref();
+    spawned.push(entry);
+  }
+
+  const deadline = Date.now() + (p.readyTimeoutMs ?? 20_000);
+  const pids = spawned.map((s) => s.pid);
+  for (;;) {
+    const res = await pool.query<{ pid: number }>(`SELECT pid FROM workers WHERE host = $1 AND pid = ANY($2::int[]) AND state = 'running'`, [hostname(), pids]);
+    const ready = new Set(res.rows.map((r) => r.pid));
+    const dead = spawned.find((s) => s.exited && !ready.has(s.pid));
+    if (dead) throw new OperationalError(`worker ${dead.pid} exited at start: ${tail(dead.logFile, 3).split("\n").pop() ?? "see " + dead.logFile} (log: ${dead.logFile})`);
+    if (ready.size === spawned.length) break;
+    if (Date.now() > deadline) throw new OperationalError(`workers did not register within ${(p.readyTimeoutMs ?? 20_000) / 1000}s; see ${dir}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return spawned.map(({ pid, logFile }) => ({ pid, logFile }));
+}

@@ -1,0 +1,362 @@
+/**
+ * A worker process: fills up to `concurrency` slots with claimed jobs, runs each command, and records
+ * the outcome through the fenced statements of queue/sql.ts. Background duties (heartbeat, rescuer)
+ * and the LISTEN connection are separate pieces; this file is the slot loop and the shutdown rules:
+ *
+ * - graceful stop (SIGTERM, `worker stop`): claim nothing more, let running commands finish, exit;
+ * - forced stop (a second SIGTERM, or the stop deadline): end running commands and release their jobs
+ *   (pending again, the attempt not counted) so another worker runs them at once.
+ */
+import { EventEmitter } from "node:events";
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import type pg from "pg";
+import { loadConfig, type QueueConfig } from "../queue/config.js";
+import {
+  claimJobs,
+  completeJob,
+  failJob,
+  nextRunAt,
+  registerWorker,
+  releaseJob,
+  setWorkerState,
+  type ClaimedJob,
+  type WorkerRegistration,
+} from "../queue/sql.js";
+import { HeartbeatService } from "./heartbeat-service.js";
+import { JobListener } from "./job-listener.js";
+import type { Logger } from "./logger.js";
+import { RescuerService } from "./rescuer-service.js";
+import { describeFailure, runCommand, type CommandResult, type RunningCommand } from "./run-command.js";
+
+export interface WorkerOptions {
+  /** Queues to take jobs from; empty = all queues. */
+  queues: string[];
+  /** Jobs run at once by this process. */
+  concurrency: number;
+  /** Exit once nothing is running and no job is runnable or waiting for a retry. */
+  exitWhenIdle?: boolean;
+  /** After a graceful stop was asked, end running commands after this long (ms); 0 = wait for them. */
+  stopTimeoutMs?: number;
+  id?: string;
+}
+
+export interface WorkerDeps {
+  pool: pg.Pool;
+  /** The database URL, for the dedicated LISTEN connection. */
+  url: string;
+  log: Logger;
+}
+
+/** Events for logs, tests and the dashboard: subscribe instead of scraping. */
+export interface WorkerEvents {
+  "job:start": [{ id: string; attempt: number }];
+  "job:complete": [{ id: string; attempt: number; durationMs: number }];
+  "job:fail": [{ id: string; attempt: number; error: string; state: "failed" | "dead" }];
+  "job:discarded": [{ id: string; attempt: number; why: string }];
+  "job:released": [{ id: string; attempt: number }];
+  stopping: [{ reason: string }];
+  stopped: [];
+}
+
+interface Slot {
+  job: ClaimedJob;
+  run: RunningCommand;
+  /** Set when the lease was lost or the job was released: the outcome is not ours to record. */
+  discardReason?: string;
+  /** Forced shutdown ended it: give the job back instead of failing it. */
+  release?: boolean;
+}
+
+/** How long a completion keeps retrying through a database outage before leaving the job to the rescuer. */
+const COMPLETION_RETRY_MS = 120_000;
+
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly id: string;
+  private readonly slots = new Map<string, Slot>();
+  private config!: QueueConfig;
+  private readonly heartbeat: HeartbeatService;
+  private readonly rescuer: RescuerService;
+  private readonly listener: JobListener;
+  private stopping = false;
+  private forced = false;
+  private stopTimer: NodeJS.Timeout | undefined;
+  private wakePending = false;
+  private wakeResolve: (() => void) | undefined;
+  private loopDone: Promise<void> | undefined;
+  private readonly registration: WorkerRegistration;
+  private readonly completions = new Set<Promise<void>>();
+
+  constructor(
+    private readonly deps: WorkerDeps,
+    private readonly options: WorkerOptions,
+  ) {
+    super();
+    this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`;
+    this.registration = {
+      id: this.id,
+      host: hostname(),
+      pid: process.pid,
+      queues: options.queues,
+      concurrency: options.concurrency,
+    };
+    const log = deps.log;
+    this.heartbeat = new HeartbeatService({
+      pool: deps.pool,
+      log,
+      registration: this.registration,
+      config: () => this.config,
+      running: () => [...this.slots.values()].filter((s) => !s.discardReason).map((s) => ({ id: s.job.id, attempt: s.job.attempts })),
+      onConfig: (c) => (this.config = c),
+      onStopRequested: (deadline) => this.requestStop("worker stop", deadline),
+      onLeaseLost: (jobId) => this.abandon(jobId, "lease lost (taken over by another worker)"),
+    });
+    this.rescuer = new RescuerService({ pool: deps.pool, log, config: () => this.config, onRescued: () => this.wake() });
+    this.listener = new JobListener({
+      url: deps.url,
+      log,
+      onJobs: (queue) => {
+        if (this.options.queues.length === 0 || this.options.queues.includes(queue)) this.wake();
+      },
+      onControl: (msg) => {
+        if (msg.stop === this.id || msg.stop === "*") void this.heartbeat.runOnce().catch(() => {});
+      },
+      onReconnect: () => this.wake(),
+    });
+  }
+
+  /** Registers, starts the duties and the slot loop; resolves once the worker is taking jobs. */
+  async start(): Promise<void> {
+    this.config = await loadConfig(this.deps.pool);
+    await registerWorker(this.deps.pool, this.registration);
+    await this.listener.start();
+    this.heartbeat.start();
+    this.rescuer.start();
+    this.deps.log.info({ worker: this.id, queues: this.options.queues, concurrency: this.options.concurrency }, "worker started");
+    this.loopDone = this.loop();
+  }
+
+  /** Resolves when the worker has stopped and deregistered. */
+  async finished(): Promise<void> {
+    await this.loopDone;
+  }
+
+  get runningJobIds(): string[] {
+    return [...this.slots.keys()];
+  }
+
+  /** Graceful stop: no new jobs; running ones finish. `deadline` forces the stop at that time. */
+  requestStop(reason: string, deadline: Date | null = null): void {
+    const timeoutMs = deadline ? Math.max(0, deadline.getTime() - Date.now()) : this.options.stopTimeoutMs || 0;
+    if (!this.stopping) {
+      this.stopping = true;
+      this.deps.log.info({ reason, running: this.slots.size }, "stopping: finishing running jobs, taking no new ones");
+      this.emit("stopping", { reason });
+      void setWorkerState(this.deps.pool, this.id, "stopping").catch(() => {});
+      this.wake();
+    }
+    if (timeoutMs > 0 && !this.stopTimer && !this.forced) {
+      this.stopTimer = setTimeout(() => this.forceStop("stop timeout reached"), timeoutMs);
+      this.stopTimer.unref();
+    } else if (deadline && timeoutMs === 0) {
+      this.forceStop("stop deadline reached");
+    }
+  }
+
+  /** Forced stop: end running commands now and release their jobs for another worker. */
+  forceStop(reason: string): void {
+    if (!this.stopping) this.requestStop(reason);
+    if (this.forced) return;
+    this.forced = true;
+    this.deps.log.warn({ reason, running: this.slots.size }, "forced stop: ending running commands and releasing their jobs");
+    for (const slot of this.slots.values()) {
+      slot.release = true;
+      slot.run.terminate(`worker shutdown (${reason})`);
+    }
+  }
+
+  private wake(): void {
+    if (this.wakeResolve) {
+      const resolve = this.wakeResolve;
+      this.wakeResolve = undefined;
+      resolve();
+    } else {
+      this.wakePending = true;
+    }
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    if (this.wakePending) {
+      this.wakePending = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeResolve = undefined;
+        resolve();
+      }, ms);
+      this.wakeResolve = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      const free = this.options.concurrency - this.slots.size;
+      if (free <= 0) {
+        await this.sleep(this.config.poll_interval_ms);
+        continue;
+      }
+      let claimed: ClaimedJob[];
+      try {
+        claimed = await claimJobs(this.deps.pool, {
+          workerId: this.id,
+          queues: this.options.queues,
+          limit: free,
+          leaseMs: this.config.lease_ms,
+        });
+        failures = 0;
+      } catch (err) {
+        failures++;
+        this.deps.log.warn({ err: (err as Error).message }, "claim failed; retrying");
+        await this.sleep(Math.min(this.config.poll_interval_ms, 100 * 2 ** Math.min(failures, 6)));
+        continue;
+      }
+      for (const job of claimed) this.startJob(job);
+      if (claimed.length === free) continue;
+      if (await this.shouldExitWhenIdle()) {
+        this.requestStop("no runnable job left (--exit-when-idle)");
+        break;
+      }
+      await this.sleep(await this.idleWaitMs());
+    }
+    await this.drain();
+  }
+
+  /** Sleep until the next scheduled job or retry is due, at most poll_interval_ms. */
+  private async idleWaitMs(): Promise<number> {
+    const poll = this.config.poll_interval_ms;
+    try {
+      const next = await nextRunAt(this.deps.pool, this.options.queues);
+      if (!next) return poll;
+      return Math.max(1, Math.min(poll, next.getTime() - Date.now() + 2));
+    } catch {
+      return poll;
+    }
+  }
+
+  private async shouldExitWhenIdle(): Promise<boolean> {
+    if (!this.options.exitWhenIdle || this.slots.size > 0) return false;
+    try {
+      // Runnable now, due within one poll interval, or failed and waiting for its retry.
+      const res = await this.deps.pool.query<{ waiting: boolean }>(
+        `SELECT EXISTS (
+           SELECT 1 FROM jobs
+           WHERE (state = 'failed' OR (state = 'pending' AND run_at <= now() + make_interval(secs => $2::float8 / 1000)))
+             AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[]))
+         ) AS waiting`,
+        [this.options.queues, this.config.poll_interval_ms],
+      );
+      return res.rows[0]?.waiting === false;
+    } catch {
+      return false;
+    }
+  }
+
+  private startJob(job: ClaimedJob): void {
+    const timeoutMs = job.timeout_ms ?? (this.config.job_timeout_ms > 0 ? this.config.job_timeout_ms : null);
+    const run = runCommand({
+      command: job.command,
+      timeoutMs,
+      outputLimitBytes: this.config.output_limit_bytes,
+      env: { QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempts), QUEUECTL_QUEUE: job.queue, QUEUECTL_WORKER_ID: this.id },
+    });
+    const slot: Slot = { job, run };
+    this.slots.set(job.id, slot);
+    this.emit("job:start", { id: job.id, attempt: job.attempts });
+    const done = run.result
+      .then((result) => this.recordOutcome(slot, result))
+      .catch((err: unknown) => this.deps.log.error({ job: job.id, err: (err as Error).message }, "could not record the outcome"))
+      .finally(() => {
+        this.slots.delete(job.id);
+        this.completions.delete(done);
+        this.wake();
+      });
+    this.completions.add(done);
+  }
+
+  /** The lease is gone: stop the command; whatever it produces is not ours to record. */
+  private abandon(jobId: string, why: string): void {
+    const slot = this.slots.get(jobId);
+    if (!slot || slot.discardReason) return;
+    slot.discardReason = why;
+    this.deps.log.warn({ job: jobId, attempt: slot.job.attempts, why }, "stopping a command whose job this worker no longer holds");
+    slot.run.terminate(why);
+  }
+
+  private async recordOutcome(slot: Slot, result: CommandResult): Promise<void> {
+    const { job } = slot;
+    const base = { jobId: job.id, workerId: this.id, attempt: job.attempts, exitCode: result.exitCode, output: result.output, durationMs: result.durationMs };
+    if (slot.discardReason) {
+      this.emit("job:discarded", { id: job.id, attempt: job.attempts, why: slot.discardReason });
+      return;
+    }
+    if (slot.release) {
+      const ok = await this.withRetry(() => releaseJob(this.deps.pool, { jobId: job.id, workerId: this.id, attempt: job.attempts, reason: "released: worker shut down while it ran", output: result.output }));
+      if (ok) this.emit("job:released", { id: job.id, attempt: job.attempts });
+      return;
+    }
+    const failure = describeFailure(result);
+    if (failure === null) {
+      const ok = await this.withRetry(() => completeJob(this.deps.pool, base));
+      if (ok) this.emit("job:complete", { id: job.id, attempt: job.attempts, durationMs: result.durationMs });
+      else this.reportRejected(job);
+      return;
+    }
+    const outcome = await this.withRetry(() =>
+      failJob(this.deps.pool, { ...base, error: failure, backoffBase: this.config.backoff_base, backoffMaxS: this.config.backoff_max_s }),
+    );
+    if (outcome) {
+      this.deps.log.info({ job: job.id, attempt: job.attempts, error: failure, state: outcome.state, retryAt: outcome.state === "failed" ? outcome.runAt : undefined }, "attempt failed");
+      this.emit("job:fail", { id: job.id, attempt: job.attempts, error: failure, state: outcome.state });
+    } else this.reportRejected(job);
+  }
+
+  private reportRejected(job: ClaimedJob): void {
+    this.deps.log.warn({ job: job.id, attempt: job.attempts }, "result refused: the job was taken over while this attempt ran");
+    this.emit("job:discarded", { id: job.id, attempt: job.attempts, why: "fence rejected the result" });
+  }
+
+  /** Retries a completion through a database outage; the fence makes a late success harmless. */
+  private async withRetry<T>(fn: () => Promise<T>): Promise<T | null> {
+    const deadline = Date.now() + COMPLETION_RETRY_MS;
+    let delay = 100;
+    for (;;) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (Date.now() > deadline) {
+          this.deps.log.error({ err: (err as Error).message }, "giving up recording an outcome; the rescuer will retry the job");
+          return null;
+        }
+        this.deps.log.warn({ err: (err as Error).message }, "database unavailable while recording an outcome; retrying");
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+
+  private async drain(): Promise<void> {
+    while (this.completions.size > 0) await Promise.allSettled([...this.completions]);
+    clearTimeout(this.stopTimer);
+    await this.heartbeat.stop();
+    await this.rescuer.stop();
+    await this.listener.stop();
+    await this.withRetry(() => setWorkerState(this.deps.pool, this.id, "stopped"));
+    this.deps.log.info({ worker: this.id }, "worker stopped");
+    this.emit("stopped");
+  }
+}
