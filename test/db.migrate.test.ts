@@ -1,0 +1,58 @@
+/**
+ * The migration applier keeps Prisma's bookkeeping (so `prisma migrate deploy` agrees with it), is
+ * safe to run concurrently, and the tables it creates match prisma/schema.prisma: every model makes a
+ * round trip through Prisma Client.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { createPrismaClient } from "../src/db/prisma.js";
+import { applyMigrations, assertSchemaCurrent, migrationStatus, migrationsDir } from "../src/db/migrate.js";
+import { useTestDatabase } from "./helpers/db.js";
+
+const db = useTestDatabase({ migrate: false });
+
+describe("db migrate", () => {
+  it("refuses to run against an unmigrated database, then applies every migration once even when raced", async () => {
+    await expect(assertSchemaCurrent(db.pool)).rejects.toThrow(/queuectl db migrate/);
+    const results = await Promise.all([applyMigrations(db.pool), applyMigrations(db.pool), applyMigrations(db.pool)]);
+    expect(results.flat()).toEqual(["20261123000000_init"]);
+    await expect(assertSchemaCurrent(db.pool)).resolves.toBeUndefined();
+    expect(await applyMigrations(db.pool)).toEqual([]);
+  });
+
+  it("records migrations the way Prisma's engine does", async () => {
+    const rows = await db.pool.query("SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations");
+    const sql = readFileSync(join(migrationsDir(), "20261123000000_init", "migration.sql"), "utf8");
+    expect(rows.rows).toHaveLength(1);
+    expect(rows.rows[0]).toMatchObject({
+      migration_name: "20261123000000_init",
+      checksum: createHash("sha256").update(sql, "utf8").digest("hex"),
+      applied_steps_count: 1,
+      rolled_back_at: null,
+    });
+    expect(rows.rows[0].finished_at).toBeInstanceOf(Date);
+    expect((await migrationStatus(db.pool)).map((m) => [m.name, m.applied, m.checksumMismatch])).toEqual([["20261123000000_init", true, false]]);
+  });
+
+  it("creates tables that match the Prisma schema (a Prisma Client round trip of every model)", async () => {
+    const prisma = createPrismaClient(db.pool);
+    const job = await prisma.job.create({ data: { id: "rt", command: "echo hi", maxRetries: 2, timeoutMs: 500 } });
+    expect(job).toMatchObject({ queue: "default", state: "pending", priority: 0, attempts: 0 });
+    expect(typeof job.seq).toBe("bigint");
+    const attempt = await prisma.jobAttempt.create({ data: { jobId: "rt", attempt: 1, workerId: "w", output: "hi\n", exitCode: 0 } });
+    const dead = await prisma.deadLetter.create({ data: { jobId: "rt", queue: "default", command: "echo hi", reason: "r", attempts: 3 } });
+    await prisma.worker.create({ data: { id: "w", host: "h", pid: 1, queues: ["a"], concurrency: 2 } });
+    await prisma.config.create({ data: { key: "lease_ms", value: "1000" } });
+    const loaded = await prisma.job.findUniqueOrThrow({ where: { id: "rt" }, include: { history: true, deadLetters: true } });
+    expect(loaded.history.map((h) => h.id)).toEqual([attempt.id]);
+    expect(loaded.deadLetters.map((d) => d.id)).toEqual([dead.id]);
+    expect((await prisma.worker.findUniqueOrThrow({ where: { id: "w" } })).stopRequested).toBe(false);
+    expect((await prisma.config.findUniqueOrThrow({ where: { key: "lease_ms" } })).value).toBe("1000");
+    // Deleting a job takes its history and DLQ entries with it.
+    await prisma.job.delete({ where: { id: "rt" } });
+    expect(await prisma.jobAttempt.count()).toBe(0);
+    expect(await prisma.deadLetter.count()).toBe(0);
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * Leases: a job whose worker dies is taken back after its lease and finished by another worker, and a
+ * late result from the old holder is refused by the completion fence.
+ */
+import { describe, expect, it } from "vitest";
+import { setConfigValue } from "../src/queue/config.js";
+import { claimJobs, completeJob, failJob, rescueExpiredJobs } from "../src/queue/sql.js";
+import { useTestDatabase } from "./helpers/db.js";
+import { enqueue, jobState, startWorkerProcess, waitFor } from "./helpers/workers.js";
+
+const db = useTestDatabase();
+
+describe("leases", () => {
+  it("a job whose worker was killed with SIGKILL completes on another worker after its lease", async () => {
+    await setConfigValue(db.pool, "lease_ms", "1000");
+    await setConfigValue(db.pool, "backoff_base", "1");
+    const first = startWorkerProcess();
+    const [id] = await enqueue(db.pool, [{ id: "orphan", command: 'if [ "$QUEUECTL_ATTEMPT" = 1 ]; then sleep 30; fi; echo finished' }]);
+    await waitFor(async () => (await jobState(db.pool, id!))?.state === "processing", { what: "job claimed" });
+    const victim = (await jobState(db.pool, id!))!.worker_id;
+    first.child.kill("SIGKILL");
+    await first.exited;
+
+    const second = startWorkerProcess();
+    try {
+      await waitFor(async () => (await jobState(db.pool, id!))?.state === "completed", { timeoutMs: 15_000, what: "job completed by the second worker" });
+      const job = await jobState(db.pool, id!);
+      expect(job?.attempts).toBe(2);
+      expect(job?.worker_id).not.toBe(victim);
+      const attempts = await db.pool.query("SELECT attempt, worker_id, error FROM job_attempts WHERE job_id = $1 ORDER BY id", [id]);
+      expect(attempts.rows[0].worker_id).toBe(victim);
+      expect(attempts.rows[0].error).toMatch(/^lease expired/);
+      expect(attempts.rows[1].worker_id).toBe(job?.worker_id);
+    } finally {
+      second.child.kill("SIGTERM");
+      await second.exited;
+    }
+  });
+
+  it("refuses a stale completion from an attempt whose lease was taken over", async () => {
+    await enqueue(db.pool, [{ id: "contested", command: "true" }]);
+    const [a] = await claimJobs(db.pool, { workerId: "A", queues: [], limit: 1, leaseMs: 200 });
+    expect(a?.id).toBe("contested");
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await rescueExpiredJobs(db.pool, { backoffBase: 1, backoffMaxS: 0, limit: 10 })).map((j) => j.id)).toEqual(["contested"]);
+    const [b] = await claimJobs(db.pool, { workerId: "B", queues: [], limit: 1, leaseMs: 60_000 });
+    expect(b?.attempts).toBe(2);
+
+    // A comes back from a long pause and reports: both success and failure are refused.
+    const stale = { jobId: "contested", workerId: "A", attempt: 1, exitCode: 0, output: "late", durationMs: 1 };
+    expect(await completeJob(db.pool, stale)).toBe(false);
+    expect(await failJob(db.pool, { ...stale, exitCode: 1, error: "exit code 1", backoffBase: 2, backoffMaxS: 60 })).toBeNull();
+    expect(await jobState(db.pool, "contested")).toMatchObject({ state: "processing", worker_id: "B", attempts: 2 });
+
+    // B's own result is accepted, once.
+    const fresh = { ...stale, workerId: "B", attempt: 2, output: "ok" };
+    expect(await completeJob(db.pool, fresh)).toBe(true);
+    expect(await completeJob(db.pool, fresh)).toBe(false);
+    const rows = await db.pool.query("SELECT attempt, worker_id, output FROM job_attempts WHERE job_id = 'contested' ORDER BY id");
+    expect(rows.rows).toEqual([
+      { attempt: 1, worker_id: "A", output: null },
+      { attempt: 2, worker_id: "B", output: "ok" },
+    ]);
+  });
+
+  it("rescuing concurrently from many workers takes each expired job back once", async () => {
+    await enqueue(db.pool, Array.from({ length: 50 }, (_, i) => ({ id: `exp-${i}`, command: "true" })));
+    await claimJobs(db.pool, { workerId: "gone", queues: [], limit: 50, leaseMs: 1 });
+    await new Promise((r) => setTimeout(r, 20));
+    const results = await Promise.all(Array.from({ length: 6 }, () => rescueExpiredJobs(db.pool, { backoffBase: 2, backoffMaxS: 60, limit: 20 })));
+    const ids = results.flat().map((r) => r.id);
+    // Together they may leave some for the next round, but never take one twice.
+    expect(new Set(ids).size).toBe(ids.length);
+    const again = await rescueExpiredJobs(db.pool, { backoffBase: 2, backoffMaxS: 60, limit: 100 });
+    expect(ids.length + again.length).toBe(50);
+    const failed = await db.pool.query("SELECT count(*)::int AS n FROM jobs WHERE state = 'failed' AND attempts = 1");
+    expect(failed.rows[0].n).toBe(50);
+  });
+});
