@@ -1,4 +1,53 @@
-import type { Command } from "commander";
+import { Option, type Command } from "commander";
+import { readEnqueueInput, type EnqueueFlags } from "../../queue/enqueue-input.js";
+import { enqueueJobs } from "../../queue/jobs.js";
+import { withContext } from "../context.js";
+import { printJson } from "../output.js";
 
-// Placeholder until the command lands.
-export function registerEnqueueCommand(_program: Command): void {}
+interface EnqueueOptions extends EnqueueFlags {
+  file?: string;
+  json?: boolean;
+}
+
+export function registerEnqueueCommand(program: Command): void {
+  program
+    .command("enqueue")
+    .summary("add jobs to the queue")
+    .description(
+      "Adds one job or many. JOB is a JSON object, a file of jobs, or - for stdin; a file or stdin may hold\n" +
+        "one JSON object, a JSON array, or one JSON object per line. Many jobs go in one transaction: all or none.\n" +
+        'Job fields: {"id"?, "command", "queue"?, "priority"?, "max_retries"?, "timeout"? (ms), "run_at"? (ISO 8601)}.\n' +
+        "Flags set the same fields and override those of every job read.",
+    )
+    .argument("[job]", "a job as JSON, a path to a file of jobs, or - to read stdin")
+    .option("-f, --file <path>", "read jobs from a file (- for stdin)")
+    .option("-c, --command <command>", "the shell command to run")
+    .option("--id <id>", "the job id (default: generated)")
+    .option("-q, --queue <name>", "the queue to put it in (default: default)")
+    .option("-p, --priority <n>", "higher runs first (default 0)")
+    .option("--max-retries <n>", "retries after the first attempt (default: config max_retries)")
+    .option("--timeout <ms>", "kill the command after this many milliseconds (default: config job_timeout_ms)")
+    .addOption(new Option("--run-at <time>", "do not run before this ISO 8601 time").conflicts("delay"))
+    .option("--delay <duration>", "do not run before this much time from now: 30s, 5m, 2h, 1d or ms")
+    .option("--json", 'print {"id": ...} or {"ids": [...]} instead of the ids')
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ queuectl enqueue '{"command":"echo hello"}'
+  $ queuectl enqueue --command "pg_dump mydb > /backups/mydb.sql" --max-retries 2 --timeout 600000
+  $ queuectl enqueue '{"id":"report-42","command":"make report"}' --queue reports --priority 5
+  $ queuectl enqueue --command "send-digest" --delay 2h
+  $ queuectl enqueue --file jobs.jsonl --queue batch
+  $ generate-jobs | queuectl enqueue -
+  $ queuectl enqueue jobs.json`,
+    )
+    .action(async (job: string | undefined, opts: EnqueueOptions) => {
+      // Everything is read and validated before the database is touched: invalid input changes nothing.
+      const input = await readEnqueueInput({ arg: job, file: opts.file, flags: opts, stdin: process.stdin });
+      const ids = await withContext((ctx) => enqueueJobs(ctx, { specs: input.specs }));
+      if (opts.json) printJson(input.single ? { id: ids[0] } : { ids });
+      else if (ids.length > 0) process.stdout.write(`${ids.join("\n")}\n`);
+      else process.stderr.write("queuectl: no jobs in the input; nothing enqueued\n");
+    });
+}
