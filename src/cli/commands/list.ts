@@ -1,4 +1,73 @@
 import type { Command } from "commander";
+import { listJobs, parseJobState } from "../../queue/jobs.js";
+import { JOB_STATES } from "../../queue/sql.js";
+import { parseCount } from "../args.js";
+import { withContext } from "../context.js";
+import { jobToJson, printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
 
-// Placeholder until the command lands.
-export function registerListCommand(_program: Command): void {}
+/** Most jobs one `list` prints. */
+export const MAX_LIST_LIMIT = 10_000;
+
+interface ListOptions {
+  state?: string;
+  queue?: string;
+  limit: string;
+  offset: string;
+  json?: boolean;
+}
+
+export function registerListCommand(program: Command): void {
+  program
+    .command("list")
+    .summary("list jobs, newest first")
+    .description("Lists jobs, newest first, optionally only those in one state or queue.")
+    .option("-s, --state <state>", `only jobs in this state (${JOB_STATES.join(", ")})`)
+    .option("-q, --queue <name>", "only jobs in this queue")
+    .option("-n, --limit <n>", `show at most this many (1-${MAX_LIST_LIMIT})`, "20")
+    .option("--offset <n>", "skip this many of the newest first", "0")
+    .option("--json", "print a JSON array of jobs only")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ queuectl list
+  $ queuectl list --state failed --queue reports
+  $ queuectl list --limit 50 --offset 50
+  $ queuectl list --state dead --json | jq -r '.[].id'`,
+    )
+    .action(async (opts: ListOptions) => {
+      const params = {
+        state: opts.state === undefined ? undefined : parseJobState(opts.state),
+        queue: opts.queue,
+        limit: parseCount("--limit", opts.limit, 1, MAX_LIST_LIMIT),
+        offset: parseCount("--offset", opts.offset, 0, Number.MAX_SAFE_INTEGER),
+      };
+      const page = await withContext((ctx) => listJobs(ctx, params));
+      if (opts.json) {
+        printJson(page.jobs.map(jobToJson));
+        return;
+      }
+      const now = new Date();
+      printTable(
+        ["id", "queue", "state", "prio", "attempts", "command", "created", "updated"],
+        page.jobs.map((j) => [
+          j.id,
+          j.queue,
+          j.state,
+          j.priority,
+          `${j.attempts}/${j.max_retries + 1}`,
+          truncate(j.command, 40),
+          relativeTime(j.created_at, now),
+          relativeTime(j.updated_at, now),
+        ]),
+        params.offset > 0 ? "(no more jobs)" : "(no jobs)",
+      );
+      if (page.more) {
+        const next = [`--offset ${params.offset + page.jobs.length}`];
+        if (params.limit !== 20) next.push(`--limit ${params.limit}`);
+        if (params.state) next.push(`--state ${params.state}`);
+        if (params.queue) next.push(`--queue ${params.queue}`);
+        printLine(`(more: queuectl list ${next.join(" ")})`);
+      }
+    });
+}
