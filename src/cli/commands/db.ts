@@ -1,4 +1,99 @@
 import type { Command } from "commander";
+import { stopEmbeddedServer } from "../../db/embedded.js";
+import { applyMigrations, migrationStatus } from "../../db/migrate.js";
+import { withContext } from "../context.js";
+import { printJson, printLine, printTable } from "../output.js";
 
-// Placeholder until the command lands.
-export function registerDbCommands(_program: Command): void {}
+export function registerDbCommands(program: Command): void {
+  const db = program
+    .command("db")
+    .summary("manage the database schema and the local server")
+    .description("Applies and shows the schema migrations; stops the local PostgreSQL server queuectl runs when DATABASE_URL is unset.")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ queuectl db migrate
+  $ queuectl db status
+  $ queuectl db stop`,
+    );
+
+  db.command("migrate")
+    .summary("apply pending schema migrations")
+    .description("Applies every pending migration in order, each in its own transaction. Safe to run concurrently and repeatedly.")
+    .option("--json", 'print {"applied": [names]} only')
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ queuectl db migrate
+  $ DATABASE_URL=postgresql://user@db/queue queuectl db migrate`,
+    )
+    .action(async (opts: { json?: boolean }) => {
+      const applied = await withContext((ctx) => applyMigrations(ctx.pool), { schema: "none" });
+      if (opts.json) {
+        printJson({ applied });
+        return;
+      }
+      if (applied.length === 0) printLine("the database schema is up to date");
+      else for (const name of applied) printLine(`applied ${name}`);
+    });
+
+  db.command("status")
+    .summary("show which migrations are applied")
+    .description("Lists every migration of this queuectl and whether the database has it.")
+    .option("--json", "print a JSON array of {name, applied, applied_at, checksum_mismatch} only")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ queuectl db status
+  $ queuectl db status --json | jq '[.[] | select(.applied | not)] | length'`,
+    )
+    .action(async (opts: { json?: boolean }) => {
+      const status = await withContext((ctx) => migrationStatus(ctx.pool), { schema: "none" });
+      if (opts.json) {
+        printJson(
+          status.map((m) => ({
+            name: m.name,
+            applied: m.applied,
+            applied_at: m.appliedAt ? m.appliedAt.toISOString() : null,
+            checksum_mismatch: m.checksumMismatch,
+          })),
+        );
+        return;
+      }
+      printTable(
+        ["migration", "status"],
+        status.map((m) => [
+          m.name,
+          m.applied ? `applied ${m.appliedAt?.toISOString() ?? ""}${m.checksumMismatch ? " (the file changed since: checksum mismatch)" : ""}` : "pending",
+        ]),
+        "(no migrations)",
+      );
+      const pending = status.filter((m) => !m.applied).length;
+      printLine();
+      printLine(pending === 0 ? "the database schema is up to date" : `${pending} pending: run queuectl db migrate`);
+    });
+
+  db.command("stop")
+    .summary("stop the local PostgreSQL server")
+    .description(
+      "Stops the local PostgreSQL server queuectl started under ~/.queuectl (QUEUECTL_HOME) when DATABASE_URL is unset.\n" +
+        "Its data stays; the next queuectl command starts it again.",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ queuectl worker stop --wait && queuectl db stop`,
+    )
+    .action(async () => {
+      if (process.env.DATABASE_URL) {
+        printLine("DATABASE_URL is set: queuectl uses that server and runs no local one, so there is nothing to stop");
+        return;
+      }
+      const stopped = await stopEmbeddedServer();
+      printLine(stopped ? "stopped the local PostgreSQL server" : "the local PostgreSQL server was not running");
+    });
+}
