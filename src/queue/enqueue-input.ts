@@ -143,6 +143,10 @@ export function parseJobDocument(text: string, source: string): JobDocument {
   return { items, single: false };
 }
 
+function formatSize(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round(bytes / 1024 / 1024)} MiB` : `${Math.round(bytes / 1024)} KiB`;
+}
+
 /** Reads a stream up to MAX_INPUT_BYTES, then stops reading and rejects. */
 export async function readCapped(stream: Readable, source: string, maxBytes = MAX_INPUT_BYTES): Promise<string> {
   const chunks: Buffer[] = [];
@@ -152,7 +156,7 @@ export async function readCapped(stream: Readable, source: string, maxBytes = MA
     size += buf.length;
     if (size > maxBytes) {
       stream.destroy();
-      throw new InvalidInputError(`${source} is larger than ${Math.round(maxBytes / 1024 / 1024)} MiB; split it into smaller files`);
+      throw new InvalidInputError(`${source} is larger than ${formatSize(maxBytes)}; split it into smaller files`);
     }
     chunks.push(buf);
   }
@@ -178,7 +182,7 @@ async function readFileInput(path: string): Promise<string> {
     throw new InvalidInputError(`cannot read '${path}': ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message}`);
   }
   if (size > MAX_INPUT_BYTES) {
-    throw new InvalidInputError(`'${path}' is larger than ${MAX_INPUT_BYTES / 1024 / 1024} MiB; split it into smaller files`);
+    throw new InvalidInputError(`'${path}' is larger than ${formatSize(MAX_INPUT_BYTES)}; split it into smaller files`);
   }
   try {
     return await readCapped(createReadStream(path), `'${path}'`);

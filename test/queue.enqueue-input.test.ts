@@ -1,0 +1,136 @@
+/**
+ * Reading `enqueue` input (src/queue/enqueue-input.ts) without a database: formats, flag overrides,
+ * and errors that say where the problem is.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { afterAll, describe, expect, it } from "vitest";
+import { InvalidInputError } from "../src/errors.js";
+import { flagOverrides, parseDelay, readCapped, readEnqueueInput, type EnqueueFlags } from "../src/queue/enqueue-input.js";
+
+const dir = mkdtempSync(join(tmpdir(), "queuectl-input-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const noStdin = () => Readable.from([]);
+const read = (p: { arg?: string; file?: string; flags?: EnqueueFlags; stdin?: Readable }) =>
+  readEnqueueInput({ arg: p.arg, file: p.file, flags: p.flags ?? {}, stdin: p.stdin ?? noStdin(), now: Date.parse("2030-01-01T00:00:00Z") });
+
+async function errorOf(promise: Promise<unknown>): Promise<InvalidInputError> {
+  const err = await promise.then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(InvalidInputError);
+  return err as InvalidInputError;
+}
+
+describe("formats", () => {
+  it("reads one JSON object from the argument as a single job", async () => {
+    expect(await read({ arg: '{"command":"echo hi","priority":2}' })).toEqual({ specs: [{ command: "echo hi", priority: 2 }], single: true });
+  });
+
+  it("reads a JSON array, JSON lines with blank lines, and a pretty-printed object from files", async () => {
+    const arr = await read({ file: file("a.json", '[{"command":"a"},{"command":"b"}]') });
+    expect(arr).toEqual({ specs: [{ command: "a" }, { command: "b" }], single: false });
+
+    const lines = await read({ file: file("l.jsonl", '{"command":"a"}\n\n  {"command":"b"}\r\n\n') });
+    expect(lines).toEqual({ specs: [{ command: "a" }, { command: "b" }], single: false });
+
+    const pretty = await read({ file: file("p.json", '{\n  "command": "a",\n  "queue": "q"\n}\n') });
+    expect(pretty).toEqual({ specs: [{ command: "a", queue: "q" }], single: true });
+  });
+
+  it("reads stdin with -, and a positional path as that file", async () => {
+    expect((await read({ arg: "-", stdin: Readable.from(['{"command":"x"}\n{"command":"y"}\n']) })).specs).toHaveLength(2);
+    expect((await read({ file: "-", stdin: Readable.from(['{"command":"x"}']) })).specs).toEqual([{ command: "x" }]);
+    expect((await read({ arg: file("pos.jsonl", '{"command":"p"}\n') })).specs).toEqual([{ command: "p" }]);
+  });
+
+  it("strips a UTF-8 byte order mark", async () => {
+    expect((await read({ file: file("bom.json", '\ufeff{"command":"x"}') })).specs).toEqual([{ command: "x" }]);
+  });
+});
+
+describe("errors name the place", () => {
+  it("a bad line of JSON lines, by line number", async () => {
+    const path = file("bad.jsonl", '{"command":"a"}\n{"command":"b"}\n{"command": }\n');
+    expect((await errorOf(read({ file: path }))).message).toMatch(/line 3: invalid JSON/);
+    const invalid = file("invalid.jsonl", '{"command":"a"}\n\n{"command":"b","priority":1.5}\n');
+    expect((await errorOf(read({ file: invalid }))).message).toMatch(/line 3: 'priority' must be an integer/);
+  });
+
+  it("a bad element of an array, by index", async () => {
+    expect((await errorOf(read({ arg: '[{"command":"a"},{"command":"  "}]' }))).message).toBe("index 1: 'command' must not be empty");
+  });
+
+  it("broken JSON spanning lines, by line and column", async () => {
+    const path = file("broken.json", '{\n  "command": "a",\n}\n');
+    expect((await errorOf(read({ file: path }))).message).toMatch(/invalid JSON: .* at line 3 column 1/);
+  });
+
+  it("unknown fields, wrong types, empty input, duplicate ids", async () => {
+    expect((await errorOf(read({ arg: '{"command":"a","prio":1}' }))).message).toBe("unknown field 'prio'");
+    expect((await errorOf(read({ arg: '{"command":"a","max_retries":-1}' }))).message).toBe("'max_retries' must be at least 0");
+    expect((await errorOf(read({ arg: '{"command":""}' }))).message).toBe("'command' must not be empty");
+    expect((await errorOf(read({ file: file("empty.json", "\n  \n") }))).message).toMatch(/empty/);
+    expect((await errorOf(read({ arg: '[{"id":"a","command":"x"},{"id":"a","command":"y"}]' }))).message).toBe(
+      "index 1: job id 'a' appears twice in the input (also at index 0)",
+    );
+  });
+
+  it("a word that is neither JSON nor a file suggests --command", async () => {
+    expect((await errorOf(read({ arg: "echo hi" }))).message).toBe("'echo hi' is neither a JSON job nor an existing file (to enqueue a shell command, use --command 'echo hi')");
+    expect((await errorOf(read({}))).message).toMatch(/nothing to enqueue/);
+    expect((await errorOf(read({ file: join(dir, "missing.json") }))).message).toMatch(/no such file/);
+  });
+
+  it("input over the size cap is rejected without reading it all", async () => {
+    const big = Readable.from((function* () {
+      for (let i = 0; i < 1000; i++) yield Buffer.alloc(1024, 0x20);
+    })());
+    expect((await errorOf(readCapped(big, "stdin", 64 * 1024))).message).toBe("stdin is larger than 64 KiB; split it into smaller files");
+  });
+});
+
+describe("flags", () => {
+  it("override the JSON's fields, for every job of a file", async () => {
+    const one = await read({ arg: '{"command":"a","queue":"q1","priority":1}', flags: { queue: "q2", priority: "-5", maxRetries: "0", timeout: "1500" } });
+    expect(one.specs).toEqual([{ command: "a", queue: "q2", priority: -5, max_retries: 0, timeout: 1500 }]);
+
+    const many = await read({ file: file("m.jsonl", '{"command":"a"}\n{"command":"b","queue":"x"}\n'), flags: { queue: "batch" } });
+    expect(many.specs.map((s) => s.queue)).toEqual(["batch", "batch"]);
+  });
+
+  it("make a job on their own with --command", async () => {
+    expect(await read({ flags: { command: "make", id: "build-1" } })).toEqual({ specs: [{ command: "make", id: "build-1" }], single: true });
+  });
+
+  it("reject non-integers, --id for many jobs, and --run-at with --delay", async () => {
+    expect((await errorOf(read({ flags: { command: "x", priority: "high" } }))).message).toBe("--priority must be an integer (got 'high')");
+    expect((await errorOf(read({ flags: { command: "x", timeout: "1.5" } }))).message).toMatch(/--timeout must be an integer/);
+    expect((await errorOf(read({ arg: '[{"command":"a"},{"command":"b"}]', flags: { id: "x" } }))).message).toMatch(/--id names one job/);
+    expect(() => flagOverrides({ runAt: "2030-01-01T00:00:00Z", delay: "5m" })).toThrow(InvalidInputError);
+  });
+
+  it("--delay counts from now", async () => {
+    const { specs } = await read({ flags: { command: "x", delay: "90s" } });
+    expect(specs[0]!.run_at).toBe("2030-01-01T00:01:30.000Z");
+  });
+});
+
+describe("parseDelay", () => {
+  it("accepts units and bare milliseconds", () => {
+    expect([parseDelay("250ms"), parseDelay("30s"), parseDelay("5m"), parseDelay("2h"), parseDelay("1d"), parseDelay("1500"), parseDelay("1.5s")]).toEqual([
+      250, 30_000, 300_000, 7_200_000, 86_400_000, 1500, 1500,
+    ]);
+  });
+
+  it("rejects anything else", () => {
+    for (const bad of ["", "-5s", "5 minutes", "1w", "s"]) expect(() => parseDelay(bad), bad).toThrow(InvalidInputError);
+  });
+});
