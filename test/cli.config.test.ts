@@ -1,0 +1,68 @@
+/** `queuectl config get/set/list`: defaults, validated changes, unknown keys (exit 3), bad values (exit 2). */
+import { describe, expect, it } from "vitest";
+import { queuectl, queuectlJson } from "./helpers/cli.js";
+import { useTestDatabase } from "./helpers/db.js";
+
+const db = useTestDatabase();
+
+const DEFAULTS = {
+  max_retries: 3,
+  backoff_base: 2,
+  backoff_max_s: 3600,
+  job_timeout_ms: 0,
+  poll_interval_ms: 1000,
+  lease_ms: 30_000,
+  output_limit_bytes: 262_144,
+};
+
+async function storedRows() {
+  return (await db.pool.query("SELECT key, value, updated_at FROM config ORDER BY key")).rows;
+}
+
+describe("config", () => {
+  it("lists every key with its default, as JSON numbers and as a table", async () => {
+    expect(await queuectlJson(["config", "list"])).toEqual(DEFAULTS);
+    expect(await queuectlJson(["config", "get"])).toEqual(DEFAULTS);
+    const res = await queuectl(["config", "list"]);
+    expect(res.stdout).toMatch(/^key\s+value\s+default\s+meaning/);
+    expect(res.stdout).toMatch(/^max_retries\s+3\s+3\s+retries after the first attempt/m);
+  });
+
+  it("sets a value that get and list then show", async () => {
+    expect(await queuectl(["config", "set", "max_retries", "5"])).toMatchObject({ code: 0, stdout: "max_retries = 5 (was 3)" });
+    expect(await queuectl(["config", "get", "max_retries"])).toMatchObject({ code: 0, stdout: "5" });
+    expect(await queuectlJson(["config", "get", "max_retries"])).toEqual({ key: "max_retries", value: 5 });
+    expect(await queuectlJson(["config", "set", "backoff_base", "1.5"])).toEqual({ key: "backoff_base", value: 1.5, previous: 2 });
+    expect(await queuectlJson(["config", "list"])).toEqual({ ...DEFAULTS, max_retries: 5, backoff_base: 1.5 });
+    expect(await queuectl(["config", "set", "max_retries", "5"])).toMatchObject({ code: 0, stdout: "max_retries = 5 (unchanged)" });
+  });
+
+  it("refuses unknown keys with exit 3 and bad values with exit 2, changing nothing", async () => {
+    const before = await storedRows();
+    const cases: Array<[string[], number, RegExp]> = [
+      [["config", "get", "retries"], 3, /^queuectl: unknown config key 'retries' \(known: max_retries, /],
+      [["config", "get", "retries", "--json"], 3, /unknown config key 'retries'/],
+      [["config", "set", "retries", "3"], 3, /unknown config key 'retries'/],
+      [["config", "set", "max_retries", "-1"], 2, /^queuectl: config max_retries: invalid value '-1'/],
+      [["config", "set", "max_retries", "2.5"], 2, /config max_retries: invalid value '2.5'/],
+      [["config", "set", "max_retries", "lots"], 2, /config max_retries: invalid value 'lots'/],
+      [["config", "set", "lease_ms", "10"], 2, /config lease_ms: invalid value '10'/],
+      [["config", "set", "poll_interval_ms", ""], 2, /config poll_interval_ms: a value is required/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => queuectl(args)));
+    results.forEach((res, i) => {
+      const what = cases[i]![0].join(" ");
+      expect(res.code, what).toBe(cases[i]![1]);
+      expect(res.stdout, what).toBe("");
+      expect(res.stderr.split("\n"), what).toHaveLength(1);
+      expect(res.stderr, what).toMatch(cases[i]![2]);
+    });
+    expect(await storedRows()).toEqual(before);
+  });
+
+  it("needs both a key and a value to set (usage error, exit 2)", async () => {
+    const res = await queuectl(["config", "set", "max_retries"]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/missing required argument 'value'/);
+  });
+});
