@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import { registerConfigCommands } from "./commands/config.js";
+import { registerDashboardCommand } from "./commands/dashboard.js";
 import { registerDbCommands } from "./commands/db.js";
 import { registerDlqCommands } from "./commands/dlq.js";
 import { registerEnqueueCommand } from "./commands/enqueue.js";
@@ -45,6 +46,7 @@ Environment:
   registerDlqCommands(program);
   registerConfigCommands(program);
   registerDbCommands(program);
+  registerDashboardCommand(program);
 
   // Subcommands inherit the error behaviour so every usage error maps to exit code 2.
   for (const cmd of program.commands) {

@@ -1,0 +1,138 @@
+/**
+ * The JSON API under /api/ that the pages poll. Shapes follow the CLI's JSON (SPEC §4): snake_case,
+ * ISO 8601 times, jobs as `show --json` prints them. Every answer carries `now`, the database clock,
+ * so pages show ages ("3s ago") by the clock that wrote the timestamps, not the browser's.
+ */
+import { Hono, type Context } from "hono";
+import { jobToJson } from "../../cli/output.js";
+import { InvalidInputError, NotFoundError } from "../../errors.js";
+import { CONFIG_KEY_NAMES, CONFIG_KEYS, isConfigKey, loadConfig, setConfigValue } from "../../queue/config.js";
+import { getJob, listDeadLetters, listJobs, queueStatus, retryDead, type QueueContext } from "../../queue/jobs.js";
+import { JOB_STATES, type JobState } from "../../queue/sql.js";
+import { listWorkers } from "../../queue/workers.js";
+import type { DashboardEnv } from "../auth.js";
+import {
+  countJobsByQueueAndState,
+  databaseNow,
+  listQueueNames,
+  openDeadLetter,
+  searchJobs,
+  throughputByMinute,
+} from "../queries.js";
+import { configBody, dlqQuery, jobIdSchema, jobsQuery, parseInput, retryAllBody, workersQuery } from "../validate.js";
+
+/** Reads the JSON body of a POST; a missing or malformed body is invalid input (400), not a crash. */
+async function jsonBody(c: Context<DashboardEnv>): Promise<unknown> {
+  if (!/^application\/json\b/i.test(c.req.header("content-type") ?? "")) {
+    throw new InvalidInputError("send a JSON body (Content-Type: application/json)");
+  }
+  try {
+    return await c.req.json();
+  } catch {
+    throw new InvalidInputError("the request body is not valid JSON");
+  }
+}
+
+export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
+  const api = new Hono<DashboardEnv>();
+
+  api.get("/overview", async (c) => {
+    const [status, byQueue, throughput, now] = await Promise.all([
+      queueStatus(ctx),
+      countJobsByQueueAndState(ctx.pool),
+      throughputByMinute(ctx.pool, { minutes: 60 }),
+      databaseNow(ctx.pool),
+    ]);
+    const queues = new Map<string, Record<JobState, number>>();
+    for (const r of byQueue) {
+      const counts = queues.get(r.queue) ?? (Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>);
+      counts[r.state] = r.count;
+      queues.set(r.queue, counts);
+    }
+    return c.json({
+      now,
+      jobs: status.jobs,
+      total: JOB_STATES.reduce((n, s) => n + status.jobs[s], 0),
+      workers: status.workers,
+      dlq: status.dlq,
+      avg_duration_ms: status.avgDurationMs,
+      oldest_runnable_age_ms: status.oldestRunnableAgeMs,
+      queues: [...queues].map(([queue, counts]) => ({ queue, counts, total: JOB_STATES.reduce((n, s) => n + counts[s], 0) })),
+      throughput,
+    });
+  });
+
+  api.get("/jobs", async (c) => {
+    const q = parseInput(jobsQuery, c.req.query());
+    const filter = { state: q.state, queue: q.queue, limit: q.limit, offset: q.offset };
+    const [page, queues, now] = await Promise.all([
+      q.q ? searchJobs(ctx, { ...filter, text: q.q }) : listJobs(ctx, filter),
+      listQueueNames(ctx.pool),
+      databaseNow(ctx.pool),
+    ]);
+    return c.json({ now, jobs: page.jobs.map(jobToJson), more: page.more, limit: q.limit, offset: q.offset, queues });
+  });
+
+  api.get("/jobs/:id", async (c) => {
+    const id = parseInput(jobIdSchema, c.req.param("id"));
+    const [detail, deadLetter, now] = await Promise.all([getJob(ctx, { id }), openDeadLetter(ctx, { jobId: id }), databaseNow(ctx.pool)]);
+    return c.json({
+      now,
+      job: jobToJson(detail.job),
+      history: detail.history.map((a) => ({
+        ...a,
+        duration_ms: a.finished_at ? a.finished_at.getTime() - a.started_at.getTime() : null,
+      })),
+      dead_letter: deadLetter,
+    });
+  });
+
+  api.get("/dlq", async (c) => {
+    const q = parseInput(dlqQuery, c.req.query());
+    const [page, now] = await Promise.all([listDeadLetters(ctx, q), databaseNow(ctx.pool)]);
+    return c.json({ now, entries: page.entries, total: page.total, limit: q.limit, offset: q.offset });
+  });
+
+  api.post("/dlq/retry-all", async (c) => {
+    parseInput(retryAllBody, await jsonBody(c));
+    const retried = await retryDead(ctx, { all: true });
+    return c.json({ retried });
+  });
+
+  api.post("/dlq/:id/retry", async (c) => {
+    const id = parseInput(jobIdSchema, c.req.param("id"));
+    const retried = await retryDead(ctx, { ids: [id] });
+    return c.json({ retried });
+  });
+
+  api.get("/workers", async (c) => {
+    const q = parseInput(workersQuery, c.req.query());
+    const config = await loadConfig(ctx.pool);
+    const all = q.all === "1" || q.all === "true";
+    const [workers, now] = await Promise.all([listWorkers(ctx.pool, { leaseMs: config.lease_ms, all }), databaseNow(ctx.pool)]);
+    return c.json({
+      now,
+      lease_ms: config.lease_ms,
+      workers: workers.map((w) => ({ ...w, heartbeat_age_ms: Math.max(0, now.getTime() - w.heartbeat_at.getTime()) })),
+    });
+  });
+
+  api.get("/config", async (c) => {
+    const [config, now] = await Promise.all([loadConfig(ctx.pool), databaseNow(ctx.pool)]);
+    return c.json({
+      now,
+      config: CONFIG_KEY_NAMES.map((key) => ({ key, value: config[key], default: CONFIG_KEYS[key].default, help: CONFIG_KEYS[key].help })),
+    });
+  });
+
+  api.post("/config/:key", async (c) => {
+    const key = c.req.param("key");
+    if (!isConfigKey(key)) throw new NotFoundError(`unknown config key '${key.slice(0, 100)}'`);
+    const body = parseInput(configBody, await jsonBody(c));
+    // setConfigValue validates with the same schema workers read with (range, integer, ...).
+    const value = await setConfigValue(ctx.pool, key, String(body.value));
+    return c.json({ key, value });
+  });
+
+  return api;
+}

@@ -1,0 +1,43 @@
+/**
+ * The HTML pages: each is the shared shell (views/layout.ts) naming its page; the page script fills it
+ * from /api/ and keeps it fresh. Rendering the shell here gives each browser its CSRF token.
+ */
+import { Hono } from "hono";
+import { issueCsrfToken, type DashboardEnv, type DashboardSecurity } from "../auth.js";
+import { jobIdSchema } from "../validate.js";
+import { errorPage, layout, type PageName } from "../views/layout.js";
+
+const PAGES: ReadonlyArray<{ path: string; page: PageName; title: string }> = [
+  { path: "/", page: "overview", title: "Overview" },
+  { path: "/jobs", page: "jobs", title: "Jobs" },
+  { path: "/dlq", page: "dlq", title: "Dead letters" },
+  { path: "/workers", page: "workers", title: "Workers" },
+  { path: "/config", page: "config", title: "Config" },
+];
+
+export function pageRoutes(sec: DashboardSecurity): Hono<DashboardEnv> {
+  const pages = new Hono<DashboardEnv>();
+  const loggedIn = (auth: string) => auth === "cookie";
+
+  for (const p of PAGES) {
+    pages.get(p.path, (c) =>
+      c.html(layout({ title: p.title, page: p.page, csrfToken: issueCsrfToken(c, sec), loggedIn: loggedIn(c.get("auth")) })),
+    );
+  }
+
+  pages.get("/jobs/:id", (c) => {
+    const id = jobIdSchema.safeParse(c.req.param("id"));
+    if (!id.success) return c.html(errorPage({ status: 404, message: "That is not a job id." }), 404);
+    return c.html(
+      layout({
+        title: `Job ${id.data}`,
+        page: "job",
+        csrfToken: issueCsrfToken(c, sec),
+        loggedIn: loggedIn(c.get("auth")),
+        data: { "job-id": id.data },
+      }),
+    );
+  });
+
+  return pages;
+}

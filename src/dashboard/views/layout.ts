@@ -1,0 +1,87 @@
+/**
+ * The page shell every dashboard page shares: header, navigation, the live-update indicator, and an
+ * empty <main> that the page script (assets/client.ts) fills from the JSON API. Server-side HTML is
+ * written with hono/html, which escapes every interpolated value.
+ */
+import { html } from "hono/html";
+
+/** The pages of the dashboard, as named in <main data-page> and the navigation. */
+export type PageName = "overview" | "jobs" | "job" | "dlq" | "workers" | "config";
+
+const NAV: ReadonlyArray<{ page: PageName; href: string; label: string }> = [
+  { page: "overview", href: "/", label: "Overview" },
+  { page: "jobs", href: "/jobs", label: "Jobs" },
+  { page: "dlq", href: "/dlq", label: "Dead letters" },
+  { page: "workers", href: "/workers", label: "Workers" },
+  { page: "config", href: "/config", label: "Config" },
+];
+
+export interface LayoutParams {
+  title: string;
+  page: PageName;
+  csrfToken: string;
+  /** Whether a token protects the dashboard (then a "log out" button is shown). */
+  loggedIn: boolean;
+  /** Extra data-* attributes for <main> (e.g. the job id of the job page). */
+  data?: Record<string, string>;
+}
+
+export function head(title: string) {
+  return html`<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · queuectl</title>
+<link rel="icon" href="/assets/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/assets/style.css">`;
+}
+
+export function layout(p: LayoutParams) {
+  const active = p.page === "job" ? "jobs" : p.page;
+  const data = Object.entries(p.data ?? {}).map(([k, v]) => html` data-${k}="${v}"`);
+  return html`<!doctype html>
+<html lang="en">
+<head>
+${head(p.title)}
+<meta name="csrf-token" content="${p.csrfToken}">
+<script src="/assets/client.js" defer></script>
+</head>
+<body>
+<header class="topbar">
+  <a class="brand" href="/"><span class="logo" aria-hidden="true"></span>queuectl</a>
+  <nav>
+    ${NAV.map(
+      (n) => html`<a href="${n.href}" class="${n.page === active ? "active" : ""}"${n.page === active ? html` aria-current="page"` : ""}>${n.label}${n.page === "dlq" ? html`<span class="nav-badge" id="dlq-badge" hidden></span>` : ""}</a>`,
+    )}
+  </nav>
+  <div class="topbar-right">
+    <button type="button" class="live" id="live" title="Auto-refresh every 3 s; click to pause">
+      <span class="live-dot"></span><span id="live-text">live</span>
+    </button>
+    ${p.loggedIn
+      ? html`<form method="post" action="/logout" class="logout"><input type="hidden" name="_csrf" value="${p.csrfToken}"><button type="submit" class="link">Log out</button></form>`
+      : ""}
+  </div>
+</header>
+<main id="app" data-page="${p.page}"${data}>
+  <p class="muted loading">Loading…</p>
+  <noscript><p class="error-box">This dashboard needs JavaScript to load its data (from /api/).</p></noscript>
+</main>
+</body>
+</html>`;
+}
+
+/** A whole page for errors outside the JSON API (unknown page, server error): no details leak. */
+export function errorPage(p: { status: number; message: string }) {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+${head(`${p.status}`)}
+</head>
+<body>
+<main class="narrow">
+  <h1>${p.status === 404 ? "Not found" : "Something went wrong"}</h1>
+  <p class="error-box">${p.message}</p>
+  <p><a href="/">Back to the overview</a></p>
+</main>
+</body>
+</html>`;
+}
