@@ -79,7 +79,7 @@ Examples:
   db.command("stop")
     .summary("stop the local PostgreSQL server")
     .description(
-      "Stops the local PostgreSQL server queuectl started under ~/.queuectl (QUEUECTL_HOME) when DATABASE_URL is unset.\n" +
+      "Stops the local PostgreSQL server queuectl started under ~/.queuectl (QUEUECTL_HOME) when DATABASE_URL is unset. " +
         "Its data stays; the next queuectl command starts it again.",
     )
     .addHelpText(

@@ -69,7 +69,7 @@ Examples:
     .command("retry")
     .summary("send dead jobs back to the queue")
     .description(
-      "Sends dead jobs back to the queue as pending with attempts reset to 0 (a fresh retry budget) and closes\n" +
+      "Sends dead jobs back to the queue as pending with attempts reset to 0 (a fresh retry budget) and closes " +
         "their DLQ entries, atomically. Name the jobs, or use --all for every dead job.",
     )
     .argument("[ids...]", "ids of dead jobs")

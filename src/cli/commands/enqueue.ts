@@ -14,9 +14,9 @@ export function registerEnqueueCommand(program: Command): void {
     .command("enqueue")
     .summary("add jobs to the queue")
     .description(
-      "Adds one job or many. JOB is a JSON object, a file of jobs, or - for stdin; a file or stdin may hold\n" +
-        "one JSON object, a JSON array, or one JSON object per line. Many jobs go in one transaction: all or none.\n" +
-        'Job fields: {"id"?, "command", "queue"?, "priority"?, "max_retries"?, "timeout"? (ms), "run_at"? (ISO 8601)}.\n' +
+      "Adds one job or many. The job argument is a JSON object, a file of jobs, or - for stdin; a file or stdin " +
+        "may hold one JSON object, a JSON array, or one JSON object per line. Many jobs go in one transaction: all or none.\n\n" +
+        'Job fields: {"id"?, "command", "queue"?, "priority"?, "max_retries"?, "timeout"? (ms), "run_at"? (ISO 8601)}. ' +
         "Flags set the same fields and override those of every job read.",
     )
     .argument("[job]", "a job as JSON, a path to a file of jobs, or - to read stdin")

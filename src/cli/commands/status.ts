@@ -10,7 +10,7 @@ export function registerStatusCommand(program: Command): void {
     .command("status")
     .summary("show how many jobs are in each state, and the workers")
     .description(
-      "Shows jobs per state with their share, active workers (heartbeat within 2 x lease_ms), the DLQ size,\n" +
+      "Shows jobs per state with their share, active workers (heartbeat within 2 x lease_ms), the DLQ size, " +
         "the average duration of completed jobs and how long the oldest runnable job has waited.",
     )
     .option("--json", "print JSON only")
