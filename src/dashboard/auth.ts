@@ -136,7 +136,8 @@ export function isMachinePath(path: string): boolean {
 export function hostGuard(sec: DashboardSecurity): MiddlewareHandler<DashboardEnv> {
   return async (c, next) => {
     if (sec.allowedHosts === null) return next();
-    const host = (c.req.header("host") ?? "").toLowerCase().replace(/:\d+$/, "");
+    // The adapter builds the request URL from the Host header (HTTP/2: :authority).
+    const host = new URL(c.req.url).hostname.toLowerCase();
     if (!sec.allowedHosts.has(host)) {
       return c.text("queuectl dashboard: unexpected Host header (open it as http://127.0.0.1:PORT/)\n", 421);
     }
@@ -200,7 +201,7 @@ export function csrfGuard(sec: DashboardSecurity): MiddlewareHandler<DashboardEn
         originHost = null;
       }
       // Host only, not scheme: behind a TLS-terminating proxy the browser says https, we see http.
-      if (originHost === null || originHost.toLowerCase() !== (c.req.header("host") ?? "").toLowerCase()) {
+      if (originHost === null || originHost.toLowerCase() !== new URL(c.req.url).host.toLowerCase()) {
         return refuse(c, "cross-origin request");
       }
     }

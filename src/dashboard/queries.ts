@@ -24,14 +24,16 @@ export interface SearchJobsParams {
 
 /**
  * Jobs matching a search text, newest first, with the same paging as listJobs (one row more than asked
- * tells whether there is a next page). Prisma's `contains` escapes % and _ in the text.
+ * tells whether there is a next page). The text is matched literally: Prisma's `contains` becomes
+ * LIKE '%text%' without escaping, so % _ and \ are escaped here (backslash is LIKE's default escape).
  */
 export async function searchJobs(ctx: Pick<QueueContext, "prisma">, p: SearchJobsParams): Promise<JobPage> {
+  const text = p.text.replace(/[\\%_]/g, (c) => `\\${c}`);
   const rows = await ctx.prisma.job.findMany({
     where: {
       state: p.state,
       queue: p.queue,
-      OR: [{ id: { contains: p.text } }, { command: { contains: p.text, mode: "insensitive" } }],
+      OR: [{ id: { contains: text } }, { command: { contains: text, mode: "insensitive" } }],
     },
     orderBy: [{ createdAt: "desc" }, { seq: "desc" }],
     skip: p.offset,
