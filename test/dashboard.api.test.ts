@@ -28,19 +28,24 @@ afterAll(async () => {
   await prisma.$disconnect();
 });
 
+/** app.request() on BASE; always a promise (Hono's type allows a plain Response). */
+async function request(path: string, init?: RequestInit): Promise<Response> {
+  return app.request(`${BASE}${path}`, init);
+}
+
 async function getJson(path: string): Promise<{ status: number; body: any }> {
-  const res = await app.request(`${BASE}${path}`);
+  const res = await request(path);
   return { status: res.status, body: await res.json() };
 }
 
 /** A browser's view: the CSRF cookie and token a page hands out, sent back on POST. */
 async function browser(): Promise<{ post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response> }> {
-  const page = await app.request(`${BASE}/`);
+  const page = await request("/");
   const cookie = page.headers.get("set-cookie")!.split(";")[0]!;
   const token = /name="csrf-token" content="([^"]+)"/.exec(await page.text())![1]!;
   return {
     post: (path, body, headers = {}) =>
-      app.request(`${BASE}${path}`, {
+      request(path, {
         method: "POST",
         headers: { "content-type": "application/json", cookie, "x-csrf-token": token, origin: BASE, "sec-fetch-site": "same-origin", ...headers },
         body: JSON.stringify(body),
@@ -175,7 +180,7 @@ describe("POST /api/config/:key", () => {
     const b = await browser();
     const bad = await b.post("/api/config/max_retries", { value: "-1" });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toMatch(/^config max_retries: invalid value '-1'/);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/^config max_retries: invalid value '-1'/);
     expect((await b.post("/api/config/max_retries", { value: "" })).status).toBe(400);
     expect((await b.post("/api/config/max_retries", { value: "5", extra: 1 })).status).toBe(400);
     expect((await b.post("/api/config/nope", { value: "1" })).status).toBe(404);
@@ -195,11 +200,11 @@ describe("DLQ", () => {
 
   it("refuses a retry without the CSRF token or from another site, and leaves the job dead", async () => {
     const b = await browser();
-    const noToken = await app.request(`${BASE}/api/dlq/dead-1/retry`, { method: "POST", headers: { "content-type": "application/json", origin: BASE }, body: "{}" });
+    const noToken = await request("/api/dlq/dead-1/retry", { method: "POST", headers: { "content-type": "application/json", origin: BASE }, body: "{}" });
     expect(noToken.status).toBe(403);
     expect(await b.post("/api/dlq/dead-1/retry", {}, { "sec-fetch-site": "cross-site", origin: "https://evil.example" }).then((r) => r.status)).toBe(403);
     expect(await b.post("/api/dlq/dead-1/retry", {}, { "x-csrf-token": "forged" }).then((r) => r.status)).toBe(403);
-    expect(await app.request(`${BASE}/api/dlq/dead-1/retry`).then((r) => r.status)).toBe(404);
+    expect((await request("/api/dlq/dead-1/retry")).status).toBe(404);
     expect(await stateOf(db.pool, "dead-1")).toBe("dead");
   });
 
@@ -213,7 +218,7 @@ describe("DLQ", () => {
     // A second retry of the same job is a conflict, not a crash.
     const again = await b.post("/api/dlq/dead-1/retry", {});
     expect(again.status).toBe(409);
-    expect((await again.json()).error).toBe("job 'dead-1' is not in the DLQ (it is pending)");
+    expect(((await again.json()) as { error: string }).error).toBe("job 'dead-1' is not in the DLQ (it is pending)");
     expect((await b.post("/api/dlq/ghost/retry", {})).status).toBe(404);
   });
 
@@ -228,7 +233,7 @@ describe("DLQ", () => {
 
 describe("GET /metrics", () => {
   it("reports jobs, lag, workers, attempt counters and the duration histogram from the database", async () => {
-    const res = await app.request(`${BASE}/metrics`);
+    const res = await request("/metrics");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/plain; version=0\.0\.4/);
     const text = await res.text();
@@ -252,17 +257,17 @@ describe("GET /metrics", () => {
   });
 
   it("gives concurrent scrapes the same snapshot", async () => {
-    const texts = await Promise.all([1, 2, 3].map(() => app.request(`${BASE}/metrics`).then((r) => r.text())));
+    const texts = await Promise.all([1, 2, 3].map(async () => (await request("/metrics")).text()));
     expect(new Set(texts).size).toBe(1);
   });
 });
 
 describe("errors", () => {
   it("answers unknown endpoints with 404 JSON and unknown pages with an HTML page", async () => {
-    const api = await app.request(`${BASE}/api/nope`);
+    const api = await request("/api/nope");
     expect(api.status).toBe(404);
     expect(await api.json()).toEqual({ error: "no such endpoint: GET /api/nope" });
-    const page = await app.request(`${BASE}/nope`);
+    const page = await request("/nope");
     expect(page.status).toBe(404);
     expect(page.headers.get("content-type")).toMatch(/text\/html/);
   });

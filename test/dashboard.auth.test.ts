@@ -146,7 +146,7 @@ describe("without a token (loopback)", () => {
       body: JSON.stringify({ all: true }),
     });
     expect(res.status).toBe(403);
-    expect((await res.json()).error).toMatch(/^request refused/);
+    expect(((await res.json()) as { error: string }).error).toMatch(/^request refused/);
   });
 
   it("sends security headers: a strict CSP, no framing, no sniffing", async () => {
