@@ -57,3 +57,28 @@ export async function stateOf(pool: pg.Pool, id: string): Promise<string | undef
   const res = await pool.query<{ state: string }>("SELECT state::text AS state FROM jobs WHERE id = $1", [id]);
   return res.rows[0]?.state;
 }
+
+/**
+ * An hour of finished work in queue `reports` (for the throughput chart): `count` completed jobs
+ * finished at spread-out minutes of the last hour; every seventh one failed once before succeeding.
+ * Written with SQL because the queue's statements always use the current time.
+ */
+export async function seedHistory(pool: pg.Pool, count = 120): Promise<void> {
+  await pool.query(
+    `WITH j AS (
+       INSERT INTO jobs (id, queue, command, state, attempts, max_retries, run_at, created_at, updated_at, started_at, finished_at, worker_id, exit_code, duration_ms)
+       SELECT 'report-' || i, 'reports', 'make-report --day ' || i, 'completed', CASE WHEN i % 7 = 0 THEN 2 ELSE 1 END, 3,
+              t - interval '2 seconds', t - interval '2 seconds', t, t - make_interval(secs => 0.2 + (i % 9) * 0.35), t, $2, 0,
+              ((0.2 + (i % 9) * 0.35) * 1000)::int
+       FROM generate_series(1, $1::int) AS i,
+            LATERAL (SELECT now() - make_interval(mins => (i * 7919) % 59, secs => (i * 13) % 60) AS t) AS tt
+       RETURNING id, attempts, started_at, finished_at, worker_id
+     )
+     INSERT INTO job_attempts (job_id, attempt, worker_id, started_at, finished_at, exit_code, error, output)
+     SELECT id, attempts, worker_id, started_at, finished_at, 0, NULL, 'report written' FROM j
+     UNION ALL
+     SELECT id, 1, worker_id, started_at - interval '30 seconds', finished_at - interval '30 seconds', 1, 'exit code 1', 'temporary failure'
+     FROM j WHERE attempts = 2`,
+    [count, WORKER_ID],
+  );
+}
