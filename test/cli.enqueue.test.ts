@@ -59,11 +59,11 @@ describe("enqueue: success", () => {
     expect(res).toMatchObject({ code: 0, stdout: "hello", stderr: "" });
     expect(await job("hello")).toMatchObject({ queue: "default", command: "echo hello", state: "pending", priority: 0, attempts: 0, max_retries: 3, timeout_ms: null });
 
-    await queuectl(["config", "set", "max_retries", "7"]);
+    await db.pool.query("INSERT INTO config (key, value) VALUES ('max_retries', '7')");
     const out = await queuectlJson<{ id: string }>(["enqueue", '{"command":"echo generated"}']);
     expect(out.id).toMatch(/^[0-9a-z]{12}$/);
     expect(await job(out.id)).toMatchObject({ command: "echo generated", max_retries: 7 });
-    await queuectl(["config", "set", "max_retries", "3"]);
+    await db.pool.query("DELETE FROM config");
   });
 
   it("builds a job from flags alone", async () => {
