@@ -21,8 +21,9 @@ export type QueueContext = Pick<AppContext, "pool" | "prisma">;
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Rows per INSERT inside the enqueue transaction. 5000 keeps each statement's parameter arrays a few
- * hundred KB; larger batches were no faster, and one statement per job is ~20x slower.
+ * Rows per INSERT inside the enqueue transaction; each statement's parameter arrays stay a few
+ * hundred KB. Measured with 20 000 jobs on 2 cores: 1000-row batches took ~1.7x as long as 5000-row
+ * ones, and a single 20 000-row statement was no faster (~300 ms either way).
  */
 export const ENQUEUE_BATCH_SIZE = 5000;
 
