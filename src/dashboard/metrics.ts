@@ -28,6 +28,7 @@ import {
   type AttemptAggregate,
   type QueueStateCount,
 } from "./queries.js";
+import { sharedRead } from "./shared-read.js";
 
 /** Everything one scrape reports, read in one snapshot. */
 export interface MetricsSnapshot {
@@ -190,20 +191,15 @@ export function createMetrics(ctx: { pool: pg.Pool }): DashboardMetrics {
     duration.setSeries(s.attempts);
   }
 
-  let inflight: Promise<string> | null = null;
-  async function renderOnce(): Promise<string> {
-    apply(await loadMetricsSnapshot(ctx.pool));
-    return registry.metrics();
-  }
-
-  return {
-    contentType: registry.contentType,
-    render() {
-      // Single flight: the metric objects are shared, so two scrapes must not interleave reset/set.
-      inflight ??= renderOnce().finally(() => {
-        inflight = null;
-      });
-      return inflight;
+  // Concurrent scrapes share one read (the metric objects are shared, so two renders must not
+  // interleave their reset/set); a scrape right after another gets a fresh one.
+  const render = sharedRead(
+    async () => {
+      apply(await loadMetricsSnapshot(ctx.pool));
+      return registry.metrics();
     },
-  };
+    { ttlMs: 0 },
+  );
+
+  return { contentType: registry.contentType, render };
 }

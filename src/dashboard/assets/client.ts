@@ -162,6 +162,7 @@ export const CLIENT_JS = String.raw`
   var view = null;
   var timer = null;
   var inflight = null;
+  var again = false; // a forced refresh asked for while one was running (e.g. a filter changed)
   var paused = false;
   var lastUpdate = 0;
   var lastError = null;
@@ -182,7 +183,10 @@ export const CLIENT_JS = String.raw`
       schedule();
       return Promise.resolve();
     }
-    if (inflight) return inflight;
+    if (inflight) {
+      if (force) again = true;
+      return inflight;
+    }
     inflight = request("GET", view.url())
       .then(function (data) {
         lastError = null;
@@ -196,7 +200,12 @@ export const CLIENT_JS = String.raw`
       .then(function () {
         inflight = null;
         updateLive();
-        schedule();
+        if (again) {
+          again = false;
+          refresh(true);
+        } else {
+          schedule();
+        }
       });
     return inflight;
   }

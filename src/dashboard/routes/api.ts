@@ -19,7 +19,11 @@ import {
   searchJobs,
   throughputByMinute,
 } from "../queries.js";
+import { sharedRead } from "../shared-read.js";
 import { configBody, dlqQuery, jobIdSchema, jobsQuery, parseInput, retryAllBody, workersQuery } from "../validate.js";
+
+/** How long one overview read serves other tabs, in ms (pages poll every 3 s). */
+export const OVERVIEW_SHARE_MS = 1000;
 
 /** Reads the JSON body of a POST; a missing or malformed body is invalid input (400), not a crash. */
 async function jsonBody(c: Context<DashboardEnv>): Promise<unknown> {
@@ -36,13 +40,20 @@ async function jsonBody(c: Context<DashboardEnv>): Promise<unknown> {
 export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
   const api = new Hono<DashboardEnv>();
 
+  // Every open overview tab polls this; tabs asking within a second share one set of queries.
+  const readOverview = sharedRead(
+    () =>
+      Promise.all([
+        queueStatus(ctx),
+        countJobsByQueueAndState(ctx.pool),
+        throughputByMinute(ctx.pool, { minutes: 60 }),
+        databaseNow(ctx.pool),
+      ]),
+    { ttlMs: OVERVIEW_SHARE_MS },
+  );
+
   api.get("/overview", async (c) => {
-    const [status, byQueue, throughput, now] = await Promise.all([
-      queueStatus(ctx),
-      countJobsByQueueAndState(ctx.pool),
-      throughputByMinute(ctx.pool, { minutes: 60 }),
-      databaseNow(ctx.pool),
-    ]);
+    const [status, byQueue, throughput, now] = await readOverview();
     const queues = new Map<string, Record<JobState, number>>();
     for (const r of byQueue) {
       const counts = queues.get(r.queue) ?? (Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>);
