@@ -163,9 +163,11 @@ export async function readCapped(stream: Readable, source: string, maxBytes = MA
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function isFile(path: string): boolean {
+/** A file to read jobs from: a regular file, or a pipe such as bash's <(generate-jobs). */
+function isReadableFile(path: string): boolean {
   try {
-    return statSync(path).isFile();
+    const st = statSync(path);
+    return st.isFile() || st.isFIFO() || st.isCharacterDevice();
   } catch {
     return false;
   }
@@ -224,7 +226,7 @@ export async function readEnqueueInput(p: ReadEnqueueInputParams): Promise<Enque
     const head = p.arg.trimStart()[0];
     if (head === "{" || head === "[") {
       source = "argument";
-    } else if (isFile(p.arg)) {
+    } else if (isReadableFile(p.arg)) {
       source = `'${p.arg}'`;
     } else {
       const hint = p.flags.command === undefined ? ` (to enqueue a shell command, use --command '${p.arg.replace(/'/g, "'\\''")}')` : "";
