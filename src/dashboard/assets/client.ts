@@ -102,6 +102,13 @@ export const CLIENT_JS = String.raw`
     return h("time", { datetime: iso, title: absolute(iso) }, relative(iso));
   }
   function num(n) { return Number(n || 0).toLocaleString("en-US"); }
+  /** Short form for small cards: 950, 12.4k, 3.1M. */
+  function short(n) {
+    n = Number(n || 0);
+    if (n < 10000) return num(n);
+    if (n < 1000000) return (n / 1000).toFixed(n < 100000 ? 1 : 0) + "k";
+    return (n / 1000000).toFixed(1) + "M";
+  }
   function badge(state) {
     return h("span", { class: "badge state-" + state, title: STATE_HELP[state] || state }, state);
   }
@@ -287,7 +294,7 @@ export const CLIENT_JS = String.raw`
         stat("Active workers", h("a", { class: "value" + (d.workers === 0 ? " warn" : ""), href: "/workers", id: "stat-workers" }, num(d.workers))),
         stat("Average duration", h("div", { class: "value", id: "stat-avg" }, d.avg_duration_ms === null ? "-" : duration(d.avg_duration_ms))),
         stat("Oldest runnable job", h("div", { class: "value" + (lag !== null && lag > 60000 ? " warn" : ""), id: "stat-lag" }, lag === null ? "none waiting" : "waiting " + duration(lag))),
-        stat("Last hour", h("div", { class: "value", id: "stat-hour" }, num(done) + " done" + (failed ? " · " + num(failed) + " failed" : "")))
+        stat("Last hour", h("div", { class: "value", id: "stat-hour", title: num(done) + " attempts completed, " + num(failed) + " failed" }, short(done) + " done" + (failed ? " · " + short(failed) + " failed" : "")))
       ]);
       var chartCard = h("section", { class: "card" }, [
         h("div", { class: "chart-head" }, [

@@ -116,7 +116,7 @@ main.narrow { max-width: 520px; padding-top: 64px; }
 .stats { display: grid; grid-template-columns: repeat(5, minmax(0, 1fr)); gap: 12px; margin-bottom: 18px; }
 .stat { background: var(--panel); border: 1px solid var(--border); border-radius: var(--radius); padding: 12px 16px; }
 .stat .label { color: var(--muted); font-size: 0.8rem; }
-.stat .value { font-size: 1.25rem; font-weight: 620; font-variant-numeric: tabular-nums; margin-top: 2px; }
+.stat .value { font-size: 1.25rem; font-weight: 620; font-variant-numeric: tabular-nums; margin-top: 2px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .stat .value.bad { color: var(--dead); }
 .stat .value.warn { color: var(--failed); }
 .stat a.value { display: block; color: inherit; }
@@ -125,14 +125,14 @@ main.narrow { max-width: 520px; padding-top: 64px; }
 .chart-head { display: flex; justify-content: space-between; align-items: baseline; gap: 12px; flex-wrap: wrap; }
 .legend { display: flex; gap: 14px; color: var(--muted); font-size: 0.85rem; }
 .legend span::before { content: ""; display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; background: var(--c); vertical-align: -1px; }
-.chart { position: relative; margin-top: 8px; }
+.chart { position: relative; margin-top: 4px; padding-top: 20px; }
 .chart svg { display: block; width: 100%; height: 150px; }
 .chart .bar-completed { fill: var(--completed); }
 .chart .bar-failed { fill: var(--dead); }
 .chart .bar-empty { fill: var(--border); }
 .chart .grid { stroke: var(--border); stroke-width: 1; }
 .chart g.slot:hover rect { opacity: 0.75; }
-.chart .ymax { position: absolute; top: -4px; left: 0; font-size: 0.75rem; color: var(--muted); background: var(--panel); padding-right: 4px; }
+.chart .ymax { position: absolute; top: 0; left: 0; font-size: 0.75rem; color: var(--muted); background: var(--panel); padding-right: 4px; }
 .axis { display: flex; justify-content: space-between; color: var(--muted); font-size: 0.78rem; margin-top: 4px; }
 
 /* Tables */
