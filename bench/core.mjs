@@ -1,0 +1,710 @@
+#!/usr/bin/env node
+/**
+ * The core benchmark (issue 2, item 7): throughput, pickup latency and bulk enqueue, measured in one
+ * run against one scratch database, through the BUILT code (dist/) and the real CLI.
+ *
+ *   npm run build && npm run bench
+ *   node bench/core.mjs [--only a,b,c] [--keep-db] [--no-save] [--verbose] [--note "..."] [--dist DIR]
+ *                       [--worker-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]   (the worker of (a))
+ *
+ * Database: a scratch database `queuectl_bench_<rand>` is created on the server DATABASE_URL points to
+ * (default postgresql://postgres@127.0.0.1:5432/postgres), migrated, used by every measurement, and
+ * dropped at the end (--keep-db keeps it). The database named in DATABASE_URL itself is not touched.
+ *
+ * What is timed (all times are wall-clock on this host unless they say "DB clock"):
+ *
+ * (a) Throughput. 2000 `true` jobs are inserted in one transaction (and ANALYZEd, as autovacuum
+ *     would have done on a live table); then ONE
+ *     `queuectl worker start --foreground --concurrency 4 --exit-when-idle` process is spawned.
+ *     - worker jobs/s = 2000 / (last attempt finished_at - first attempt started_at), DB clock: from the
+ *       start of the first claim statement to the commit time of the last completion. Process start-up
+ *       (node, imports, connect, schema check, register, LISTEN) and shut-down are NOT in it; they are
+ *       reported separately as the worker process's wall time (spawn -> exit).
+ *     - ceiling jobs/s = 2000 / wall time of a plain Node loop in this process that keeps 4
+ *       child_process.spawn('sh', ['-c', 'true']) running (stdio ignored) until 2000 have exited. It
+ *       runs before and after the worker; the faster of the two is the ceiling (the stricter ratio).
+ *     - ratio = worker jobs/s / ceiling jobs/s (goal >= 0.7).
+ *     - also: CPU per job of the worker process, of its shells and of the postgres backends serving
+ *       the scratch database (from /proc, when the server is on this host), transactions per job
+ *       (pg_stat_database), and the CPU-cost ratio: ceiling CPU per job / (worker + shells +
+ *       backends) per job, which is what the ratio tends to on a machine where CPU is the limit.
+ * (b) Pickup latency of an idle worker (one `worker start --foreground --concurrency 4` process that
+ *     has started and is LISTENing). 200 jobs are enqueued 20 ms apart, each in its own transaction
+ *     through the library's insertJobs + notifyJobsAvailable (what `enqueue` does), from this process.
+ *     - latency = attempt started_at (DB clock: start of the worker's claim statement)
+ *                 - clock_timestamp() read in the enqueue transaction just before COMMIT (DB clock).
+ *       Same clock on both ends; includes the COMMIT round trip, NOTIFY delivery, the worker's wake-up
+ *       and the claim's round trip start. Resolution: started_at is timestamptz(3), so +-0.5 ms.
+ *       Goal p95 < 10 ms.
+ *     - also shown: from created_at (DB clock, start of the enqueue transaction, so it adds the
+ *       insert and notify round trips), and until the command itself runs (each job is
+ *       `date +%s%N`; its output minus the client's clock when COMMIT returned; same host clock).
+ * (c) Bulk enqueue of 20000 jobs from a JSON-lines file:
+ *     - CLI end to end: `queuectl enqueue --file jobs.jsonl` from spawn to exit (node start-up, module
+ *       load, connect, schema check, read, validate, insert, commit, print 20000 ids, exit).
+ *     - in-process: the same library calls the CLI makes (readEnqueueInput, enqueueJobs) timed in this
+ *       process: read+parse+validate, and insert+commit separately (warm: second of two runs).
+ *     - the CLI's fixed cost for comparison: `queuectl --version` and `queuectl config list --json`.
+ *     Goal >= 30000 jobs/s.
+ *
+ * Load: the machine's CPU use by others (from /proc/stat minus ours) and the load average are
+ * recorded per phase: other people's tests on the same box skew the numbers; re-run when quiet.
+ * Results are printed as a table and appended to bench/results/core-<YYYY-MM-DD>.json.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, hostname, loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+const A_JOBS = 2000;
+const A_SLOTS = 4;
+const B_JOBS = 200;
+const B_GAP_MS = 20;
+const C_JOBS = 20000;
+const GOALS = { ratio: 0.7, p95Ms: 10, enqueuePerS: 30000 };
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+// ---------------------------------------------------------------------------------------------
+
+const args = process.argv.slice(2);
+const argValue = (name) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const only = new Set((argValue("--only") ?? "a,b,c").split(",").map((s) => s.trim()));
+const keepDb = args.includes("--keep-db");
+/** Extra node flags for the worker process of (a), e.g. --worker-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const workerNodeArgs = (argValue("--worker-node-args") ?? "").split(" ").filter(Boolean);
+const note = argValue("--note") ?? "";
+/** Another build to measure (A/B experiments): a directory laid out like dist/, with node_modules reachable. */
+const DIST = argValue("--dist") ?? join(ROOT, "dist");
+const CLI = join(DIST, "cli", "main.js");
+const save = !args.includes("--no-save");
+
+if (!existsSync(CLI)) {
+  console.error("bench: dist/ is missing; run `npm run build` first");
+  process.exit(1);
+}
+
+const sql = await import(join(DIST, "queue", "sql.js"));
+const { applyMigrations } = await import(join(DIST, "db", "migrate.js"));
+const { toNewJob } = await import(join(DIST, "queue", "job-spec.js"));
+const { createPool } = await import(join(DIST, "db", "pool.js"));
+// Not on main yet in every checkout; (c) in-process is skipped without them.
+const jobsLib = await import(join(DIST, "queue", "jobs.js")).catch(() => null);
+const inputLib = await import(join(DIST, "queue", "enqueue-input.js")).catch(() => null);
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+// ---------------------------------------------------------------------------------------------
+
+const nowMs = () => performance.now();
+/** Wall clock with sub-millisecond resolution (performance.timeOrigin + monotonic offset). */
+const wallMs = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const round = (x, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx];
+}
+
+function stats(values) {
+  const s = [...values].sort((x, y) => x - y);
+  return {
+    n: s.length,
+    min: round(s[0], 2),
+    p50: round(percentile(s, 50), 2),
+    p95: round(percentile(s, 95), 2),
+    p99: round(percentile(s, 99), 2),
+    max: round(s[s.length - 1], 2),
+    mean: round(s.reduce((a, b) => a + b, 0) / s.length, 2),
+  };
+}
+
+/** Clock ticks of the whole machine, and CPU time of this process and its reaped children. */
+const CLK_TCK = 100;
+function cpuSample() {
+  const line = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = line[3] + (line[4] ?? 0);
+  const total = line.slice(0, 8).reduce((a, b) => a + b, 0);
+  const self = readFileSync("/proc/self/stat", "utf8");
+  const f = self.slice(self.lastIndexOf(")") + 2).split(" ").map(Number);
+  // fields after "(comm) ": state=0, ... utime=11, stime=12, cutime=13, cstime=14
+  return {
+    busyTicks: total - idle,
+    totalTicks: total,
+    selfMs: ((f[11] + f[12]) * 1000) / CLK_TCK,
+    childrenMs: ((f[13] + f[14]) * 1000) / CLK_TCK,
+    load1: loadavg()[0],
+  };
+}
+
+/**
+ * Machine load during a phase: the share of all CPUs busy, and how much of it was not this process
+ * or its children (other people's tests, postgres serving them, ... and postgres serving us).
+ */
+function cpuDelta(a, b, wallSpanMs) {
+  const busyMs = ((b.busyTicks - a.busyTicks) * 1000) / CLK_TCK;
+  const ours = b.selfMs - a.selfMs + (b.childrenMs - a.childrenMs);
+  const capacityMs = wallSpanMs * cpus().length;
+  return {
+    machine_busy_pct: round((100 * busyMs) / capacityMs, 0),
+    ours_cpu_ms: round(ours, 0),
+    others_incl_postgres_pct: round((100 * Math.max(0, busyMs - ours)) / capacityMs, 0),
+    children_cpu_ms: round(b.childrenMs - a.childrenMs, 0),
+    self_cpu_ms: round(b.selfMs - a.selfMs, 0),
+    load1: round(b.load1, 2),
+  };
+}
+
+/** utime+stime and cutime+cstime (ms) of a process from /proc, or null when it is gone. */
+function procCpu(pid) {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
+    return { user: (Number(f[11]) * 1000) / CLK_TCK, sys: (Number(f[12]) * 1000) / CLK_TCK, self: ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK, children: ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK, ppid: Number(f[1]) };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU of the PostgreSQL backends serving the scratch database (other people's sessions on the same
+ * server are not counted), when the server runs on this host and /proc shows it. Backends are found by
+ * their process title ("postgres: ... <db> ..."); a sampler records each one's latest CPU time, since a
+ * backend's counters vanish when it exits. Server-wide work our writes cause later (WAL writer,
+ * checkpointer, autovacuum) is not in it.
+ */
+let postmasterPid = null;
+class BackendCpu {
+  constructor() {
+    this.ours = new Map(); // pid -> { first, last }
+    this.others = new Set();
+  }
+  sample() {
+    if (!postmasterPid) return;
+    for (const d of readdirSync("/proc")) {
+      if (!/^\d+$/.test(d) || this.others.has(d)) continue;
+      const known = this.ours.get(d);
+      if (!known) {
+        const c = procCpu(d);
+        if (!c || c.ppid !== postmasterPid) continue;
+        let title = "";
+        try {
+          title = readFileSync(`/proc/${d}/cmdline`, "utf8");
+        } catch {}
+        if (!title.includes(` ${dbName} `)) {
+          this.others.add(d);
+          continue;
+        }
+        this.ours.set(d, { first: this.started ? 0 : c.self, last: c.self });
+      } else {
+        const c = procCpu(d);
+        if (c) known.last = c.self;
+      }
+    }
+  }
+  start() {
+    this.started = false;
+    this.sample();
+    this.started = true;
+  }
+  /** CPU ms since start(), or null when not measurable. */
+  totalMs() {
+    if (!postmasterPid) return null;
+    let t = 0;
+    for (const v of this.ours.values()) t += v.last - v.first;
+    return t;
+  }
+}
+
+/** Transactions committed in the scratch database so far (round trips of autocommit statements). */
+async function xactCommits() {
+  await admin.query("SELECT pg_stat_clear_snapshot()");
+  const { rows } = await admin.query("SELECT xact_commit FROM pg_stat_database WHERE datname = $1", [dbName]);
+  return Number(rows[0]?.xact_commit ?? NaN);
+}
+
+/** Spawns a process and resolves with its exit, wall time and captured output. */
+function run(cmd, argv, { env, stdoutFile, onSpawn } = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = nowMs();
+    const out = stdoutFile ? openSync(stdoutFile, "w") : "pipe";
+    const child = spawn(cmd, argv, { env, stdio: ["ignore", out, "pipe"] });
+    onSpawn?.(child);
+    const chunks = [];
+    const errChunks = [];
+    child.stdout?.on("data", (c) => chunks.push(c));
+    child.stderr.on("data", (c) => errChunks.push(c));
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      if (stdoutFile) closeSync(out);
+      resolve({ code, signal, ms: nowMs() - t0, stdout: Buffer.concat(chunks).toString(), stderr: Buffer.concat(errChunks).toString() });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scratch database
+// ---------------------------------------------------------------------------------------------
+
+const serverUrl = process.env.DATABASE_URL?.trim() || "postgresql://postgres@127.0.0.1:5432/postgres";
+const dbName = `queuectl_bench_${randomBytes(4).toString("hex")}`;
+const benchUrl = (() => {
+  const u = new URL(serverUrl);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+})();
+const redact = (url) => url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+
+const admin = new pg.Client({ connectionString: serverUrl, application_name: "queuectl-bench-admin" });
+await admin.connect();
+const serverVersion = (await admin.query("SHOW server_version")).rows[0].server_version;
+await admin.query(`CREATE DATABASE ${dbName}`);
+{
+  const backend = (await admin.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
+  const host = new URL(serverUrl).hostname;
+  // Only when the server is on this host (a backend pid on another host could name any local process).
+  if (["127.0.0.1", "localhost", "::1", "[::1]", ""].includes(host)) postmasterPid = procCpu(backend)?.ppid ?? null;
+}
+
+const tmp = mkdtempSync(join(tmpdir(), "queuectl-bench-"));
+const childEnv = {
+  ...process.env,
+  DATABASE_URL: benchUrl,
+  QUEUECTL_HOME: join(tmp, "home"),
+  NODE_OPTIONS: "",
+};
+const children = new Set();
+let pool;
+
+async function cleanup() {
+  for (const c of children) {
+    try {
+      c.kill("SIGKILL");
+    } catch {}
+  }
+  await pool?.end().catch(() => {});
+  if (!keepDb) await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((e) => console.error(`bench: could not drop ${dbName}: ${e.message}`));
+  else console.error(`bench: kept database ${redact(benchUrl)}`);
+  await admin.end().catch(() => {});
+  rmSync(tmp, { recursive: true, force: true });
+}
+let interrupted = false;
+process.on("SIGINT", () => {
+  if (interrupted) process.exit(130);
+  interrupted = true;
+  console.error("bench: interrupted; cleaning up");
+  void cleanup().finally(() => process.exit(130));
+});
+
+const results = {
+  date: new Date().toISOString(),
+  host: hostname(),
+  cpus: cpus().length,
+  cpu_model: cpus()[0]?.model,
+  node: process.version,
+  postgres: serverVersion,
+  git: await run("git", ["-C", ROOT, "log", "-1", "--format=%h %s"]).then((r) => r.stdout.trim()).catch(() => null),
+  git_dirty: await run("git", ["-C", ROOT, "status", "--porcelain", "--", "src"]).then((r) => r.stdout.trim() !== "").catch(() => null),
+  note,
+  dist: DIST === join(ROOT, "dist") ? "dist" : DIST,
+  goals: GOALS,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Phases
+// ---------------------------------------------------------------------------------------------
+
+async function resetTables() {
+  await pool.query("TRUNCATE jobs, job_attempts, dead_letters, workers CASCADE");
+}
+
+function newJobs(n, command) {
+  return Array.from({ length: n }, () => toNewJob({ command }, { maxRetries: 0 }));
+}
+
+/** The ceiling: a plain Node loop keeping `slots` `sh -c true` running until `n` have exited. */
+async function spawnCeiling(n, slots) {
+  const before = cpuSample();
+  const t0 = nowMs();
+  let started = 0;
+  let done = 0;
+  await new Promise((resolve, reject) => {
+    const next = () => {
+      if (started >= n) return;
+      started++;
+      const child = spawn("sh", ["-c", "true"], { stdio: "ignore" });
+      child.on("error", reject);
+      child.on("exit", (code) => {
+        if (code !== 0) return reject(new Error(`sh -c true exited ${code}`));
+        done++;
+        if (done === n) resolve();
+        else next();
+      });
+    };
+    for (let i = 0; i < slots; i++) next();
+  });
+  const ms = nowMs() - t0;
+  return { ms: round(ms), jobs_per_s: round((n * 1000) / ms), load: cpuDelta(before, cpuSample(), ms) };
+}
+
+async function phaseA() {
+  await resetTables();
+  const ceilingBefore = await spawnCeiling(A_JOBS, A_SLOTS);
+
+  await sql.insertJobs(pool, newJobs(A_JOBS, "true"));
+  await pool.query("ANALYZE jobs");
+  const logFile = join(tmp, "worker-a.log");
+  const xact0 = await xactCommits();
+  const backends = new BackendCpu();
+  backends.start();
+  const before = cpuSample();
+  // The worker's own CPU (without its children, the shells) from /proc, sampled every 100 ms: the
+  // last sample is up to 100 ms before exit.
+  let lastWorkerCpu = null;
+  let sampler;
+  const w = await run(process.execPath, [...workerNodeArgs, CLI, "worker", "start", "--foreground", "--concurrency", String(A_SLOTS), "--exit-when-idle"], {
+    env: childEnv,
+    stdoutFile: logFile,
+    onSpawn: (child) => {
+      sampler = setInterval(() => {
+        lastWorkerCpu = procCpu(child.pid) ?? lastWorkerCpu;
+        backends.sample();
+      }, 100);
+    },
+  });
+  clearInterval(sampler);
+  const load = cpuDelta(before, cpuSample(), w.ms);
+  const serverMs = backends.totalMs();
+  // Backends flush their statistics when they exit, shortly after the worker closed its connections.
+  let xact1 = await xactCommits();
+  for (let i = 0; i < 20; i++) {
+    await sleep(100);
+    const x = await xactCommits();
+    if (x === xact1 && i >= 2) break;
+    xact1 = x;
+  }
+  if (w.code !== 0) throw new Error(`(a) worker exited ${w.code ?? w.signal}: ${w.stderr.trim()}`);
+
+  const r = (
+    await pool.query(`
+      SELECT count(*) FILTER (WHERE j.state = 'completed') AS completed, count(*) AS total,
+             extract(epoch FROM max(a.finished_at) - min(a.started_at)) * 1000 AS span_ms,
+             avg(extract(epoch FROM a.finished_at - a.started_at) * 1000) AS avg_attempt_ms,
+             avg(j.duration_ms) AS avg_command_ms
+      FROM jobs j JOIN job_attempts a ON a.job_id = j.id`)
+  ).rows[0];
+  if (Number(r.completed) !== A_JOBS) throw new Error(`(a) only ${r.completed} of ${A_JOBS} jobs completed`);
+  const logLevels = countLogLevels(logFile);
+
+  const ceilingAfter = await spawnCeiling(A_JOBS, A_SLOTS);
+  const ceiling = ceilingBefore.jobs_per_s >= ceilingAfter.jobs_per_s ? ceilingBefore : ceilingAfter;
+  const spanMs = Number(r.span_ms);
+  const workerRate = (A_JOBS * 1000) / spanMs;
+  return {
+    jobs: A_JOBS,
+    slots: A_SLOTS,
+    worker: {
+      span_ms: round(spanMs),
+      jobs_per_s: round(workerRate),
+      process_wall_ms: round(w.ms),
+      process_jobs_per_s: round((A_JOBS * 1000) / w.ms),
+      startup_and_shutdown_ms: round(w.ms - spanMs),
+      avg_claim_to_complete_ms: round(Number(r.avg_attempt_ms), 2),
+      avg_command_ms: round(Number(r.avg_command_ms), 2),
+      cpu_ms_per_job_incl_sh: round(load.children_cpu_ms / A_JOBS, 3),
+      cpu_ms_per_job_node_only: lastWorkerCpu ? round(lastWorkerCpu.self / A_JOBS, 3) : null,
+      cpu_ms_per_job_node_user_sys: lastWorkerCpu ? [round(lastWorkerCpu.user / A_JOBS, 3), round(lastWorkerCpu.sys / A_JOBS, 3)] : null,
+      cpu_ms_per_job_sh_only: lastWorkerCpu ? round(lastWorkerCpu.children / A_JOBS, 3) : null,
+      postgres_cpu_ms_per_job: serverMs !== null ? round(serverMs / A_JOBS, 3) : null,
+      postgres_backends_seen: backends.ours.size,
+      transactions_per_job: round((xact1 - xact0) / A_JOBS, 2),
+      log_lines: logLevels,
+      load,
+    },
+    ceiling_before: ceilingBefore,
+    ceiling_after: ceilingAfter,
+    ceiling_jobs_per_s: ceiling.jobs_per_s,
+    ceiling_cpu_ms_per_job: round((ceiling.load.self_cpu_ms + ceiling.load.children_cpu_ms) / A_JOBS, 3),
+    ratio: round(workerRate / ceiling.jobs_per_s, 3),
+    ratio_process_wall: round((A_JOBS * 1000) / w.ms / ceiling.jobs_per_s, 3),
+    // What the ratio would be if both were limited only by CPU (they are, on a small machine): the
+    // ceiling's CPU per job over the worker's (node + shells + postgres backends). Less sensitive to
+    // other people's load than the wall-clock ratio.
+    cpu_cost_ratio:
+      serverMs !== null ? round(((ceiling.load.self_cpu_ms + ceiling.load.children_cpu_ms) / A_JOBS) / (load.children_cpu_ms / A_JOBS + serverMs / A_JOBS), 3) : null,
+  };
+}
+
+function countLogLevels(file) {
+  const counts = {};
+  for (const line of readFileSync(file, "utf8").split("\n")) {
+    if (!line) continue;
+    try {
+      const { level } = JSON.parse(line);
+      const name = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" }[level] ?? String(level);
+      counts[name] = (counts[name] ?? 0) + 1;
+    } catch {
+      counts.other = (counts.other ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
+/** Starts a long-running foreground worker and resolves once it logged "worker started" (LISTENing). */
+async function startIdleWorker(logFile) {
+  const out = openSync(logFile, "w");
+  const child = spawn(process.execPath, [CLI, "worker", "start", "--foreground", "--concurrency", String(A_SLOTS)], {
+    env: childEnv,
+    stdio: ["ignore", out, "pipe"],
+  });
+  closeSync(out);
+  children.add(child);
+  let stderr = "";
+  child.stderr.on("data", (c) => (stderr += c));
+  const exited = new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal })));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (readFileSync(logFile, "utf8").includes('"msg":"worker started"')) break;
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`(b) worker did not start: ${stderr.trim()}`);
+    await sleep(20);
+  }
+  return {
+    async stop() {
+      child.kill("SIGTERM");
+      const r = await exited;
+      children.delete(child);
+      if (r.code !== 0) throw new Error(`(b) worker exited ${r.code ?? r.signal}: ${stderr.trim()}`);
+    },
+  };
+}
+
+async function phaseB() {
+  await resetTables();
+  const logFile = join(tmp, "worker-b.log");
+  const worker = await startIdleWorker(logFile);
+  await sleep(500); // let the post-start claim/poll settle: the worker is idle now
+  const before = cpuSample();
+  const client = await pool.connect();
+  const sent = [];
+  const t0 = nowMs();
+  try {
+    for (let i = 0; i < B_JOBS; i++) {
+      const due = t0 + i * B_GAP_MS;
+      const wait = due - nowMs();
+      if (wait > 0) await sleep(wait);
+      const [job] = newJobs(1, "date +%s%N");
+      await client.query("BEGIN");
+      await sql.insertJobs(client, [job]);
+      await sql.notifyJobsAvailable(client, [job.queue]);
+      const pre = await client.query("SELECT extract(epoch FROM clock_timestamp())::float8 * 1000 AS ms");
+      await client.query("COMMIT");
+      sent.push({ id: job.id, preCommitDbMs: pre.rows[0].ms, commitAckWallMs: wallMs() });
+    }
+  } finally {
+    client.release();
+  }
+  // Wait until all ran (they are `date`, a few ms each).
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const { rows } = await pool.query("SELECT count(*) AS n FROM jobs WHERE state = 'completed'");
+    if (Number(rows[0].n) === B_JOBS) break;
+    if (Date.now() > deadline) throw new Error(`(b) only ${rows[0].n} of ${B_JOBS} jobs completed in 30 s`);
+    await sleep(50);
+  }
+  const spanMs = nowMs() - t0;
+  const load = cpuDelta(before, cpuSample(), spanMs);
+  await worker.stop();
+
+  const { rows } = await pool.query(
+    `SELECT j.id, extract(epoch FROM a.started_at)::float8 * 1000 AS started_ms,
+            extract(epoch FROM a.started_at - j.created_at)::float8 * 1000 AS from_created_ms, a.output
+     FROM jobs j JOIN job_attempts a ON a.job_id = j.id AND a.attempt = 1`,
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const fromCommit = [];
+  const fromCreated = [];
+  const untilCommandRuns = [];
+  for (const s of sent) {
+    const r = byId.get(s.id);
+    fromCommit.push(r.started_ms - s.preCommitDbMs);
+    fromCreated.push(r.from_created_ms);
+    const ns = /^(\d{19})\s*$/.exec(r.output ?? "")?.[1];
+    if (ns) untilCommandRuns.push(Number(BigInt(ns) / 1000n) / 1000 - s.commitAckWallMs);
+  }
+  return {
+    jobs: B_JOBS,
+    gap_ms: B_GAP_MS,
+    latency_from_commit_ms: stats(fromCommit),
+    latency_from_created_at_ms: stats(fromCreated),
+    commit_ack_to_command_running_ms: untilCommandRuns.length ? stats(untilCommandRuns) : null,
+    over_100ms: fromCommit.filter((x) => x > 100).length,
+    log_lines: countLogLevels(logFile),
+    load,
+  };
+}
+
+async function phaseC() {
+  await resetTables();
+  const file = join(tmp, "jobs.jsonl");
+  writeFileSync(file, Array.from({ length: C_JOBS }, (_, i) => JSON.stringify({ command: `true #${i}` })).join("\n") + "\n");
+  const out = { jobs: C_JOBS };
+
+  // CLI fixed costs: process start + module load, and one DB round trip command.
+  const version = [];
+  const configList = [];
+  for (let i = 0; i < 3; i++) {
+    version.push((await run(process.execPath, [CLI, "--version"], { env: childEnv })).ms);
+    const r = await run(process.execPath, [CLI, "config", "list", "--json"], { env: childEnv });
+    if (r.code !== 0) throw new Error(`config list failed: ${r.stderr.trim()}`);
+    configList.push(r.ms);
+  }
+  out.cli_version_ms = stats(version).p50;
+  out.cli_config_list_ms = stats(configList).p50;
+
+  // CLI end to end.
+  const before = cpuSample();
+  const r = await run(process.execPath, [CLI, "enqueue", "--file", file], { env: childEnv });
+  const load = cpuDelta(before, cpuSample(), r.ms);
+  const printed = r.stdout.split("\n").filter(Boolean).length;
+  const { rows } = await pool.query("SELECT count(*) AS n FROM jobs");
+  if (r.code !== 0 || printed !== C_JOBS || Number(rows[0].n) !== C_JOBS) {
+    out.cli = { error: `exit ${r.code}; printed ${printed} ids; ${rows[0].n} rows; ${r.stderr.trim().split("\n")[0] ?? ""}` };
+  } else {
+    out.cli = { ms: round(r.ms), jobs_per_s: round((C_JOBS * 1000) / r.ms), load };
+  }
+
+  // In process: the library calls the CLI makes, twice (cold, then warm).
+  if (jobsLib?.enqueueJobs && inputLib?.readEnqueueInput) {
+    const runs = [];
+    for (let i = 0; i < 2; i++) {
+      await resetTables();
+      const t0 = nowMs();
+      const input = await inputLib.readEnqueueInput({ file, flags: {}, stdin: process.stdin });
+      const t1 = nowMs();
+      const ids = await jobsLib.enqueueJobs({ pool }, { specs: input.specs });
+      const t2 = nowMs();
+      if (ids.length !== C_JOBS) throw new Error(`in-process enqueue returned ${ids.length} ids`);
+      runs.push({
+        read_validate_ms: round(t1 - t0),
+        insert_commit_ms: round(t2 - t1),
+        total_ms: round(t2 - t0),
+        insert_jobs_per_s: round((C_JOBS * 1000) / (t2 - t1)),
+        total_jobs_per_s: round((C_JOBS * 1000) / (t2 - t0)),
+      });
+    }
+    out.in_process_cold = runs[0];
+    out.in_process = runs[1];
+  } else {
+    out.in_process = { error: "dist/queue/jobs.js or enqueue-input.js not built" };
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+
+let failed = false;
+try {
+  pool = createPool(benchUrl, { max: 4, applicationName: "queuectl-bench" });
+  await applyMigrations(pool);
+  console.error(`bench: scratch database ${redact(benchUrl)} (PostgreSQL ${serverVersion}), ${cpus().length} CPUs, load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  if (only.has("a")) {
+    console.error("bench: (a) throughput ...");
+    results.a = await phaseA();
+  }
+  if (only.has("b")) {
+    console.error("bench: (b) pickup latency ...");
+    results.b = await phaseB();
+  }
+  if (only.has("c")) {
+    console.error("bench: (c) bulk enqueue ...");
+    results.c = await phaseC();
+  }
+} catch (err) {
+  failed = true;
+  results.error = err.message;
+  console.error(`bench: ${err.stack ?? err.message}`);
+} finally {
+  await cleanup();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+// ---------------------------------------------------------------------------------------------
+
+const verdict = (ok) => (ok === null ? "-" : ok ? "PASS" : "MISS");
+const rows = [];
+const fmt = (x, unit = "") => (x === null || x === undefined ? "n/a" : `${typeof x === "number" ? x.toLocaleString("en-US") : x}${unit}`);
+if (results.a) {
+  const a = results.a;
+  rows.push(["(a) worker throughput (first claim -> last completion)", fmt(a.worker.jobs_per_s, " jobs/s"), "", ""]);
+  rows.push(["    ceiling: node spawn `sh -c true`, 4 at a time", fmt(a.ceiling_jobs_per_s, " jobs/s"), "", ""]);
+  rows.push(["    ratio worker / ceiling", fmt(a.ratio), `>= ${GOALS.ratio}`, verdict(a.ratio >= GOALS.ratio)]);
+  rows.push(["    worker process wall (spawn -> exit), ratio", `${fmt(a.worker.process_wall_ms, " ms")}, ${fmt(a.ratio_process_wall)}`, "(info)", ""]);
+  rows.push(["    CPU per job: worker+sh / ceiling node+sh", `${fmt(a.worker.cpu_ms_per_job_incl_sh, " ms")} / ${fmt(a.ceiling_cpu_ms_per_job, " ms")}`, "(info)", ""]);
+  rows.push(["    worker CPU per job: node / sh / postgres backends", `${fmt(a.worker.cpu_ms_per_job_node_only)} / ${fmt(a.worker.cpu_ms_per_job_sh_only)} / ${fmt(a.worker.postgres_cpu_ms_per_job, " ms")}`, "(info)", ""]);
+  rows.push(["    DB transactions per job (pg_stat_database)", fmt(a.worker.transactions_per_job), "(info)", ""]);
+  rows.push(["    CPU-cost ratio: ceiling CPU / (worker+sh+postgres)", fmt(a.cpu_cost_ratio), "(info)", ""]);
+}
+if (results.b) {
+  const b = results.b.latency_from_commit_ms;
+  rows.push(["(b) pickup latency p50 (commit -> claim, DB clock)", fmt(b.p50, " ms"), "", ""]);
+  rows.push(["    pickup latency p95", fmt(b.p95, " ms"), `< ${GOALS.p95Ms} ms`, verdict(b.p95 < GOALS.p95Ms)]);
+  rows.push(["    max / from created_at p50,p95", `${fmt(b.max, " ms")} / ${fmt(results.b.latency_from_created_at_ms.p50)}, ${fmt(results.b.latency_from_created_at_ms.p95, " ms")}`, "(info)", ""]);
+  const c = results.b.commit_ack_to_command_running_ms;
+  if (c) rows.push(["    commit ack -> command running p50,p95", `${fmt(c.p50)}, ${fmt(c.p95, " ms")}`, "(info)", ""]);
+}
+if (results.c) {
+  const c = results.c;
+  const cliRate = c.cli.jobs_per_s ?? null;
+  rows.push(["(c) `enqueue --file` 20000 jobs, end to end", c.cli.error ? `error: ${c.cli.error}` : `${fmt(cliRate, " jobs/s")} (${fmt(c.cli.ms, " ms")})`, `>= ${GOALS.enqueuePerS.toLocaleString("en-US")}/s`, verdict(cliRate === null ? false : cliRate >= GOALS.enqueuePerS)]);
+  if (c.in_process?.error) rows.push(["    in-process", c.in_process.error, "", ""]);
+  else if (c.in_process) {
+    rows.push(["    in-process read+validate+insert+commit (warm)", `${fmt(c.in_process.total_jobs_per_s, " jobs/s")} (${fmt(c.in_process.total_ms, " ms")})`, `>= ${GOALS.enqueuePerS.toLocaleString("en-US")}/s`, verdict(c.in_process.total_jobs_per_s >= GOALS.enqueuePerS)]);
+    rows.push(["    in-process insert+commit only (warm)", `${fmt(c.in_process.insert_jobs_per_s, " jobs/s")} (${fmt(c.in_process.insert_commit_ms, " ms")})`, "(info)", ""]);
+    rows.push(["    in-process read+validate (warm / cold)", `${fmt(c.in_process.read_validate_ms)} / ${fmt(c.in_process_cold.read_validate_ms, " ms")}`, "(info)", ""]);
+  }
+  rows.push(["    CLI fixed cost: --version / config list", `${fmt(round(c.cli_version_ms, 0))} / ${fmt(round(c.cli_config_list_ms, 0), " ms")}`, "(info)", ""]);
+}
+const loads = ["a", "b", "c"]
+  .filter((k) => results[k])
+  .map((k) => {
+    const l = k === "a" ? results.a.worker.load : k === "b" ? results.b.load : results.c.cli?.load;
+    return l ? `${k}: machine ${l.machine_busy_pct}% busy, not us ${l.others_incl_postgres_pct}% (incl. postgres serving us), load1 ${l.load1}` : null;
+  })
+  .filter(Boolean);
+
+const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => String(r[i]).length), ["measurement", "result", "goal", ""][i].length));
+const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join("  ").trimEnd();
+console.log(`\nqueuectl core benchmark — ${results.date} — ${results.cpus} CPUs, node ${results.node}, PostgreSQL ${results.postgres}${note ? ` — ${note}` : ""}`);
+console.log(line(["measurement", "result", "goal", ""]));
+console.log(line(widths.map((w) => "-".repeat(w))));
+for (const r of rows) console.log(line(r));
+if (loads.length) console.log(`load during phases: ${loads.join("; ")}`);
+if (results.error) console.log(`ERROR: ${results.error}`);
+
+const dir = join(ROOT, "bench", "results");
+if (args.includes("--verbose")) console.error(JSON.stringify(results, null, 2));
+if (!save) process.exit(failed ? 1 : 0);
+mkdirSync(dir, { recursive: true });
+const outFile = join(dir, `core-${results.date.slice(0, 10)}.json`);
+let doc = { runs: [] };
+try {
+  doc = JSON.parse(readFileSync(outFile, "utf8"));
+  if (!Array.isArray(doc.runs)) doc = { runs: [] };
+} catch {}
+doc.runs.push(results);
+writeFileSync(outFile, `${JSON.stringify(doc, null, 2)}\n`);
+console.log(`results appended to ${outFile.slice(ROOT.length + 1)}`);
+process.exitCode = failed ? 1 : 0;
