@@ -17,9 +17,9 @@ export function registerDashboardCommand(program: Command): void {
     .command("dashboard")
     .summary("serve the web dashboard and Prometheus /metrics")
     .description(
-      "Serves a web dashboard (jobs, attempts and output, DLQ with retry, workers, config) that refreshes\n" +
-        "itself, a JSON API under /api/, and /metrics in the Prometheus text format. Runs until Ctrl-C or SIGTERM.\n" +
-        `Listens on 127.0.0.1 by default; any other --host requires ${TOKEN_ENV}, which then protects every\n` +
+      "Serves a web dashboard (jobs, attempts and output, DLQ with retry, workers, config) that refreshes " +
+        "itself, a JSON API under /api/, and /metrics in the Prometheus text format. Runs until Ctrl-C or SIGTERM. " +
+        `Listens on 127.0.0.1 by default; any other --host requires ${TOKEN_ENV}, which then protects every ` +
         "request (a login form for browsers, `Authorization: Bearer <token>` for scripts and Prometheus).",
     )
     .option("-p, --port <port>", "TCP port (0 picks a free one)", "3000")
