@@ -75,8 +75,9 @@ CREATE TABLE "config" (
 );
 
 CREATE INDEX "jobs_state_queue_idx" ON "jobs"("state", "queue");
-CREATE INDEX "jobs_created_at_idx" ON "jobs"("created_at" DESC);
+CREATE INDEX "jobs_created_at_seq_idx" ON "jobs"("created_at" DESC, "seq" DESC);
 CREATE INDEX "job_attempts_job_id_attempt_idx" ON "job_attempts"("job_id", "attempt");
+CREATE INDEX "job_attempts_finished_at_idx" ON "job_attempts"("finished_at");
 CREATE INDEX "dead_letters_job_id_idx" ON "dead_letters"("job_id");
 
 ALTER TABLE "job_attempts" ADD CONSTRAINT "job_attempts_job_id_fkey" FOREIGN KEY ("job_id") REFERENCES "jobs"("id") ON DELETE CASCADE ON UPDATE CASCADE;
