@@ -6,7 +6,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../src/db/prisma.js";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../src/errors.js";
-import { enqueueJobs, generateJobIds, getJob, listDeadLetters, listJobs, queueStatus, retryDead, type QueueContext } from "../src/queue/jobs.js";
+import { generateJobIds } from "../src/queue/job-spec.js";
+import { enqueueJobs, getJob, listDeadLetters, listJobs, queueStatus, retryDead, type QueueContext } from "../src/queue/jobs.js";
 import { JOBS_CHANNEL } from "../src/queue/sql.js";
 import { useTestDatabase } from "./helpers/db.js";
 

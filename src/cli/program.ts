@@ -19,7 +19,6 @@ export function buildProgram(): Command {
     .name("queuectl")
     .description("A background job queue for shell commands, on PostgreSQL.")
     .version("0.1.0")
-    .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({
       // One line on stderr for usage errors, the exit code is decided in main.ts.

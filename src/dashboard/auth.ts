@@ -19,7 +19,9 @@ import { getCookie, setCookie } from "hono/cookie";
 import { InvalidInputError } from "../errors.js";
 
 /** The environment variable holding the dashboard's access token. */
-export const TOKEN_ENV = "QUEUECTL_DASHBOARD_TOKEN";
+import { TOKEN_ENV } from "./token-env.js";
+
+export { TOKEN_ENV };
 /** Shortest token accepted: long enough that guessing it over HTTP is hopeless. */
 export const MIN_TOKEN_LENGTH = 16;
 

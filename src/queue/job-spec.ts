@@ -82,13 +82,26 @@ export function parseJobSpec(input: unknown, where = ""): JobSpec {
 }
 
 const ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
+const ID_LENGTH = 12;
 
-/** 12 characters of Crockford-ish base32 (60 random bits): short enough to type, collision-free in practice. */
+/**
+ * `count` ids of 12 characters of Crockford-ish base32 (60 random bits): short enough to type,
+ * collision-free in practice. Drawn from one randomBytes call: one call per id cost ~4 us each,
+ * a quarter of a 20 000-job bulk enqueue.
+ */
+export function generateJobIds(count: number): string[] {
+  const bytes = randomBytes(count * ID_LENGTH);
+  const ids = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    let id = "";
+    for (let k = i * ID_LENGTH; k < (i + 1) * ID_LENGTH; k++) id += ID_ALPHABET[bytes[k]! & 31];
+    ids[i] = id;
+  }
+  return ids;
+}
+
 export function generateJobId(): string {
-  const bytes = randomBytes(12);
-  let id = "";
-  for (const b of bytes) id += ID_ALPHABET[b & 31];
-  return id;
+  return generateJobIds(1)[0]!;
 }
 
 /** Applies defaults: the config's max_retries, no per-job timeout, run now. */

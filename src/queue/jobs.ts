@@ -5,12 +5,11 @@
  * Hot-path statements come from sql.ts; the reads here go through Prisma Client, or one plain
  * query where an aggregate is clearer in SQL.
  */
-import { randomBytes } from "node:crypto";
 import type { AppContext } from "../db/context.js";
 import type { Job as PrismaJob, JobAttempt as PrismaJobAttempt } from "../generated/prisma/client.js";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
 import { loadConfig } from "./config.js";
-import { toNewJob, type JobSpec, type NewJob } from "./job-spec.js";
+import { toNewJob, type JobSpec, type NewJob, generateJobIds } from "./job-spec.js";
 import { insertJobs, JOB_STATES, notifyJobsAvailable, retryDeadJobs, type JobRow, type JobState } from "./sql.js";
 
 /** What these operations need from the context. */
@@ -72,24 +71,6 @@ export async function enqueueJobs(ctx: Pick<QueueContext, "pool">, p: EnqueueJob
   } finally {
     client.release(broken);
   }
-}
-
-// TODO(move to job-spec.ts next to generateJobId): the same ids, drawn from one randomBytes call.
-// One call per id costs ~4 us (80 ms for 20 000 jobs, a quarter of a bulk enqueue); one call for all
-// of them costs 0.3 ms.
-const ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
-const ID_LENGTH = 12;
-
-/** `count` ids like generateJobId's: 12 characters of base32 (60 random bits). */
-export function generateJobIds(count: number): string[] {
-  const bytes = randomBytes(count * ID_LENGTH);
-  const ids = new Array<string>(count);
-  for (let i = 0; i < count; i++) {
-    let id = "";
-    for (let k = i * ID_LENGTH; k < (i + 1) * ID_LENGTH; k++) id += ID_ALPHABET[bytes[k]! & 31];
-    ids[i] = id;
-  }
-  return ids;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import { Worker, type WorkerOptions } from "./worker.js";
 
 export async function runForegroundWorker(options: WorkerOptions): Promise<void> {
   // One connection per slot for completions, plus claim, heartbeat and rescuer.
-  const ctx = await openContext({ poolMax: options.concurrency + 4, applicationName: "queuectl-worker" });
+  const ctx = await openContext({ poolMax: options.concurrency + 4, applicationName: "queuectl-worker", prisma: false });
   const log = createLogger();
   const worker = new Worker({ pool: ctx.pool, url: ctx.url, log }, options);
   let signals = 0;

@@ -1,8 +1,6 @@
 import type { Command } from "commander";
 import { once } from "node:events";
-import { pino } from "pino";
-import { createSecurity, TOKEN_ENV } from "../../dashboard/auth.js";
-import { startDashboard } from "../../dashboard/server.js";
+import { TOKEN_ENV } from "../../dashboard/token-env.js";
 import { parseCount } from "../args.js";
 import { withContext } from "../context.js";
 import { printLine } from "../output.js";
@@ -39,6 +37,12 @@ Environment:
       const port = parseCount("--port", opts.port, 0, 65_535);
       const host = opts.host.trim();
       const token = process.env[TOKEN_ENV];
+      // Loaded on use: the HTTP server and its views would slow every other command's start.
+      const [{ pino }, { createSecurity }, { startDashboard }] = await Promise.all([
+        import("pino"),
+        import("../../dashboard/auth.js"),
+        import("../../dashboard/server.js"),
+      ]);
       // Refuse an unsafe bind (exit 2) before touching the database; startDashboard checks it again.
       createSecurity({ host, token });
       // Errors of requests go to stderr as JSON lines (with stacks); browsers only see one line.

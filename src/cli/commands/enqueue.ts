@@ -45,7 +45,7 @@ Examples:
     .action(async (job: string | undefined, opts: EnqueueOptions) => {
       // Everything is read and validated before the database is touched: invalid input changes nothing.
       const input = await readEnqueueInput({ arg: job, file: opts.file, flags: opts, stdin: process.stdin });
-      const ids = await withContext((ctx) => enqueueJobs(ctx, { specs: input.specs }));
+      const ids = await withContext((ctx) => enqueueJobs(ctx, { specs: input.specs }), { prisma: false });
       if (opts.json) printJson(input.single ? { id: ids[0] } : { ids });
       else if (ids.length > 0) process.stdout.write(`${ids.join("\n")}\n`);
       else process.stderr.write("queuectl: no jobs in the input; nothing enqueued\n");

@@ -4,8 +4,6 @@ import { loadConfig } from "../../queue/config.js";
 import { QUEUE_NAME_PATTERN } from "../../queue/job-spec.js";
 import { requestWorkerStop } from "../../queue/sql.js";
 import { listWorkers, workersStillRunning, type WorkerInfo } from "../../queue/workers.js";
-import { runForegroundWorker } from "../../worker/foreground.js";
-import { spawnWorkers } from "../../worker/spawn-workers.js";
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
 
@@ -74,12 +72,15 @@ Examples:
       };
       if (opts.foreground) {
         if (opts.count !== 1) throw new InvalidInputError("--foreground runs one worker; drop --count or run several commands");
+        // Loaded on use: every other command (enqueue above all) starts faster without the worker's modules.
+        const { runForegroundWorker } = await import("../../worker/foreground.js");
         await runForegroundWorker(workerOptions);
         return;
       }
       const args = ["--concurrency", String(opts.concurrency), "--stop-timeout", String(opts.stopTimeout)];
       for (const q of opts.queue) args.push("--queue", q);
       if (opts.exitWhenIdle) args.push("--exit-when-idle");
+      const { spawnWorkers } = await import("../../worker/spawn-workers.js");
       const started = await withContext((ctx) => spawnWorkers(ctx.pool, { count: opts.count, workerArgs: args }));
       if (opts.json) {
         printJson(started.map((s) => ({ pid: s.pid, log: s.logFile })));
