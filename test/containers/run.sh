@@ -20,6 +20,8 @@ root=$PWD
 export COMPOSE_PROJECT_NAME=${COMPOSE_PROJECT_NAME:-queuectl-containertest}
 # Settings this test depends on, whatever a local .env says (the shell wins over .env).
 export WORKER_CONCURRENCY=2 WORKER_STOP_TIMEOUT=50 WORKER_STOP_GRACE_PERIOD=60s
+# Its own image tag too, so a user's `queuectl:local` is not replaced by this build.
+export QUEUECTL_IMAGE=queuectl:containertest
 export QUEUECTL_DASHBOARD_TOKEN=${QUEUECTL_DASHBOARD_TOKEN:-containertest-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')}
 DASHBOARD_PORT=$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')
 export DASHBOARD_PORT
