@@ -13,14 +13,15 @@
 # `queuectl worker stop` asks EVERY worker on the database to stop, so that check only runs when no
 # other worker is alive (else it prints "skip"); graceful draining is always checked by SIGTERM on
 # this run's own workers. A config value it changes is restored; the jobs that end in the DLQ are
-# retried until they succeed, so the DLQ is left as it was. Finished jobs stay in the history.
+# retried until they succeed, so the DLQ is left as it was. Finished jobs stay in the history. Every
+# job sets its own timeout, so a job_timeout_ms configured on the database does not change the run.
 #
 # Prints one line per check and, last, "N passed, M failed"; exits 1 when any check failed.
 # Options: --no-worker-stop  never run the `queuectl worker stop` check
 #          -h, --help
 set -uo pipefail
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 WORKER_STOP_CHECK=auto
 for arg in "$@"; do
   case "$arg" in
@@ -191,7 +192,7 @@ GAP_SUM=$(node -e 'console.log(Math.ceil(process.argv[1].split(",").filter(Boole
 # Priorities: one transaction from stdin, JSON lines, shuffled.
 : >"$WORK/prio.jsonl"
 for p in 3 1 6 2 5 4; do
-  printf '{"id":"%s-prio-%s","command":"sleep 0.4; echo prio-%s","queue":"%s","priority":%s}\n' "$Q" "$p" "$p" "$Q" "$p" >>"$WORK/prio.jsonl"
+  printf '{"id":"%s-prio-%s","command":"sleep 0.4; echo prio-%s","queue":"%s","priority":%s,"timeout":60000}\n' "$Q" "$p" "$p" "$Q" "$p" >>"$WORK/prio.jsonl"
 done
 qrun_in "$WORK/prio.jsonl" enqueue - --json
 check "enqueue - (JSON lines on stdin) --json: {\"ids\": [6 ids]}" "$OUT" 'Array.isArray(d.ids) && d.ids.length === 6 || JSON.stringify(d)'
@@ -203,15 +204,15 @@ PAR_N=16
 node -e '
   const [q, n, f] = process.argv.slice(1);
   const jobs = Array.from({ length: Number(n) }, (_, i) => ({ id: `${q}-par-${i}`, queue: q,
-    command: `{ echo ${q}-par-${i} >> ${f}; } 2>/dev/null; echo par-${i}; sleep 0.3` }));
+    timeout: 60000, command: `{ echo ${q}-par-${i} >> ${f}; } 2>/dev/null; echo par-${i}; sleep 0.3` }));
   require("fs").writeFileSync(process.argv[4], JSON.stringify(jobs));' "$Q" "$PAR_N" "$WORK/par.log" "$WORK/par.json"
 qrun enqueue --file "$WORK/par.json" --json
 check "enqueue --file (JSON array) --json: {\"ids\": [$PAR_N ids]}" "$OUT" "Array.isArray(d.ids) && d.ids.length === $PAR_N || JSON.stringify(d)"
 
-qrun enqueue "{\"id\":\"$Q-ok\",\"command\":\"echo hello from $Q\",\"queue\":\"$Q\"}" --json
+qrun enqueue "{\"id\":\"$Q-ok\",\"command\":\"echo hello from $Q\",\"queue\":\"$Q\",\"timeout\":60000}" --json
 check "enqueue '<json>' --json: {\"id\": ...}" "$OUT" "d.id === '$Q-ok' || JSON.stringify(d)"
 
-printf '{"id":"%s-file","command":"echo read from a file","queue":"%s"}\n' "$Q" "$Q" >"$WORK/job.json"
+printf '{"id":"%s-file","command":"echo read from a file","queue":"%s","timeout":60000}\n' "$Q" "$Q" >"$WORK/job.json"
 qrun enqueue "$WORK/job.json"
 if [ "$RC" = 0 ] && [ "$OUT" = "$Q-file" ]; then pass "enqueue FILE (a path as the argument) prints the id"; else fail "enqueue FILE (a path as the argument) prints the id" "rc $RC: $OUT $ERR"; fi
 
@@ -237,23 +238,23 @@ GATE=$(($(date +%s) + 5 + GAP_SUM))
 gated_fail() { printf '[ "$(date +%%s)" -ge %s ] || { echo "before the gate"; exit %s; }; echo "%s"' "$GATE" "$1" "$2"; }
 SLEEP_MARK="37.$((RANDOM % 9000 + 1000))"
 # Flags, and flags overriding the fields of a JSON argument.
-qrun enqueue '{"command":"exit 9","max_retries":5,"priority":1}' --id "$Q-retry" --queue "$Q" --priority 10 \
+qrun enqueue '{"command":"exit 9","max_retries":5,"priority":1,"timeout":60000}' --id "$Q-retry" --queue "$Q" --priority 10 \
   --max-retries "$RETRIES" --command "$(gated_fail 3 "retried and passed")"
 expect_rc "enqueue '<json>' with flags overriding its fields" 0
 qrun enqueue --id "$Q-timeout" --queue "$Q" --priority 10 --max-retries 0 --timeout 1000 \
   --command "if [ \"\$(date +%s)\" -lt $GATE ]; then sleep $SLEEP_MARK; fi; echo no sleep after the gate"
 expect_rc "enqueue --command with --timeout --max-retries --priority" 0
-qrun enqueue --id "$Q-dlq" --queue "$Q" --priority 10 --max-retries 0 --command "$(gated_fail 4 "passed after dlq retry")"
+qrun enqueue --id "$Q-dlq" --queue "$Q" --priority 10 --max-retries 0 --timeout 60000 --command "$(gated_fail 4 "passed after dlq retry")"
 expect_rc "enqueue --command with --id --queue" 0
 qrun show "$Q-retry" --json
 check "flags override the JSON argument (max_retries $RETRIES, priority 10, command)" "$OUT" \
   "d.max_retries === $RETRIES && d.priority === 10 && d.command.includes('retried and passed') || JSON.stringify({max_retries: d.max_retries, priority: d.priority, command: d.command})"
 
 # Scheduled jobs: --delay and run_at. Idle workers are there: a job run early would start now.
-qrun enqueue --id "$Q-delay" --queue "$Q" --delay 6s --command "echo delayed"
+qrun enqueue --id "$Q-delay" --queue "$Q" --delay 6s --timeout 60000 --command "echo delayed"
 expect_rc "enqueue --delay 6s" 0
 RUN_AT=$(node -e 'console.log(new Date(Date.now() + 6000).toISOString())')
-qrun enqueue "{\"id\":\"$Q-runat\",\"command\":\"echo scheduled\",\"queue\":\"$Q\",\"run_at\":\"$RUN_AT\"}"
+qrun enqueue "{\"id\":\"$Q-runat\",\"command\":\"echo scheduled\",\"queue\":\"$Q\",\"run_at\":\"$RUN_AT\",\"timeout\":60000}"
 expect_rc "enqueue with run_at" 0
 qrun show "$Q-runat" --json
 check "show --json: every field of a job; a scheduled job waits (pending, no attempt)" "$OUT" \
@@ -395,7 +396,7 @@ DRAIN_N=$((${OTHER_SLOTS:-0} + 4 + 1))
 # shellcheck disable=SC2016 # JavaScript, not shell
 node -e '
   const [q, n] = process.argv.slice(1);
-  console.log(JSON.stringify(Array.from({ length: Number(n) }, (_, i) => ({ id: `${q}-drain-${i}`, queue: q, command: `sleep 3; echo drained-${i}` }))));' \
+  console.log(JSON.stringify(Array.from({ length: Number(n) }, (_, i) => ({ id: `${q}-drain-${i}`, queue: q, timeout: 60000, command: `sleep 3; echo drained-${i}` }))));' \
   "$Q" "$DRAIN_N" >"$WORK/drain.json"
 qrun enqueue --file "$WORK/drain.json" --json
 held_by_ours() {
