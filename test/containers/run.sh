@@ -11,7 +11,8 @@
 #   7. ./stop.sh, ./start.sh --detach: the jobs are still there, as many workers as before;
 #   8. ./stop.sh --purge: containers and data volume gone.
 # Its own Compose project (COMPOSE_PROJECT_NAME, default queuectl-containertest) and dashboard port, so
-# a stack of the user's in the same folder is not touched. Prints one line per step with its duration.
+# a stack of the user's in the same folder is not touched. Prints one line per step with its duration,
+# and last "containers: N passed, M failed".
 # shellcheck disable=SC2016 # single quotes hold JavaScript for node -e, not shell
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -29,7 +30,8 @@ export DASHBOARD_PORT
 T_ALL=$SECONDS
 step_start=$SECONDS
 say() { printf '[%3ds] %s\n' $((SECONDS - T_ALL)) "$*"; }
-ok() { say "ok    $* ($((SECONDS - step_start)) s)"; step_start=$SECONDS; }
+PASSED=0
+ok() { PASSED=$((PASSED + 1)); say "ok    $* ($((SECONDS - step_start)) s)"; step_start=$SECONDS; }
 die() { say "FAIL  $*"; exit 1; }
 
 if docker compose version >/dev/null 2>&1; then COMPOSE=(docker compose); else COMPOSE=(docker-compose); fi
@@ -61,6 +63,8 @@ finish() {
   ./stop.sh --purge >/dev/null 2>&1 || true
   if [ -n "$made_env" ]; then rm -f .env; fi
   say "$([ "$rc" = 0 ] && echo "test:containers passed" || echo "test:containers FAILED") in $((SECONDS - T_ALL)) s"
+  # The closing line CI reads: steps that passed, and the one that failed.
+  printf 'containers: %s passed, %s failed\n' "$PASSED" "$([ "$rc" = 0 ] && echo 0 || echo 1)"
 }
 trap finish EXIT
 
