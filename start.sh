@@ -49,7 +49,8 @@ if [ ! -f .env ]; then
   echo "created .env from .env.example"
 fi
 # The dashboard listens on the container's network and refuses to without a token: make one, once.
-if [ -z "${QUEUECTL_DASHBOARD_TOKEN:-}" ] && ! grep -Eq '^QUEUECTL_DASHBOARD_TOKEN=.{16,}' .env; then
+token=${QUEUECTL_DASHBOARD_TOKEN:-$(sed -n 's/^QUEUECTL_DASHBOARD_TOKEN=//p' .env | tail -1)}
+if [ -z "$token" ]; then
   token=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
   if grep -q '^QUEUECTL_DASHBOARD_TOKEN=' .env; then
     sed -i.bak "s/^QUEUECTL_DASHBOARD_TOKEN=.*/QUEUECTL_DASHBOARD_TOKEN=$token/" .env && rm -f .env.bak
@@ -57,6 +58,8 @@ if [ -z "${QUEUECTL_DASHBOARD_TOKEN:-}" ] && ! grep -Eq '^QUEUECTL_DASHBOARD_TOK
     printf 'QUEUECTL_DASHBOARD_TOKEN=%s\n' "$token" >>.env
   fi
   echo "wrote a new dashboard token to .env (QUEUECTL_DASHBOARD_TOKEN)"
+elif [ "${#token}" -lt 16 ]; then
+  die "QUEUECTL_DASHBOARD_TOKEN must have at least 16 characters (or leave it empty in .env and one is made)"
 fi
 # The dashboard runs in the `dashboard` profile; --profile also works where .env does not set it.
 PROFILE=(--profile dashboard)
