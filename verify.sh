@@ -396,7 +396,7 @@ DRAIN_N=$((${OTHER_SLOTS:-0} + 4 + 1))
 # shellcheck disable=SC2016 # JavaScript, not shell
 node -e '
   const [q, n] = process.argv.slice(1);
-  console.log(JSON.stringify(Array.from({ length: Number(n) }, (_, i) => ({ id: `${q}-drain-${i}`, queue: q, timeout: 60000, command: `sleep 3; echo drained-${i}` }))));' \
+  console.log(JSON.stringify(Array.from({ length: Number(n) }, (_, i) => ({ id: `${q}-drain-${i}`, queue: q, timeout: 60000, command: `sleep 6; echo drained-${i}` }))));' \
   "$Q" "$DRAIN_N" >"$WORK/drain.json"
 qrun enqueue --file "$WORK/drain.json" --json
 held_by_ours() {
@@ -436,7 +436,7 @@ else
   qrun worker start --queue "$Q" --json
   read -r -a STOP_PIDS < <(printf '%s' "$OUT" | jv 'Array.isArray(d) ? d.map((w) => w.pid).join(" ") : ""')
   OUR_PIDS+=("${STOP_PIDS[@]}")
-  # It takes the drain job left pending (3 s).
+  # It takes the drain job left pending (6 s).
   running_one() { jobs_where "d.some((j) => j.id.includes('-drain-') && j.state === 'processing')"; }
   if [ "${#STOP_PIDS[@]}" = 1 ] && wait_until 10 running_one; then
     qrun worker stop --wait --timeout 30 --json

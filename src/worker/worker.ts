@@ -225,6 +225,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         await this.sleep(Math.min(this.config.poll_interval_ms, 100 * 2 ** Math.min(failures, 6)));
         continue;
       }
+      if (this.stopping) {
+        // A stop arrived while the claim was in flight: these were never started, give them back.
+        await Promise.all(claimed.map((job) => this.withRetry(() => releaseJob(this.deps.pool, { jobId: job.id, workerId: this.id, attempt: job.attempts, reason: "released: worker stopping", output: "" }))));
+        break;
+      }
       for (const job of claimed) this.startJob(job);
       if (claimed.length === free) continue;
       if (await this.shouldExitWhenIdle()) {
