@@ -22,7 +22,8 @@ export interface LockOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function pidAlive(pid: number): boolean {
+/** Whether a process with this pid exists (one of another user counts). */
+export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);

@@ -34,7 +34,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { OperationalError, QueuectlError } from "../errors.js";
-import { withFileLock } from "./embedded-lock.js";
+import { pidAlive, withFileLock } from "./embedded-lock.js";
 
 const DATABASE = "queuectl";
 const SUPERUSER = "postgres";
@@ -77,16 +77,6 @@ const firstLine = (err: unknown) =>
 function pgCtlReason(output: string): string {
   const lines = output.split("\n").map((l) => l.trim()).filter((l) => l !== "");
   return lines.find((l) => l.startsWith("pg_ctl:")) ?? lines.pop() ?? "pg_ctl failed";
-}
-
-function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return errCode(err) === "EPERM";
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
