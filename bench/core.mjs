@@ -21,7 +21,7 @@
  *       (node, imports, connect, schema check, register, LISTEN) and shut-down are NOT in it; they are
  *       reported separately as the worker process's wall time (spawn -> exit).
  *     - ceiling jobs/s = 2000 / wall time of a plain Node loop in this process that keeps 4
- *       child_process.spawn('sh', ['-c', 'true']) running (stdio ignored) until 2000 have exited. It
+ *       child_process.spawn('/bin/sh', ['-c', 'true']) running (stdio ignored) until 2000 have exited. It
  *       runs before and after the worker; the faster of the two is the ceiling (the stricter ratio).
  *     - ratio = worker jobs/s / ceiling jobs/s (goal >= 0.7).
  *     - also: CPU per job of the worker process, of its shells and of the postgres backends serving
@@ -86,6 +86,7 @@ const note = argValue("--note") ?? "";
 const DIST = argValue("--dist") ?? join(ROOT, "dist");
 const CLI = join(DIST, "cli", "main.js");
 const save = !args.includes("--no-save");
+
 
 if (!existsSync(CLI)) {
   console.error("bench: dist/ is missing; run `npm run build` first");
@@ -170,7 +171,7 @@ function procCpu(pid) {
   try {
     const st = readFileSync(`/proc/${pid}/stat`, "utf8");
     const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-    return { user: (Number(f[11]) * 1000) / CLK_TCK, sys: (Number(f[12]) * 1000) / CLK_TCK, self: ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK, children: ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK, ppid: Number(f[1]) };
+    return { start: f[19], user: (Number(f[11]) * 1000) / CLK_TCK, sys: (Number(f[12]) * 1000) / CLK_TCK, self: ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK, children: ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK, ppid: Number(f[1]) };
   } catch {
     return null;
   }
@@ -186,30 +187,36 @@ function procCpu(pid) {
 let postmasterPid = null;
 class BackendCpu {
   constructor() {
-    this.ours = new Map(); // pid -> { first, last }
-    this.others = new Set();
+    this.ours = new Map(); // pid -> { start, first, last }
+    this.others = new Map(); // pid -> start time (a pid can be reused by a new process)
   }
   sample() {
     if (!postmasterPid) return;
     for (const d of readdirSync("/proc")) {
-      if (!/^\d+$/.test(d) || this.others.has(d)) continue;
+      if (!/^\d+$/.test(d)) continue;
+      const c = procCpu(d);
+      if (!c) continue;
+      if (this.others.get(d) === c.start) continue;
       const known = this.ours.get(d);
-      if (!known) {
-        const c = procCpu(d);
-        if (!c || c.ppid !== postmasterPid) continue;
-        let title = "";
-        try {
-          title = readFileSync(`/proc/${d}/cmdline`, "utf8");
-        } catch {}
-        if (!title.includes(` ${dbName} `)) {
-          this.others.add(d);
-          continue;
-        }
-        this.ours.set(d, { first: this.started ? 0 : c.self, last: c.self });
-      } else {
-        const c = procCpu(d);
-        if (c) known.last = c.self;
+      if (known && known.start === c.start) {
+        known.last = c.self;
+        continue;
       }
+      if (c.ppid !== postmasterPid) {
+        this.others.set(d, c.start);
+        continue;
+      }
+      let title = "";
+      try {
+        title = readFileSync(`/proc/${d}/cmdline`, "utf8");
+      } catch {}
+      if (!title.includes(` ${dbName} `)) {
+        this.others.set(d, c.start);
+        continue;
+      }
+      // A reused pid: keep what the old backend used under a new key.
+      if (known) this.ours.set(`${d}@${known.start}`, known);
+      this.ours.set(d, { start: c.start, first: this.started ? 0 : c.self, last: c.self });
     }
   }
   start() {
@@ -342,7 +349,7 @@ async function spawnCeiling(n, slots) {
     const next = () => {
       if (started >= n) return;
       started++;
-      const child = spawn("sh", ["-c", "true"], { stdio: "ignore" });
+      const child = spawn("/bin/sh", ["-c", "true"], { stdio: "ignore" }); // the worker's shell, no PATH search
       child.on("error", reject);
       child.on("exit", (code) => {
         if (code !== 0) return reject(new Error(`sh -c true exited ${code}`));
@@ -548,6 +555,9 @@ async function phaseB() {
     latency_from_created_at_ms: stats(fromCreated),
     commit_ack_to_command_running_ms: untilCommandRuns.length ? stats(untilCommandRuns) : null,
     over_100ms: fromCommit.filter((x) => x > 100).length,
+    // Median per tenth of the run, in send order: a rising series means the worker fell behind
+    // (a backlog, e.g. a starved CPU), a flat one with a high median means slow wake-ups.
+    p50_by_tenth_ms: Array.from({ length: 10 }, (_, i) => stats(fromCommit.slice((i * B_JOBS) / 10, ((i + 1) * B_JOBS) / 10)).p50),
     log_lines: countLogLevels(logFile),
     load,
   };
