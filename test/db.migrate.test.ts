@@ -17,29 +17,40 @@ describe("db migrate", () => {
   it("refuses to run against an unmigrated database, then applies every migration once even when raced", async () => {
     await expect(assertSchemaCurrent(db.pool)).rejects.toThrow(/queuectl db migrate/);
     const results = await Promise.all([applyMigrations(db.pool), applyMigrations(db.pool), applyMigrations(db.pool)]);
-    expect(results.flat()).toEqual(["20261123000000_init"]);
+    expect(results.flat()).toEqual(["20261123000000_init", "20261123100000_operator_tools"]);
     await expect(assertSchemaCurrent(db.pool)).resolves.toBeUndefined();
     expect(await applyMigrations(db.pool)).toEqual([]);
   });
 
   it("records migrations the way Prisma's engine does", async () => {
-    const rows = await db.pool.query("SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations");
-    const sql = readFileSync(join(migrationsDir(), "20261123000000_init", "migration.sql"), "utf8");
-    expect(rows.rows).toHaveLength(1);
-    expect(rows.rows[0]).toMatchObject({
-      migration_name: "20261123000000_init",
-      checksum: createHash("sha256").update(sql, "utf8").digest("hex"),
-      applied_steps_count: 1,
-      rolled_back_at: null,
+    const names = ["20261123000000_init", "20261123100000_operator_tools"];
+    const rows = await db.pool.query("SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name");
+    expect(rows.rows).toHaveLength(names.length);
+    names.forEach((name, i) => {
+      const sql = readFileSync(join(migrationsDir(), name, "migration.sql"), "utf8");
+      expect(rows.rows[i]).toMatchObject({
+        migration_name: name,
+        checksum: createHash("sha256").update(sql, "utf8").digest("hex"),
+        applied_steps_count: 1,
+        rolled_back_at: null,
+      });
+      expect(rows.rows[i].finished_at).toBeInstanceOf(Date);
     });
-    expect(rows.rows[0].finished_at).toBeInstanceOf(Date);
-    expect((await migrationStatus(db.pool)).map((m) => [m.name, m.applied, m.checksumMismatch])).toEqual([["20261123000000_init", true, false]]);
+    expect((await migrationStatus(db.pool)).map((m) => [m.name, m.applied, m.checksumMismatch])).toEqual(names.map((n) => [n, true, false]));
   });
 
   it("creates tables that match the Prisma schema (a Prisma Client round trip of every model)", async () => {
     const prisma = createPrismaClient(db.pool);
-    const job = await prisma.job.create({ data: { id: "rt", command: "echo hi", maxRetries: 2, timeoutMs: 500 } });
-    expect(job).toMatchObject({ queue: "default", state: "pending", priority: 0, attempts: 0 });
+    const job = await prisma.job.create({
+      data: { id: "rt", command: "echo hi", maxRetries: 2, timeoutMs: 500, uniqueKey: "k1", retryOn: [1, 75], noRetryOn: [2], signalRequested: "SIGUSR1" },
+    });
+    expect(job).toMatchObject({ queue: "default", state: "pending", priority: 0, attempts: 0, uniqueKey: "k1", retryOn: [1, 75], noRetryOn: [2], signalRequested: "SIGUSR1" });
+    // The partial unique index: a second active job with the key is refused, a finished one is not.
+    await expect(prisma.job.create({ data: { id: "rt2", command: "x", maxRetries: 0, uniqueKey: "k1" } })).rejects.toThrow();
+    await prisma.job.create({ data: { id: "rt3", command: "x", maxRetries: 0, uniqueKey: "k1", state: "completed" } });
+    const q = await prisma.queue.create({ data: { name: "emails", concurrencyLimit: 2 } });
+    expect(q).toMatchObject({ name: "emails", concurrencyLimit: 2, paused: false });
+    expect((await prisma.queue.update({ where: { name: "emails" }, data: { paused: true, concurrencyLimit: null } })).paused).toBe(true);
     expect(typeof job.seq).toBe("bigint");
     const attempt = await prisma.jobAttempt.create({ data: { jobId: "rt", attempt: 1, workerId: "w", output: "hi\n", exitCode: 0 } });
     const dead = await prisma.deadLetter.create({ data: { jobId: "rt", queue: "default", command: "echo hi", reason: "r", attempts: 3 } });

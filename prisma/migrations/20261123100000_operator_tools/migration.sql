@@ -1,0 +1,28 @@
+-- Operator tools (issue 6): per-queue settings (concurrency limit, pause), unique jobs, retry rules by
+-- exit code, and signals for running jobs delivered through the database. Mirrors prisma/schema.prisma.
+
+-- One row per queue that has a setting; a queue without a row has no limit and is not paused.
+CREATE TABLE "queues" (
+    "name" TEXT NOT NULL,
+    -- Jobs of this queue processing at once across every worker; NULL = no limit.
+    "concurrency_limit" INTEGER,
+    "paused" BOOLEAN NOT NULL DEFAULT false,
+    "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT "queues_pkey" PRIMARY KEY ("name")
+);
+
+-- At most one active (pending, processing or failed-waiting-for-retry) job per unique_key.
+ALTER TABLE "jobs" ADD COLUMN "unique_key" TEXT;
+-- Exit codes that are retried (NULL = every exit code) and exit codes never retried.
+ALTER TABLE "jobs" ADD COLUMN "retry_on" INTEGER[];
+ALTER TABLE "jobs" ADD COLUMN "no_retry_on" INTEGER[];
+-- `kill --signal`: a signal for the running command, taken (and cleared) by the worker holding the job.
+ALTER TABLE "jobs" ADD COLUMN "signal_requested" TEXT;
+
+-- Not expressible in schema.prisma (partial unique index). Enqueue inserts with
+-- ON CONFLICT (unique_key) WHERE state IN (...) DO NOTHING: the index is the only arbiter, so two
+-- enqueuers racing with one key end with one job, whatever their timing.
+CREATE UNIQUE INDEX "jobs_unique_key_active_idx" ON "jobs"("unique_key")
+    WHERE "state" IN ('pending', 'processing', 'failed');
+-- Retention deletes finished jobs oldest first, per state.
+CREATE INDEX "jobs_state_finished_at_idx" ON "jobs"("state", "finished_at");
