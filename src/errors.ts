@@ -27,3 +27,15 @@ export class NotFoundError extends QueuectlError {
 
 /** A state change that is not allowed from the current state (e.g. retrying a job not in the DLQ). Exit code 2. */
 export class InvalidStateError extends InvalidInputError {}
+
+/**
+ * `wait` ended without every job succeeding: the process exits with the job's own exit code, 1 for a
+ * job that died without one or was cancelled, 124 on timeout (like timeout(1)).
+ */
+export class JobOutcomeError extends QueuectlError {
+  override readonly exitCode: number;
+  constructor(message: string, exitCode: number) {
+    super(message);
+    this.exitCode = exitCode;
+  }
+}

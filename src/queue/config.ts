@@ -8,6 +8,17 @@ import { InvalidInputError, NotFoundError } from "../errors.js";
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** Seconds, given as a number or with a unit: 90s, 30m, 12h, 7d. */
+const durationSeconds = z
+  .string()
+  .trim()
+  .regex(/^\d+(s|m|h|d)?$/i, "a whole number of seconds, or with a unit: 90s, 30m, 12h, 7d")
+  .transform((v) => {
+    const m = /^(\d+)(s|m|h|d)?$/i.exec(v)!;
+    return Number(m[1]) * ({ s: 1, m: 60, h: 3600, d: 86_400 } as Record<string, number>)[(m[2] ?? "s").toLowerCase()]!;
+  })
+  .pipe(z.number().int().min(0).max(3_153_600_000));
+
 /** Each key's schema, default and meaning; the order is the order `config list` prints. */
 export const CONFIG_KEYS = {
   max_retries: { schema: int(0, 1000), default: 3, help: "retries after the first attempt for jobs that do not set max_retries" },
@@ -17,6 +28,8 @@ export const CONFIG_KEYS = {
   poll_interval_ms: { schema: int(10, 3_600_000), default: 1000, help: "how often idle workers poll when no notification arrives, in ms" },
   lease_ms: { schema: int(500, 86_400_000), default: 30_000, help: "how long a claimed job stays held without a heartbeat, in ms" },
   output_limit_bytes: { schema: int(0, 67_108_864), default: 262_144, help: "captured output kept per attempt (the tail), in bytes" },
+  backoff_jitter: { schema: z.coerce.number().min(0).max(1), default: 0, help: "0..1: each retry delay is shortened by a random share of up to this much" },
+  retention_completed: { schema: durationSeconds, default: 0, help: "workers delete completed jobs older than this, in seconds or 30m, 12h, 7d (0 = keep)" },
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;

@@ -26,6 +26,11 @@ export interface EnqueueFlags {
   timeout?: string;
   runAt?: string;
   delay?: string;
+  uniqueKey?: string;
+  /** Comma-separated exit codes. */
+  retryOn?: string;
+  /** --never-retry-on: exit codes never retried (no_retry_on). */
+  neverRetryOn?: string;
 }
 
 /** What was read: the specs and whether the input was one object (`{"id"}`) or a list (`{"ids"}`). */
@@ -51,6 +56,13 @@ function parseIntFlag(flag: string, raw: string): number {
   return Number(raw);
 }
 
+/** "2,127" as [2, 127] (validated as exit codes by the job schema). */
+function parseExitCodes(flag: string, raw: string): number[] {
+  const parts = raw.split(",").map((p) => p.trim());
+  if (parts.some((p) => !/^\d+$/.test(p))) throw new InvalidInputError(`${flag} must be exit codes separated by commas, e.g. 2,127 (got '${raw}')`);
+  return parts.map(Number);
+}
+
 /**
  * The flags as job fields (snake_case, like the job JSON), to lay over each job read. `now` fixes the
  * clock --delay counts from.
@@ -67,6 +79,9 @@ export function flagOverrides(flags: EnqueueFlags, now = Date.now()): Record<str
     throw new InvalidInputError("--run-at and --delay cannot be used together");
   }
   if (flags.runAt !== undefined) o.run_at = flags.runAt;
+  if (flags.uniqueKey !== undefined) o.unique_key = flags.uniqueKey;
+  if (flags.retryOn !== undefined) o.retry_on = parseExitCodes("--retry-on", flags.retryOn);
+  if (flags.neverRetryOn !== undefined) o.no_retry_on = parseExitCodes("--never-retry-on", flags.neverRetryOn);
   if (flags.delay !== undefined) o.run_at = new Date(now + parseDelay(flags.delay)).toISOString();
   return o;
 }

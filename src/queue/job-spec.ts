@@ -26,6 +26,9 @@ const isoDate = z
     return y >= 1970 && y <= 9999;
   }, { message: "must be between the years 1970 and 9999" });
 
+/** A list of exit codes (retry_on / no_retry_on). */
+const exitCodeList = z.array(z.number().int().min(0).max(255)).max(256);
+
 export const jobSpecSchema = z.strictObject({
   id: z.string().regex(JOB_ID_PATTERN, "must be 1-200 characters: letters, digits and . _ : @ + - (starting with a letter or digit)").optional(),
   command: z
@@ -38,6 +41,9 @@ export const jobSpecSchema = z.strictObject({
   max_retries: z.number().int().min(0).max(1000).optional(),
   timeout: z.number().int().min(0).max(INT32_MAX).optional(),
   run_at: isoDate.optional(),
+  unique_key: z.string().min(1).max(200).refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" }).optional(),
+  retry_on: exitCodeList.optional(),
+  no_retry_on: exitCodeList.optional(),
 });
 
 /** What a user gave, validated. */
@@ -54,6 +60,12 @@ export interface NewJob {
   timeoutMs: number | null;
   /** null = now (database clock). */
   runAt: Date | null;
+  /** At most one active job per key; null = no key. */
+  uniqueKey?: string | null;
+  /** Exit codes that are retried; null = all. */
+  retryOn?: number[] | null;
+  /** Exit codes never retried. */
+  noRetryOn?: number[] | null;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, label: string): string {
@@ -114,5 +126,8 @@ export function toNewJob(spec: JobSpec, defaults: { maxRetries: number }): NewJo
     maxRetries: spec.max_retries ?? defaults.maxRetries,
     timeoutMs: spec.timeout ?? null,
     runAt: spec.run_at ? new Date(spec.run_at) : null,
+    uniqueKey: spec.unique_key ?? null,
+    retryOn: spec.retry_on ?? null,
+    noRetryOn: spec.no_retry_on ?? null,
   };
 }

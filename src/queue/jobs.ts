@@ -7,10 +7,12 @@
  */
 import type { AppContext } from "../db/context.js";
 import type { Job as PrismaJob, JobAttempt as PrismaJobAttempt } from "../generated/prisma/client.js";
-import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
+import { InvalidInputError, InvalidStateError, NotFoundError, OperationalError } from "../errors.js";
 import { loadConfig } from "./config.js";
-import { toNewJob, type JobSpec, type NewJob, generateJobIds } from "./job-spec.js";
-import { insertJobs, JOB_STATES, notifyJobsAvailable, retryDeadJobs, type JobRow, type JobState } from "./sql.js";
+import { z } from "zod";
+import { generateJobIds, jobSpecSchema, toNewJob, type JobSpec, type NewJob } from "./job-spec.js";
+import { uniqueKeyConflict } from "./operator.js";
+import { findActiveUniqueJobs, insertJobs, JOB_STATES, type DeadJobEdit, notifyJobsAvailable, retryDeadJobs, type JobRow, type JobState } from "./sql.js";
 
 /** What these operations need from the context. */
 export type QueueContext = Pick<AppContext, "pool" | "prisma">;
@@ -31,6 +33,15 @@ export interface EnqueueJobsParams {
   specs: readonly JobSpec[];
   /** Rows per INSERT statement; default ENQUEUE_BATCH_SIZE. */
   batchSize?: number;
+  /** Called after each INSERT batch with the jobs written so far (uncommitted until the end). */
+  onBatch?: (done: number, total: number) => void;
+}
+
+/** What enqueue did: the id of every job given (in input order) and which of them existed already. */
+export interface EnqueueOutcome {
+  ids: string[];
+  /** Ids returned for a unique_key an active job already held: nothing was added for those. */
+  existing: Set<string>;
 }
 
 /**
@@ -39,7 +50,15 @@ export interface EnqueueJobsParams {
  * raises InvalidInputError naming it (and nothing is inserted). Returns the ids in input order.
  */
 export async function enqueueJobs(ctx: Pick<QueueContext, "pool">, p: EnqueueJobsParams): Promise<string[]> {
-  if (p.specs.length === 0) return [];
+  return (await enqueueJobsWithOutcome(ctx, p)).ids;
+}
+
+/**
+ * enqueueJobs, also saying which jobs were not added because an active job (pending, processing or
+ * failed) holds their unique_key: for those, the existing job's id is returned in their place.
+ */
+export async function enqueueJobsWithOutcome(ctx: Pick<QueueContext, "pool">, p: EnqueueJobsParams): Promise<EnqueueOutcome> {
+  if (p.specs.length === 0) return { ids: [], existing: new Set() };
   const batchSize = p.batchSize ?? ENQUEUE_BATCH_SIZE;
   const client = await ctx.pool.connect();
   let broken = false;
@@ -51,12 +70,36 @@ export async function enqueueJobs(ctx: Pick<QueueContext, "pool">, p: EnqueueJob
       const ids = generateJobIds(p.specs.reduce((n, s) => (s.id === undefined ? n + 1 : n), 0));
       let next = 0;
       const jobs: NewJob[] = p.specs.map((s) => toNewJob(s.id === undefined ? { ...s, id: ids[next++]! } : s, { maxRetries }));
+      const inserted = new Set<string>();
       for (let i = 0; i < jobs.length; i += batchSize) {
-        await insertJobs(client, jobs.slice(i, i + batchSize));
+        for (const id of await insertJobs(client, jobs.slice(i, i + batchSize))) inserted.add(id);
+        p.onBatch?.(Math.min(jobs.length, i + batchSize), jobs.length);
+      }
+      const result = jobs.map((j) => j.id);
+      const existing = new Set<string>();
+      const skipped = jobs.filter((j) => !inserted.has(j.id));
+      if (skipped.length > 0) {
+        // Skipped for their unique_key: the holder committed before our insert returned, so this new
+        // statement's snapshot sees it (unless it finished meanwhile: then insert once more).
+        let holders = await findActiveUniqueJobs(client, skipped.map((j) => j.uniqueKey!));
+        const orphans = skipped.filter((j) => !holders.has(j.uniqueKey!));
+        if (orphans.length > 0) {
+          await insertJobs(client, orphans);
+          holders = await findActiveUniqueJobs(client, skipped.map((j) => j.uniqueKey!));
+        }
+        for (let k = 0; k < jobs.length; k++) {
+          const j = jobs[k]!;
+          if (inserted.has(j.id)) continue;
+          const holder = holders.get(j.uniqueKey!);
+          if (holder === undefined) throw new OperationalError(`unique key '${j.uniqueKey}' changed hands while enqueueing; try again`);
+          result[k] = holder;
+          // Same key twice in this input: the later ones name the job the first one added.
+          if (holder !== j.id && !inserted.has(holder)) existing.add(holder);
+        }
       }
       await notifyJobsAvailable(client, jobs.map((j) => j.queue));
       await client.query("COMMIT");
-      return jobs.map((j) => j.id);
+      return { ids: result, existing };
     } catch (err) {
       await client.query("ROLLBACK").catch(() => {
         broken = true;
@@ -276,8 +319,33 @@ export async function listDeadLetters(ctx: Pick<QueueContext, "prisma">, p: { li
   };
 }
 
+const deadJobEditSchema = z.strictObject({
+  command: jobSpecSchema.shape.command.optional(),
+  timeout: jobSpecSchema.shape.timeout.unwrap().nullable().optional(),
+  max_retries: jobSpecSchema.shape.max_retries.optional(),
+});
+
+/** Parses `dlq retry --edit '<json>'`: a patch of command, timeout (ms; null = config default) and max_retries. */
+export function parseDeadJobEdit(raw: string): DeadJobEdit {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new InvalidInputError(`--edit must be a JSON object, e.g. '{"command":"make report","timeout":60000}'`);
+  }
+  const parsed = deadJobEditSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    if (issue.code === "unrecognized_keys") throw new InvalidInputError(`--edit: unknown field ${issue.keys.map((k) => `'${k}'`).join(", ")} (command, timeout, max_retries)`);
+    throw new InvalidInputError(`--edit: ${issue.path.length ? `'${issue.path.join(".")}' ` : ""}${issue.message}`);
+  }
+  const e = parsed.data;
+  if (e.command === undefined && e.timeout === undefined && e.max_retries === undefined) throw new InvalidInputError("--edit: nothing to change (fields: command, timeout, max_retries)");
+  return { command: e.command, timeoutMs: e.timeout, maxRetries: e.max_retries };
+}
+
 /** `ids`: these dead jobs; `all`: every dead job. */
-export type RetryDeadParams = { ids: readonly string[] } | { all: true };
+export type RetryDeadParams = { ids: readonly string[]; edit?: DeadJobEdit } | { all: true };
 
 /**
  * Sends dead jobs back to pending with attempts reset, closing their DLQ entries (one statement,
@@ -285,7 +353,11 @@ export type RetryDeadParams = { ids: readonly string[] } | { all: true };
  * not dead is InvalidStateError, and then nothing is retried. Returns the ids retried.
  */
 export async function retryDead(ctx: QueueContext, p: RetryDeadParams): Promise<string[]> {
-  if ("all" in p) return retryDeadJobs(ctx.pool, null);
+  if ("all" in p) {
+    return retryDeadJobs(ctx.pool, null).catch((err: unknown) => {
+      throw uniqueKeyConflict(err) ?? err;
+    });
+  }
   const ids = [...new Set(p.ids)];
   const found = await ctx.prisma.job.findMany({ where: { id: { in: ids } }, select: { id: true, state: true } });
   const stateOf = new Map(found.map((j) => [j.id, j.state]));
@@ -294,7 +366,12 @@ export async function retryDead(ctx: QueueContext, p: RetryDeadParams): Promise<
     if (state === undefined) throw new NotFoundError(`no job '${id}'`);
     if (state !== "dead") throw new InvalidStateError(`job '${id}' is not in the DLQ (it is ${state})`);
   }
-  const retried = await retryDeadJobs(ctx.pool, ids);
+  let retried: string[];
+  try {
+    retried = await retryDeadJobs(ctx.pool, ids, p.edit);
+  } catch (err) {
+    throw uniqueKeyConflict(err) ?? err;
+  }
   const missed = ids.filter((id) => !retried.includes(id));
   if (missed.length > 0) {
     // Someone else retried (or changed) it between the check and the statement.

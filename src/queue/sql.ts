@@ -56,15 +56,21 @@ export const JOB_COLUMNS =
 /**
  * Inserts jobs in one statement (unnest over arrays: one round trip for thousands of rows, the rate
  * COPY gives without its protocol). Duplicate ids raise unique_violation (23505) and, inside the
- * caller's transaction, nothing is inserted. Returns the ids in input order.
+ * caller's transaction, nothing is inserted. A job whose unique_key belongs to an active job (pending,
+ * processing, failed) is skipped: ON CONFLICT on the partial unique index is the only arbiter, so two
+ * enqueuers racing with one key end with one job (the second waits for the first's commit, then skips).
+ * Returns the ids actually inserted.
  */
-export async function insertJobs(db: Db, jobs: readonly NewJob[]): Promise<void> {
-  if (jobs.length === 0) return;
-  await db.query(
-    `INSERT INTO jobs (id, queue, command, priority, max_retries, timeout_ms, run_at)
-     SELECT id, queue, command, priority, max_retries, timeout_ms, COALESCE(run_at, now())
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::timestamptz[])
-       AS t(id, queue, command, priority, max_retries, timeout_ms, run_at)`,
+export async function insertJobs(db: Db, jobs: readonly NewJob[]): Promise<string[]> {
+  if (jobs.length === 0) return [];
+  const intList = (l: readonly number[] | null | undefined) => (l ? `{${l.join(",")}}` : null);
+  const res = await db.query<{ id: string }>(
+    `INSERT INTO jobs (id, queue, command, priority, max_retries, timeout_ms, run_at, unique_key, retry_on, no_retry_on)
+     SELECT id, queue, command, priority, max_retries, timeout_ms, COALESCE(run_at, now()), unique_key, retry_on::int[], no_retry_on::int[]
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[])
+       AS t(id, queue, command, priority, max_retries, timeout_ms, run_at, unique_key, retry_on, no_retry_on)
+     ON CONFLICT (unique_key) WHERE state IN ('pending', 'processing', 'failed') DO NOTHING
+     RETURNING id`,
     [
       jobs.map((j) => j.id),
       jobs.map((j) => j.queue),
@@ -73,8 +79,21 @@ export async function insertJobs(db: Db, jobs: readonly NewJob[]): Promise<void>
       jobs.map((j) => j.maxRetries),
       jobs.map((j) => j.timeoutMs),
       jobs.map((j) => j.runAt),
+      jobs.map((j) => j.uniqueKey ?? null),
+      jobs.map((j) => intList(j.retryOn)),
+      jobs.map((j) => intList(j.noRetryOn)),
     ],
   );
+  return res.rows.map((r) => r.id);
+}
+
+/** The active job holding each of these unique keys (pending, processing or failed). */
+export async function findActiveUniqueJobs(db: Db, keys: readonly string[]): Promise<Map<string, string>> {
+  const res = await db.query<{ unique_key: string; id: string }>(
+    `SELECT unique_key, id FROM jobs WHERE unique_key = ANY($1::text[]) AND state IN ('pending', 'processing', 'failed')`,
+    [keys],
+  );
+  return new Map(res.rows.map((r) => [r.unique_key, r.id]));
 }
 
 /**
@@ -102,6 +121,9 @@ export interface ClaimedJob {
   priority: number;
 }
 
+/** Queues the plain claim must not take from: paused, or limited (claimed by claimLimitedJobs). */
+const HELD_QUEUES = `ARRAY(SELECT name FROM queues WHERE paused OR concurrency_limit IS NOT NULL)`;
+
 export interface ClaimJobsParams {
   workerId: string;
   /** Queues to take from; empty = every queue. */
@@ -119,6 +141,9 @@ export interface ClaimJobsParams {
  * without waiting; the UPDATE re-checks nothing because the locked rows cannot change under us. The
  * attempt's history row is written by the same statement, so a claim never exists without its history.
  * The partial index jobs_claim_idx serves the ORDER BY over runnable rows only.
+ *
+ * Paused queues and queues with a concurrency limit are left out (read once per statement, as an
+ * array, so the index walk stays in claim order); limited queues are claimed by claimLimitedJobs.
  */
 export async function claimJobs(db: Db, p: ClaimJobsParams): Promise<ClaimedJob[]> {
   const res = await db.query<ClaimedJob>(
@@ -126,6 +151,7 @@ export async function claimJobs(db: Db, p: ClaimJobsParams): Promise<ClaimedJob[
        SELECT id FROM jobs
        WHERE state IN ('pending', 'failed') AND run_at <= now()
          AND (cardinality($2::text[]) = 0 OR queue = ANY($2::text[]))
+         AND queue <> ALL (${HELD_QUEUES})
        ORDER BY priority DESC, run_at, seq
        LIMIT $3
        FOR UPDATE SKIP LOCKED
@@ -145,6 +171,95 @@ export async function claimJobs(db: Db, p: ClaimJobsParams): Promise<ClaimedJob[
     [p.workerId, p.queues, p.limit, p.leaseMs],
   );
   return res.rows;
+}
+
+/**
+ * Claims jobs from queues with a concurrency limit, never letting a queue's processing jobs (across
+ * every worker) exceed its limit. Two statements in one transaction:
+ *
+ * 1. lock the limited, unpaused queue rows this worker serves (FOR UPDATE, in name order so two
+ *    claimers never deadlock). Every claimer of a limited queue queues up here; the lock is held
+ *    until COMMIT, a few milliseconds.
+ * 2. a NEW statement, hence a new snapshot taken after the lock was granted: it sees every claim
+ *    committed by the previous lock holder, counts the queue's processing jobs, and claims at most
+ *    limit - processing of them (SKIP LOCKED as in claimJobs).
+ *
+ * Why not one statement, or SKIP LOCKED alone: SKIP LOCKED keeps two claimers off the same row, not
+ * off the same queue; two claimers that both count 1 running job under a limit of 2 would both claim
+ * one. And inside a single statement the count would come from the statement's snapshot, taken before
+ * it waited for the queue row's lock, so it would miss the claims of the transaction it waited for.
+ * Jobs only leave `processing` while the count is not being taken under our lock, which can only
+ * lower the count: the limit can be undershot for an instant, never exceeded. A limit set (or
+ * lowered) while more jobs run does not stop them; it applies to claims that start afterwards.
+ */
+export async function claimLimitedJobs(pool: pg.Pool, p: ClaimJobsParams): Promise<ClaimedJob[]> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query("BEGIN");
+    try {
+      const locked = await client.query<{ name: string }>(
+        `SELECT name FROM queues
+         WHERE concurrency_limit IS NOT NULL AND NOT paused AND (cardinality($1::text[]) = 0 OR name = ANY($1::text[]))
+         ORDER BY name
+         FOR UPDATE`,
+        [p.queues],
+      );
+      if (locked.rows.length === 0) {
+        await client.query("COMMIT");
+        return [];
+      }
+      const res = await client.query<ClaimedJob>(
+        `WITH caps AS (
+           SELECT q.name, greatest(0, q.concurrency_limit
+                  - (SELECT count(*) FROM jobs WHERE jobs.queue = q.name AND jobs.state = 'processing'))::int AS free
+           FROM queues q WHERE q.name = ANY($2::text[]) AND q.concurrency_limit IS NOT NULL AND NOT q.paused
+         ), next AS (
+           SELECT c.id, c.priority, c.run_at, c.seq FROM caps, LATERAL (
+             SELECT id, priority, run_at, seq FROM jobs
+             WHERE jobs.queue = caps.name AND state IN ('pending', 'failed') AND run_at <= now()
+             ORDER BY priority DESC, run_at, seq
+             LIMIT caps.free
+             FOR UPDATE SKIP LOCKED
+           ) c
+           ORDER BY c.priority DESC, c.run_at, c.seq
+           LIMIT $3
+         ), claimed AS (
+           UPDATE jobs j
+           SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
+               lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
+               started_at = now(), finished_at = NULL, updated_at = now()
+           FROM next WHERE j.id = next.id
+           RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq
+         ), history AS (
+           INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
+           SELECT id, attempts, $1, now() FROM claimed
+         )
+         SELECT id, command, queue, attempts, max_retries, timeout_ms, priority FROM claimed
+         ORDER BY priority DESC, run_at, seq`,
+        [p.workerId, locked.rows.map((r) => r.name), p.limit, p.leaseMs],
+      );
+      await client.query("COMMIT");
+      return res.rows;
+    } catch (err) {
+      await client.query("ROLLBACK").catch(() => {
+        broken = true;
+      });
+      throw err;
+    }
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** Whether any queue this worker serves has a concurrency limit (and is not paused): claimLimitedJobs has work to look at. */
+export async function hasLimitedQueues(db: Db, queues: readonly string[]): Promise<boolean> {
+  const res = await db.query<{ any: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM queues WHERE concurrency_limit IS NOT NULL AND NOT paused
+                      AND (cardinality($1::text[]) = 0 OR name = ANY($1::text[]))) AS any`,
+    [queues],
+  );
+  return res.rows[0]?.any === true;
 }
 
 /**
@@ -232,7 +347,7 @@ export async function completeJob(db: Db, o: AttemptOutcome): Promise<boolean> {
   const res = await db.query(
     `WITH done AS (
        UPDATE jobs SET state = 'completed', exit_code = $4, last_error = NULL, duration_ms = $6,
-              finished_at = now(), updated_at = now(), lease_expires_at = NULL
+              finished_at = now(), updated_at = now(), lease_expires_at = NULL, signal_requested = NULL
        WHERE id = $1 AND worker_id = $2 AND attempts = $3 AND state = 'processing'
        RETURNING id
      ), history AS (
@@ -251,6 +366,8 @@ export interface FailureOutcome extends AttemptOutcome {
   error: string;
   backoffBase: number;
   backoffMaxS: number;
+  /** 0..1: each delay is shortened by a random share of up to this much (config backoff_jitter). */
+  backoffJitter?: number;
 }
 
 export interface FailResult {
@@ -260,32 +377,42 @@ export interface FailResult {
 
 /**
  * Records a failed attempt. With retries left the job becomes `failed` and runnable again after
- * backoff_base ^ attempt seconds (capped); after the last one it becomes `dead` and gets its
- * DeadLetter row in the same statement, so the DLQ and the job never disagree. Fenced like
- * completeJob; returns null when rejected.
+ * backoff_base ^ attempt seconds (capped, minus jitter); after the last one it becomes `dead` and gets
+ * its DeadLetter row in the same statement, so the DLQ and the job never disagree. An exit code the job
+ * does not retry (in no_retry_on, or missing from a retry_on list) makes it dead at once; failures
+ * without an exit code (timeout, signal, could not start) follow max_retries. Fenced like completeJob;
+ * returns null when rejected.
  */
 export async function failJob(db: Db, o: FailureOutcome): Promise<FailResult | null> {
   const res = await db.query<{ state: "failed" | "dead"; run_at: Date }>(
-    `WITH failed AS (
+    `WITH rule AS (
+       SELECT id, ($4::int IS NOT NULL AND ($4 = ANY(coalesce(no_retry_on, '{}'))
+                   OR (retry_on IS NOT NULL AND NOT $4 = ANY(retry_on)))) AS final
+       FROM jobs WHERE id = $1
+     ), failed AS (
        UPDATE jobs SET
-         state = (CASE WHEN attempts > max_retries THEN 'dead' ELSE 'failed' END)::job_state,
-         run_at = CASE WHEN attempts > max_retries THEN run_at
-                  ELSE now() + make_interval(secs => least(power($8::float8, attempts), $9::float8)) END,
+         state = (CASE WHEN attempts > max_retries OR rule.final THEN 'dead' ELSE 'failed' END)::job_state,
+         run_at = CASE WHEN attempts > max_retries OR rule.final THEN run_at
+                  ELSE now() + make_interval(secs => least(power($8::float8, attempts), $9::float8) * (1 - $10::float8 * random())) END,
          exit_code = $4, last_error = $7, duration_ms = $6,
-         finished_at = now(), updated_at = now(), lease_expires_at = NULL
-       WHERE id = $1 AND worker_id = $2 AND attempts = $3 AND state = 'processing'
-       RETURNING id, state, run_at, queue, command, attempts, last_error
+         finished_at = now(), updated_at = now(), lease_expires_at = NULL, signal_requested = NULL
+       FROM rule
+       WHERE jobs.id = rule.id AND worker_id = $2 AND attempts = $3 AND state = 'processing'
+       RETURNING jobs.id, state, jobs.run_at, queue, command, attempts, last_error, rule.final
      ), history AS (
        UPDATE job_attempts SET finished_at = now(), exit_code = $4, error = $7, output = $5
        WHERE job_id = $1 AND attempt = $3 AND worker_id = $2 AND finished_at IS NULL
          AND EXISTS (SELECT 1 FROM failed)
      ), dlq AS (
        INSERT INTO dead_letters (job_id, queue, command, reason, last_error, attempts)
-       SELECT id, queue, command, 'failed ' || attempts || ' attempt' || CASE WHEN attempts = 1 THEN '' ELSE 's' END, last_error, attempts
+       SELECT id, queue, command,
+              CASE WHEN final THEN 'exit code ' || $4 || ' is not retried (retry_on / no_retry_on)'
+                   ELSE 'failed ' || attempts || ' attempt' || CASE WHEN attempts = 1 THEN '' ELSE 's' END END,
+              last_error, attempts
        FROM failed WHERE state = 'dead'
      )
      SELECT state, run_at FROM failed`,
-    [o.jobId, o.workerId, o.attempt, o.exitCode, o.output, o.durationMs, o.error, o.backoffBase, o.backoffMaxS],
+    [o.jobId, o.workerId, o.attempt, o.exitCode, o.output, o.durationMs, o.error, o.backoffBase, o.backoffMaxS, o.backoffJitter ?? 0],
   );
   const row = res.rows[0];
   return row ? { state: row.state, runAt: row.run_at } : null;
@@ -311,6 +438,18 @@ export async function releaseJob(db: Db, p: { jobId: string; workerId: string; a
     [p.jobId, p.workerId, p.attempt, p.reason, p.output],
   );
   return (res.rowCount ?? 0) > 0;
+}
+
+/**
+ * Keeps the output of an attempt whose result was not recorded (the job was cancelled or taken over
+ * while it ran). Fenced on (job, attempt, worker) and only fills an empty output: it never touches
+ * another attempt's row.
+ */
+export async function saveAttemptOutput(db: Db, p: { jobId: string; attempt: number; workerId: string; output: string }): Promise<void> {
+  await db.query(
+    `UPDATE job_attempts SET output = $4 WHERE job_id = $1 AND attempt = $2 AND worker_id = $3 AND output IS NULL`,
+    [p.jobId, p.attempt, p.workerId, p.output],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -367,19 +506,31 @@ export async function rescueExpiredJobs(db: Db, p: { backoffBase: number; backof
 // Dead Letter Queue
 // ---------------------------------------------------------------------------------------------
 
+/** Fields `dlq retry --edit` may change before the job runs again; undefined = keep. */
+export interface DeadJobEdit {
+  command?: string;
+  /** null = back to the config default (job_timeout_ms). */
+  timeoutMs?: number | null;
+  maxRetries?: number;
+}
+
 /**
  * Sends dead jobs back to pending with a fresh retry budget, closing their DLQ entries, in one
- * statement. `ids` null = every dead job. Locks the job rows (FOR UPDATE, no SKIP: two shells
- * retrying the same job serialise, and the second finds it no longer dead and does nothing).
+ * statement; `edit` changes fields on the way. `ids` null = every dead job. Locks the job rows (FOR
+ * UPDATE, no SKIP: two shells retrying the same job serialise, and the second finds it no longer dead
+ * and does nothing). A job whose unique_key another active job holds now raises unique_violation.
  */
-export async function retryDeadJobs(db: Db, ids: readonly string[] | null): Promise<string[]> {
+export async function retryDeadJobs(db: Db, ids: readonly string[] | null, edit: DeadJobEdit = {}): Promise<string[]> {
   const res = await db.query<{ id: string }>(
     `WITH target AS (
        SELECT id FROM jobs WHERE state = 'dead' AND ($1::text[] IS NULL OR id = ANY($1::text[]))
        FOR UPDATE
      ), requeued AS (
        UPDATE jobs j SET state = 'pending', attempts = 0, run_at = now(), exit_code = NULL,
-              worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+              worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now(),
+              command = coalesce($2, j.command),
+              timeout_ms = CASE WHEN $3::boolean THEN $4::int ELSE j.timeout_ms END,
+              max_retries = coalesce($5::int, j.max_retries)
        FROM target WHERE j.id = target.id AND j.state = 'dead'
        RETURNING j.id, j.queue
      ), closed AS (
@@ -389,9 +540,172 @@ export async function retryDeadJobs(db: Db, ids: readonly string[] | null): Prom
        SELECT pg_notify('${JOBS_CHANNEL}', queue) FROM (SELECT DISTINCT queue FROM requeued) q
      )
      SELECT id FROM requeued, (SELECT count(*) FROM woken) w`,
-    [ids],
+    [ids, edit.command ?? null, edit.timeoutMs !== undefined, edit.timeoutMs ?? null, edit.maxRetries ?? null],
   );
   return res.rows.map((r) => r.id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator actions: cancel, kill, requeue, purge
+// ---------------------------------------------------------------------------------------------
+
+export interface CancelledJob {
+  id: string;
+  /** The state it was cancelled from. */
+  previous_state: JobState;
+  /** The worker whose command is being stopped (a processing job), else null. */
+  worker_id: string | null;
+}
+
+/**
+ * Cancels a job that has not finished: pending, failed (waiting for its retry) or processing. The row
+ * becomes `cancelled` at once, whoever holds it; for a processing job the NOTIFY (delivered on
+ * commit) tells the holding worker to end the command's process group, and its heartbeat finds out
+ * too (the job is no longer held), so a lost notification only delays the kill by one heartbeat. The
+ * holder's late result fails the completion fence (state is no longer processing), so a cancelled job
+ * is never retried or completed. Concurrent with a claim: the claim's row lock makes this UPDATE wait,
+ * then it re-checks the row and cancels the now-processing job. Returns null when the job is not in a
+ * cancellable state (checked under the row lock).
+ */
+export async function cancelJob(db: Db, p: { id: string }): Promise<CancelledJob | null> {
+  const res = await db.query<CancelledJob>(
+    `WITH old AS (
+       SELECT id, state, worker_id, attempts FROM jobs WHERE id = $1 FOR UPDATE
+     ), cancelled AS (
+       UPDATE jobs j SET state = 'cancelled', finished_at = now(), updated_at = now(), lease_expires_at = NULL,
+              last_error = 'cancelled by an operator', signal_requested = NULL
+       FROM old WHERE j.id = old.id AND old.state IN ('pending', 'failed', 'processing')
+       RETURNING j.id, old.state AS previous_state, CASE WHEN old.state = 'processing' THEN old.worker_id END AS worker_id, old.attempts
+     ), history AS (
+       UPDATE job_attempts a SET finished_at = now(), error = 'cancelled by an operator'
+       FROM cancelled c WHERE a.job_id = c.id AND a.attempt = c.attempts AND a.finished_at IS NULL
+     ), told AS (
+       SELECT pg_notify('${CONTROL_CHANNEL}', json_build_object('cancel', id, 'worker', worker_id)::text)
+       FROM cancelled WHERE worker_id IS NOT NULL
+     )
+     SELECT id, previous_state, worker_id FROM cancelled, (SELECT count(*) FROM told) t`,
+    [p.id],
+  );
+  return res.rows[0] ?? null;
+}
+
+/**
+ * Asks the worker holding a processing job to send `signal` to the command's process group: stored on
+ * the row (so the worker's heartbeat finds it even when the NOTIFY is lost) and announced by NOTIFY.
+ * Returns the holding worker, or null when the job is not processing.
+ */
+export async function requestJobSignal(db: Db, p: { id: string; signal: string }): Promise<{ worker_id: string } | null> {
+  const res = await db.query<{ worker_id: string }>(
+    `WITH asked AS (
+       UPDATE jobs SET signal_requested = $2 WHERE id = $1 AND state = 'processing' RETURNING id, worker_id
+     )
+     SELECT worker_id FROM asked, LATERAL (SELECT pg_notify('${CONTROL_CHANNEL}', json_build_object('signal', asked.id, 'worker', asked.worker_id)::text)) n`,
+    [p.id, p.signal],
+  );
+  return res.rows[0] ?? null;
+}
+
+/**
+ * Takes the signals waiting for this worker's running jobs and clears them, in one statement: each
+ * signal is handed out once (the row lock serialises two takers; the second finds NULL).
+ */
+export async function takeJobSignals(db: Db, p: { workerId: string }): Promise<Array<{ id: string; attempts: number; signal: string }>> {
+  const res = await db.query<{ id: string; attempts: number; signal: string }>(
+    `WITH waiting AS (
+       SELECT id, signal_requested FROM jobs
+       WHERE worker_id = $1 AND state = 'processing' AND signal_requested IS NOT NULL
+       FOR UPDATE
+     )
+     UPDATE jobs j SET signal_requested = NULL FROM waiting w WHERE j.id = w.id
+     RETURNING j.id, j.attempts, w.signal_requested AS signal`,
+    [p.workerId],
+  );
+  return res.rows;
+}
+
+/** Whether a kill request is still waiting for its worker (for `kill`, which reports delivery). */
+export async function jobSignalPending(db: Db, p: { id: string }): Promise<boolean> {
+  const res = await db.query<{ pending: boolean }>(`SELECT signal_requested IS NOT NULL AS pending FROM jobs WHERE id = $1`, [p.id]);
+  return res.rows[0]?.pending === true;
+}
+
+/**
+ * Runs completed or cancelled jobs again with the same spec: pending, attempts reset, run now. The
+ * attempt history stays (its rows are keyed by a surrogate id). Locks the rows like retryDeadJobs; a
+ * job whose unique_key another active job holds raises unique_violation.
+ */
+export async function requeueJobs(db: Db, p: { ids: readonly string[] }): Promise<string[]> {
+  const res = await db.query<{ id: string }>(
+    `WITH target AS (
+       SELECT id FROM jobs WHERE state IN ('completed', 'cancelled') AND id = ANY($1::text[]) FOR UPDATE
+     ), requeued AS (
+       UPDATE jobs j SET state = 'pending', attempts = 0, run_at = now(), exit_code = NULL, last_error = NULL,
+              duration_ms = NULL, worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now()
+       FROM target WHERE j.id = target.id
+       RETURNING j.id, j.queue
+     ), woken AS (
+       SELECT pg_notify('${JOBS_CHANNEL}', queue) FROM (SELECT DISTINCT queue FROM requeued) q
+     )
+     SELECT id FROM requeued, (SELECT count(*) FROM woken) w`,
+    [p.ids],
+  );
+  return res.rows.map((r) => r.id);
+}
+
+/** States purge may delete: finished ones only. */
+export type PurgeableState = "completed" | "cancelled" | "dead";
+
+/**
+ * Deletes up to `limit` jobs in `state` that finished more than `olderThanS` seconds ago (their
+ * history and DLQ entries go with them, ON DELETE CASCADE). One short statement per batch, SKIP
+ * LOCKED: a row someone else is touching (a requeue) is left for the next batch, and no batch holds
+ * locks for long. Returns how many were deleted.
+ */
+export async function purgeJobs(db: Db, p: { state: PurgeableState; olderThanS: number; limit: number }): Promise<number> {
+  const res = await db.query(
+    `DELETE FROM jobs WHERE id IN (
+       SELECT id FROM jobs
+       WHERE state = $1::job_state AND finished_at < now() - make_interval(secs => $2::float8)
+       ORDER BY finished_at
+       LIMIT $3
+       FOR UPDATE SKIP LOCKED
+     )`,
+    [p.state, p.olderThanS, p.limit],
+  );
+  return res.rowCount ?? 0;
+}
+
+/** How many jobs purgeJobs would delete (for `purge --dry-run`). */
+export async function countPurgeable(db: Db, p: { state: PurgeableState; olderThanS: number }): Promise<number> {
+  const res = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM jobs WHERE state = $1::job_state AND finished_at < now() - make_interval(secs => $2::float8)`,
+    [p.state, p.olderThanS],
+  );
+  return res.rows[0]?.n ?? 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queues
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Sets a queue's concurrency limit (null = none) and/or paused flag, creating its row. Wakes workers
+ * (a resumed queue or a raised limit has runnable jobs) and tells them to re-read queue settings;
+ * the claim statements read the queues table themselves, so the NOTIFY is only a hint.
+ */
+export async function setQueueSettings(db: Db, p: { name: string; concurrencyLimit?: number | null; paused?: boolean }): Promise<void> {
+  await db.query(
+    `WITH upserted AS (
+       INSERT INTO queues (name, concurrency_limit, paused, updated_at)
+       VALUES ($1, CASE WHEN $2::boolean THEN $3::int END, coalesce($4::boolean, false), now())
+       ON CONFLICT (name) DO UPDATE SET
+         concurrency_limit = CASE WHEN $2::boolean THEN $3::int ELSE queues.concurrency_limit END,
+         paused = coalesce($4::boolean, queues.paused), updated_at = now()
+       RETURNING name
+     )
+     SELECT pg_notify('${CONTROL_CHANNEL}', json_build_object('queues', name)::text), pg_notify('${JOBS_CHANNEL}', name) FROM upserted`,
+    [p.name, p.concurrencyLimit !== undefined, p.concurrencyLimit ?? null, p.paused ?? null],
+  );
 }
 
 // ---------------------------------------------------------------------------------------------

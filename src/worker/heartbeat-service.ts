@@ -21,6 +21,8 @@ export interface HeartbeatDeps {
   onConfig: (config: QueueConfig) => void;
   onStopRequested: (deadline: Date | null) => void;
   onLeaseLost: (jobId: string) => void;
+  /** Called on each beat while jobs run: deliver the signals `kill` left on their rows (when a NOTIFY was missed). */
+  onSignals?: () => Promise<void>;
 }
 
 export class HeartbeatService extends PeriodicService {
@@ -47,6 +49,7 @@ export class HeartbeatService extends PeriodicService {
       if (!result.held.has(job.id)) this.deps.onLeaseLost(job.id);
     }
     if (result.stopRequested) this.deps.onStopRequested(result.stopDeadline);
+    if (running.length > 0) await this.deps.onSignals?.();
     this.deps.onConfig(await loadConfig(this.deps.pool));
   }
 }

@@ -37,6 +37,8 @@ export interface RunningCommand {
   readonly pid: number | undefined;
   /** Ends the process group: SIGTERM, then SIGKILL after KILL_GRACE_MS. */
   terminate(reason: string): void;
+  /** Sends one signal to the process group (`kill --signal`); the command decides what it means. */
+  signal(signal: NodeJS.Signals): void;
 }
 
 function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
@@ -122,7 +124,7 @@ export function runCommand(p: RunCommandParams): RunningCommand {
     },
   );
 
-  return { result, pid: child.pid, terminate };
+  return { result, pid: child.pid, terminate, signal: (sig) => signalGroup(child.pid, sig) };
 }
 
 /** One line for last_error: why an attempt failed, or null when it succeeded. */

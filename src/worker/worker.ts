@@ -14,12 +14,16 @@ import type pg from "pg";
 import { loadConfig, type QueueConfig } from "../queue/config.js";
 import {
   claimJobs,
+  claimLimitedJobs,
   completeJob,
   failJob,
+  hasLimitedQueues,
   nextRunAt,
   registerWorker,
   releaseJob,
+  saveAttemptOutput,
   setWorkerState,
+  takeJobSignals,
   type ClaimedJob,
   type WorkerRegistration,
 } from "../queue/sql.js";
@@ -27,6 +31,7 @@ import { HeartbeatService } from "./heartbeat-service.js";
 import { JobListener } from "./job-listener.js";
 import type { Logger } from "./logger.js";
 import { RescuerService } from "./rescuer-service.js";
+import { RetentionService } from "./retention-service.js";
 import { describeFailure, runCommand, type CommandResult, type RunningCommand } from "./run-command.js";
 
 export interface WorkerOptions {
@@ -77,6 +82,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private config!: QueueConfig;
   private readonly heartbeat: HeartbeatService;
   private readonly rescuer: RescuerService;
+  private readonly retention: RetentionService;
+  /** Whether a queue this worker serves has a concurrency limit: then claimLimitedJobs runs too. Re-read on every heartbeat and on NOTIFY. */
+  private limitedQueues = false;
   private readonly listener: JobListener;
   private stopping = false;
   private forced = false;
@@ -107,10 +115,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
       registration: this.registration,
       config: () => this.config,
       running: () => [...this.slots.values()].filter((s) => !s.discardReason).map((s) => ({ id: s.job.id, attempt: s.job.attempts })),
-      onConfig: (c) => (this.config = c),
+      onConfig: (c) => {
+        this.config = c;
+        void this.refreshQueueSettings();
+      },
       onStopRequested: (deadline) => this.requestStop("worker stop", deadline),
-      onLeaseLost: (jobId) => this.abandon(jobId, "lease lost (taken over by another worker)"),
+      onLeaseLost: (jobId) => this.abandon(jobId, "no longer held (cancelled, or the lease was taken over by another worker)"),
+      onSignals: () => this.deliverSignals(),
     });
+    this.retention = new RetentionService({ pool: deps.pool, log, config: () => this.config });
     this.rescuer = new RescuerService({ pool: deps.pool, log, config: () => this.config, onRescued: () => this.wake() });
     this.listener = new JobListener({
       url: deps.url,
@@ -120,6 +133,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
       onControl: (msg) => {
         if (msg.stop === this.id || msg.stop === "*") void this.heartbeat.runOnce().catch(() => {});
+        if (typeof msg.cancel === "string" && msg.worker === this.id) this.abandon(msg.cancel, "cancelled by an operator");
+        if (typeof msg.signal === "string" && msg.worker === this.id) void this.deliverSignals();
+        if (typeof msg.queues === "string") void this.refreshQueueSettings().then(() => this.wake());
       },
       onReconnect: () => this.wake(),
     });
@@ -129,9 +145,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async start(): Promise<void> {
     this.config = await loadConfig(this.deps.pool);
     await registerWorker(this.deps.pool, this.registration);
+    await this.refreshQueueSettings();
     await this.listener.start();
     this.heartbeat.start();
     this.rescuer.start();
+    this.retention.start();
     this.deps.log.info({ worker: this.id, queues: this.options.queues, concurrency: this.options.concurrency }, "worker started");
     this.loopDone = this.loop();
   }
@@ -212,12 +230,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       let claimed: ClaimedJob[];
       try {
-        claimed = await claimJobs(this.deps.pool, {
-          workerId: this.id,
-          queues: this.options.queues,
-          limit: free,
-          leaseMs: this.config.lease_ms,
-        });
+        const params = { workerId: this.id, queues: this.options.queues, limit: free, leaseMs: this.config.lease_ms };
+        claimed = await claimJobs(this.deps.pool, params);
+        if (this.limitedQueues && claimed.length < free) {
+          claimed = claimed.concat(await claimLimitedJobs(this.deps.pool, { ...params, limit: free - claimed.length }));
+        }
         failures = 0;
       } catch (err) {
         failures++;
@@ -239,6 +256,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.sleep(await this.idleWaitMs());
     }
     await this.drain();
+  }
+
+  /** Re-reads whether a served queue is limited; a failure keeps the last answer (the claims re-check the table anyway). */
+  private async refreshQueueSettings(): Promise<void> {
+    try {
+      this.limitedQueues = await hasLimitedQueues(this.deps.pool, this.options.queues);
+    } catch {
+      // Next heartbeat.
+    }
+  }
+
+  /** Sends the signals `kill` asked for to the process groups of this worker's running jobs. */
+  private async deliverSignals(): Promise<void> {
+    if (this.slots.size === 0) return;
+    const signals = await takeJobSignals(this.deps.pool, { workerId: this.id });
+    for (const s of signals) {
+      const slot = this.slots.get(s.id);
+      if (!slot || slot.job.attempts !== s.attempts) continue;
+      this.deps.log.info({ job: s.id, signal: s.signal }, "sending a signal to the command (kill)");
+      slot.run.signal(s.signal as NodeJS.Signals);
+    }
   }
 
   /** Sleep until the next scheduled job or retry is due, at most poll_interval_ms. */
@@ -306,6 +344,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const { job } = slot;
     const base = { jobId: job.id, workerId: this.id, attempt: job.attempts, exitCode: result.exitCode, output: result.output, durationMs: result.durationMs };
     if (slot.discardReason) {
+      await saveAttemptOutput(this.deps.pool, { jobId: job.id, attempt: job.attempts, workerId: this.id, output: result.output }).catch(() => {});
       this.emit("job:discarded", { id: job.id, attempt: job.attempts, why: slot.discardReason });
       return;
     }
@@ -322,7 +361,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     const outcome = await this.withRetry(() =>
-      failJob(this.deps.pool, { ...base, error: failure, backoffBase: this.config.backoff_base, backoffMaxS: this.config.backoff_max_s }),
+      failJob(this.deps.pool, {
+        ...base,
+        error: failure,
+        backoffBase: this.config.backoff_base,
+        backoffMaxS: this.config.backoff_max_s,
+        backoffJitter: this.config.backoff_jitter,
+      }),
     );
     if (outcome) {
       this.deps.log.info({ job: job.id, attempt: job.attempts, error: failure, state: outcome.state, retryAt: outcome.state === "failed" ? outcome.runAt : undefined }, "attempt failed");
@@ -359,6 +404,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     clearTimeout(this.stopTimer);
     await this.heartbeat.stop();
     await this.rescuer.stop();
+    await this.retention.stop();
     await this.listener.stop();
     await this.withRetry(() => setWorkerState(this.deps.pool, this.id, "stopped"));
     this.deps.log.info({ worker: this.id }, "worker stopped");

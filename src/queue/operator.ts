@@ -1,0 +1,154 @@
+/**
+ * What an operator does to single jobs: cancel, kill (send a signal), requeue a finished job, purge
+ * old ones, and wait for jobs to finish. Each takes the context and one params object, checks the
+ * job first (unknown id: NotFoundError, wrong state: InvalidStateError, nothing changed) and returns
+ * plain data; rendering is the CLI's.
+ */
+import { constants } from "node:os";
+import type pg from "pg";
+import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
+import {
+  cancelJob,
+  countPurgeable,
+  jobSignalPending,
+  purgeJobs,
+  requeueJobs,
+  requestJobSignal,
+  type CancelledJob,
+  type JobState,
+  type PurgeableState,
+} from "./sql.js";
+
+type Db = pg.Pool;
+
+async function stateOf(db: Db, id: string): Promise<JobState> {
+  const res = await db.query<{ state: JobState }>("SELECT state FROM jobs WHERE id = $1", [id]);
+  const state = res.rows[0]?.state;
+  if (state === undefined) throw new NotFoundError(`no job '${id}'`);
+  return state;
+}
+
+/** Cancels a pending, failed or processing job (sql.ts cancelJob); any other state is InvalidStateError. */
+export async function cancel(db: Db, p: { id: string }): Promise<CancelledJob> {
+  const done = await cancelJob(db, p);
+  if (done) return done;
+  const state = await stateOf(db, p.id);
+  throw new InvalidStateError(`job '${p.id}' is ${state}: only pending, failed or processing jobs can be cancelled`);
+}
+
+/** Signal names `kill --signal` accepts: SIGTERM, TERM, 15 ... */
+export function parseSignal(raw: string): NodeJS.Signals {
+  const signals = constants.signals as Record<string, number>;
+  const upper = raw.trim().toUpperCase();
+  const name = /^\d+$/.test(upper)
+    ? Object.keys(signals).find((k) => signals[k] === Number(upper))
+    : upper.startsWith("SIG") ? upper : `SIG${upper}`;
+  if (!name || signals[name] === undefined) throw new InvalidInputError(`unknown signal '${raw}' (e.g. TERM, INT, HUP, USR1, KILL or a number)`);
+  return name as NodeJS.Signals;
+}
+
+export interface KillResult {
+  worker_id: string;
+  /** Whether the worker took the signal within the wait; false = it will at its next heartbeat. */
+  delivered: boolean;
+}
+
+/**
+ * Asks the worker running the job, on whichever host, to send `signal` to the command's process
+ * group, and waits up to `waitMs` for it to take the request.
+ */
+export async function kill(db: Db, p: { id: string; signal: NodeJS.Signals; waitMs?: number }): Promise<KillResult> {
+  const asked = await requestJobSignal(db, p);
+  if (!asked) {
+    const state = await stateOf(db, p.id);
+    throw new InvalidStateError(`job '${p.id}' is ${state}, not running: nothing to signal`);
+  }
+  const deadline = Date.now() + (p.waitMs ?? 3000);
+  while (Date.now() < deadline) {
+    if (!(await jobSignalPending(db, p))) return { worker_id: asked.worker_id, delivered: true };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { worker_id: asked.worker_id, delivered: false };
+}
+
+/** Runs completed or cancelled jobs again with the same spec; checks every id first. */
+export async function requeue(db: Db, p: { ids: readonly string[] }): Promise<string[]> {
+  const ids = [...new Set(p.ids)];
+  for (const id of ids) {
+    const state = await stateOf(db, id);
+    if (state === "dead") throw new InvalidStateError(`job '${id}' is dead: use queuectl dlq retry ${id}`);
+    if (state !== "completed" && state !== "cancelled") throw new InvalidStateError(`job '${id}' is ${state}: only completed or cancelled jobs can be requeued`);
+  }
+  try {
+    const done = await requeueJobs(db, { ids });
+    const missed = ids.filter((id) => !done.includes(id));
+    if (missed.length > 0) throw new InvalidStateError(`job '${missed[0]}' changed state while requeueing it`);
+    return done;
+  } catch (err) {
+    throw uniqueKeyConflict(err) ?? err;
+  }
+}
+
+/** A unique_violation on the unique-key index, as the error a user can act on. */
+export function uniqueKeyConflict(err: unknown): InvalidStateError | null {
+  const e = err as { code?: string; constraint?: string; detail?: string };
+  if (e.code !== "23505" || e.constraint !== "jobs_unique_key_active_idx") return null;
+  const key = /\(unique_key\)=\((.*)\) already exists/.exec(e.detail ?? "")?.[1];
+  return new InvalidStateError(`another active job holds unique key '${key ?? "?"}'; nothing was changed`);
+}
+
+export const PURGEABLE_STATES: readonly PurgeableState[] = ["completed", "cancelled", "dead"];
+
+/** Rows deleted per statement by purge. */
+export const PURGE_BATCH = 1000;
+
+/**
+ * Deletes jobs in a finished state older than `olderThanS` seconds, in batches of PURGE_BATCH (one
+ * short statement each). `dryRun` only counts. Returns how many were (or would be) deleted.
+ */
+export async function purge(db: Db, p: { state: PurgeableState; olderThanS: number; dryRun?: boolean }): Promise<number> {
+  if (p.dryRun) return countPurgeable(db, p);
+  let total = 0;
+  for (;;) {
+    const n = await purgeJobs(db, { ...p, limit: PURGE_BATCH });
+    total += n;
+    if (n < PURGE_BATCH) return total;
+  }
+}
+
+/** Parses `7d`, `12h`, `30m`, `90s` or a number of seconds into seconds. */
+export function parseAge(raw: string): number {
+  const m = /^\s*(\d+)\s*(s|m|h|d|w)?\s*$/i.exec(raw);
+  if (!m) throw new InvalidInputError(`--older-than '${raw}' is not an age: use e.g. 90s, 30m, 12h, 7d, 2w`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[(m[2] ?? "s").toLowerCase() as "s"]!;
+}
+
+export interface WaitedJob {
+  id: string;
+  state: JobState;
+  exit_code: number | null;
+}
+
+/**
+ * Polls until every job is finished (completed, dead or cancelled) or `timeoutMs` passes; calls
+ * `onProgress` after each poll. Returns the jobs as last seen. Unknown ids: NotFoundError, before waiting.
+ */
+export async function waitForJobs(
+  db: Db,
+  p: { ids: readonly string[]; timeoutMs: number | null; pollMs?: number; onProgress?: (jobs: WaitedJob[]) => void },
+): Promise<{ jobs: WaitedJob[]; timedOut: boolean }> {
+  const ids = [...new Set(p.ids)];
+  const deadline = p.timeoutMs === null ? Infinity : Date.now() + p.timeoutMs;
+  for (;;) {
+    const res = await db.query<WaitedJob>("SELECT id, state, exit_code FROM jobs WHERE id = ANY($1::text[])", [ids]);
+    const byId = new Map(res.rows.map((r) => [r.id, r]));
+    const missing = ids.find((id) => !byId.has(id));
+    if (missing !== undefined) throw new NotFoundError(`no job '${missing}'`);
+    const jobs = ids.map((id) => byId.get(id)!);
+    p.onProgress?.(jobs);
+    const finished = jobs.every((j) => j.state === "completed" || j.state === "dead" || j.state === "cancelled");
+    if (finished) return { jobs, timedOut: false };
+    if (Date.now() >= deadline) return { jobs, timedOut: true };
+    await new Promise((r) => setTimeout(r, Math.min(p.pollMs ?? 200, Math.max(1, deadline - Date.now()))));
+  }
+}
