@@ -3,14 +3,19 @@
  * The help text is the documentation: every command carries an example.
  */
 import { Command } from "commander";
+import { registerCancelCommands } from "./commands/cancel.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerDashboardCommand } from "./commands/dashboard.js";
 import { registerDbCommands } from "./commands/db.js";
 import { registerDlqCommands } from "./commands/dlq.js";
 import { registerEnqueueCommand } from "./commands/enqueue.js";
 import { registerListCommand } from "./commands/list.js";
+import { registerPurgeCommand } from "./commands/purge.js";
+import { registerQueueCommands } from "./commands/queue.js";
+import { registerRequeueCommand } from "./commands/requeue.js";
 import { registerShowCommand } from "./commands/show.js";
 import { registerStatusCommand } from "./commands/status.js";
+import { registerWaitCommand } from "./commands/wait.js";
 import { registerWorkerCommands } from "./commands/worker.js";
 
 export function buildProgram(): Command {
@@ -43,6 +48,11 @@ Environment:
   registerListCommand(program);
   registerShowCommand(program);
   registerDlqCommands(program);
+  registerQueueCommands(program);
+  registerCancelCommands(program);
+  registerRequeueCommand(program);
+  registerWaitCommand(program);
+  registerPurgeCommand(program);
   registerConfigCommands(program);
   registerDbCommands(program);
   registerDashboardCommand(program);

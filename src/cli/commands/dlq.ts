@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { InvalidInputError } from "../../errors.js";
-import { listDeadLetters, retryDead } from "../../queue/jobs.js";
+import { listDeadLetters, parseDeadJobEdit, retryDead } from "../../queue/jobs.js";
 import { parseCount } from "../args.js";
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
@@ -74,6 +74,7 @@ Examples:
     )
     .argument("[ids...]", "ids of dead jobs")
     .option("-a, --all", "retry every job in the DLQ")
+    .option("--edit <json>", 'change the job before it runs again (one job): {"command"?, "timeout"? (ms, null = config default), "max_retries"?}')
     .option("--json", 'print {"retried": [ids]} only')
     .addHelpText(
       "after",
@@ -81,12 +82,15 @@ Examples:
 Examples:
   $ queuectl dlq retry report-42
   $ queuectl dlq retry job-1 job-2
-  $ queuectl dlq retry --all`,
+  $ queuectl dlq retry --all
+  $ queuectl dlq retry report-42 --edit '{"command":"make report --no-cache","timeout":600000,"max_retries":5}'`,
     )
-    .action(async (ids: string[], opts: { all?: boolean; json?: boolean }) => {
+    .action(async (ids: string[], opts: { all?: boolean; json?: boolean; edit?: string }) => {
       if (opts.all && ids.length > 0) throw new InvalidInputError("give job ids or --all, not both");
       if (!opts.all && ids.length === 0) throw new InvalidInputError("name the dead jobs to retry, or use --all (see: queuectl dlq list)");
-      const retried = await withContext((ctx) => retryDead(ctx, opts.all ? { all: true } : { ids }));
+      if (opts.edit !== undefined && (opts.all || ids.length !== 1)) throw new InvalidInputError("--edit changes one job: name exactly one dead job");
+      const edit = opts.edit === undefined ? undefined : parseDeadJobEdit(opts.edit);
+      const retried = await withContext((ctx) => retryDead(ctx, opts.all ? { all: true } : { ids, edit }));
       if (opts.json) {
         printJson({ retried });
         return;

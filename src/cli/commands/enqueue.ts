@@ -1,8 +1,9 @@
 import { Option, type Command } from "commander";
 import { readEnqueueInput, type EnqueueFlags } from "../../queue/enqueue-input.js";
-import { enqueueJobs } from "../../queue/jobs.js";
+import { enqueueJobsWithOutcome } from "../../queue/jobs.js";
 import { withContext } from "../context.js";
 import { printJson } from "../output.js";
+import { progressBar } from "../progress.js";
 
 interface EnqueueOptions extends EnqueueFlags {
   file?: string;
@@ -16,7 +17,9 @@ export function registerEnqueueCommand(program: Command): void {
     .description(
       "Adds one job or many. The job argument is a JSON object, a file of jobs, or - for stdin; a file or stdin " +
         "may hold one JSON object, a JSON array, or one JSON object per line. Many jobs go in one transaction: all or none.\n\n" +
-        'Job fields: {"id"?, "command", "queue"?, "priority"?, "max_retries"?, "timeout"? (ms), "run_at"? (ISO 8601)}. ' +
+        'Job fields: {"id"?, "command", "queue"?, "priority"?, "max_retries"?, "timeout"? (ms), "run_at"? (ISO 8601), ' +
+        '"unique_key"?, "retry_on"? [exit codes], "no_retry_on"? [exit codes]}. A unique_key that an active (pending, ' +
+        "processing or failed) job holds returns that job's id instead of adding one. " +
         "Flags set the same fields and override those of every job read.",
     )
     .argument("[job]", "a job as JSON, a path to a file of jobs, or - to read stdin")
@@ -29,7 +32,10 @@ export function registerEnqueueCommand(program: Command): void {
     .option("--timeout <ms>", "kill the command after this many milliseconds (default: config job_timeout_ms)")
     .addOption(new Option("--run-at <time>", "do not run before this ISO 8601 time").conflicts("delay"))
     .option("--delay <duration>", "do not run before this much time from now: 30s, 5m, 2h, 1d or ms")
-    .option("--json", 'print {"id": ...} or {"ids": [...]} instead of the ids')
+    .option("--unique-key <key>", "at most one active job with this key: an existing one's id is returned instead")
+    .option("--retry-on <codes>", "retry only these exit codes, e.g. 1,75 (default: every exit code)")
+    .option("--never-retry-on <codes>", "never retry these exit codes, e.g. 2,127 (no_retry_on): the job goes to the DLQ at once")
+    .option("--json", 'print {"id": ...} or {"ids": [...]} instead of the ids (plus "existing": [ids] when a unique_key matched)')
     .addHelpText(
       "after",
       `
@@ -40,14 +46,22 @@ Examples:
   $ queuectl enqueue --command "send-digest" --delay 2h
   $ queuectl enqueue --file jobs.jsonl --queue batch
   $ generate-jobs | queuectl enqueue -
-  $ queuectl enqueue jobs.json`,
+  $ queuectl enqueue jobs.json
+  $ queuectl enqueue --command "sync-catalog" --unique-key sync-catalog --never-retry-on 2,127`,
     )
     .action(async (job: string | undefined, opts: EnqueueOptions) => {
       // Everything is read and validated before the database is touched: invalid input changes nothing.
       const input = await readEnqueueInput({ arg: job, file: opts.file, flags: opts, stdin: process.stdin });
-      const ids = await withContext((ctx) => enqueueJobs(ctx, { specs: input.specs }), { prisma: false });
-      if (opts.json) printJson(input.single ? { id: ids[0] } : { ids });
-      else if (ids.length > 0) process.stdout.write(`${ids.join("\n")}\n`);
+      const bar = progressBar("enqueueing");
+      const { ids, existing } = await withContext((ctx) =>
+        enqueueJobsWithOutcome(ctx, { specs: input.specs, onBatch: input.specs.length > 1 ? (done, total) => bar.update(done, total, "jobs") : undefined }),
+        { prisma: false },
+      ).finally(() => bar.done());
+      if (opts.json) {
+        const extra = existing.size > 0 ? { existing: [...existing] } : {};
+        printJson(input.single ? { id: ids[0], ...extra } : { ids, ...extra });
+      } else if (ids.length > 0) process.stdout.write(`${ids.join("\n")}\n`);
       else process.stderr.write("queuectl: no jobs in the input; nothing enqueued\n");
+      for (const id of existing) process.stderr.write(`queuectl: job '${id}' with the same unique key is already active; not added again\n`);
     });
 }
