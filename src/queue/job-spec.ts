@@ -73,7 +73,7 @@ function describeIssue(issue: z.core.$ZodIssue, label: string): string {
   if (issue.code === "unrecognized_keys") return `${label}unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
   if (issue.code === "invalid_type") {
     const expected = (issue as { expected?: string }).expected;
-    return field ? `${label}'${field}' must be ${expected === "int" ? "an integer" : `a ${expected}`}` : `${label}a job must be a JSON object`;
+    return field ? `${label}'${field}' must be ${expected === "int" ? "an integer" : `${/^[aeiou]/.test(expected ?? "") ? "an" : "a"} ${expected}`}` : `${label}a job must be a JSON object`;
   }
   if (issue.code === "too_small" || issue.code === "too_big") {
     const i = issue as { minimum?: number | bigint; maximum?: number | bigint };
