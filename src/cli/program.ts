@@ -10,6 +10,7 @@ import { registerDbCommands } from "./commands/db.js";
 import { registerDlqCommands } from "./commands/dlq.js";
 import { registerEnqueueCommand } from "./commands/enqueue.js";
 import { registerListCommand } from "./commands/list.js";
+import { registerLogsCommand } from "./commands/logs.js";
 import { registerPurgeCommand } from "./commands/purge.js";
 import { registerQueueCommands } from "./commands/queue.js";
 import { registerRequeueCommand } from "./commands/requeue.js";
@@ -52,6 +53,7 @@ Environment:
   registerCancelCommands(program);
   registerRequeueCommand(program);
   registerWaitCommand(program);
+  registerLogsCommand(program);
   registerPurgeCommand(program);
   registerConfigCommands(program);
   registerDbCommands(program);

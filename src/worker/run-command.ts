@@ -16,6 +16,8 @@ export interface RunCommandParams {
   outputLimitBytes: number;
   /** Extra environment for the command (QUEUECTL_JOB_ID, ...). */
   env?: Record<string, string>;
+  /** Every chunk of output as it arrives (for live output); the tail is kept regardless. */
+  onOutput?: (chunk: Buffer) => void;
 }
 
 export interface CommandResult {
@@ -85,8 +87,14 @@ export function runCommand(p: RunCommandParams): RunningCommand {
         }, p.timeoutMs)
       : undefined;
 
-  child.stdout?.on("data", (c: Buffer) => tail.push(c));
-  child.stderr?.on("data", (c: Buffer) => tail.push(c));
+  const onData = p.onOutput
+    ? (c: Buffer) => {
+        tail.push(c);
+        p.onOutput!(c);
+      }
+    : (c: Buffer) => tail.push(c);
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
   // When the shell exits, processes it left in its group (`cmd &`) would keep the job "running" by
   // holding the output pipe open. The job is the process tree: end what is left of it.
   child.on("exit", () => {

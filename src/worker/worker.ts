@@ -31,6 +31,7 @@ import { HeartbeatService } from "./heartbeat-service.js";
 import { JobListener } from "./job-listener.js";
 import type { Logger } from "./logger.js";
 import { RescuerService } from "./rescuer-service.js";
+import { OutputStreamer } from "./output-streamer.js";
 import { RetentionService } from "./retention-service.js";
 import { describeFailure, runCommand, type CommandResult, type RunningCommand } from "./run-command.js";
 
@@ -83,6 +84,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly heartbeat: HeartbeatService;
   private readonly rescuer: RescuerService;
   private readonly retention: RetentionService;
+  private readonly output: OutputStreamer;
   /** Whether a queue this worker serves has a concurrency limit: then claimLimitedJobs runs too. Re-read on every heartbeat and on NOTIFY. */
   private limitedQueues = false;
   private readonly listener: JobListener;
@@ -124,6 +126,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onSignals: () => this.deliverSignals(),
     });
     this.retention = new RetentionService({ pool: deps.pool, log, config: () => this.config });
+    this.output = new OutputStreamer({ pool: deps.pool, log, limitBytes: () => this.config.output_limit_bytes });
     this.rescuer = new RescuerService({ pool: deps.pool, log, config: () => this.config, onRescued: () => this.wake() });
     this.listener = new JobListener({
       url: deps.url,
@@ -316,6 +319,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       timeoutMs,
       outputLimitBytes: this.config.output_limit_bytes,
       env: { QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempts), QUEUECTL_QUEUE: job.queue, QUEUECTL_WORKER_ID: this.id },
+      onOutput: this.output.open(job.id, job.attempts),
     });
     const slot: Slot = { job, run };
     this.slots.set(job.id, slot);
@@ -324,6 +328,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       .then((result) => this.recordOutcome(slot, result))
       .catch((err: unknown) => this.deps.log.error({ job: job.id, err: (err as Error).message }, "could not record the outcome"))
       .finally(() => {
+        this.output.close(job.id);
         this.slots.delete(job.id);
         this.completions.delete(done);
         this.wake();
@@ -405,6 +410,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.heartbeat.stop();
     await this.rescuer.stop();
     await this.retention.stop();
+    await this.output.stop();
     await this.listener.stop();
     await this.withRetry(() => setWorkerState(this.deps.pool, this.id, "stopped"));
     this.deps.log.info({ worker: this.id }, "worker stopped");

@@ -26,3 +26,17 @@ CREATE UNIQUE INDEX "jobs_unique_key_active_idx" ON "jobs"("unique_key")
     WHERE "state" IN ('pending', 'processing', 'failed');
 -- Retention deletes finished jobs oldest first, per state.
 CREATE INDEX "jobs_state_finished_at_idx" ON "jobs"("state", "finished_at");
+
+-- Output of running attempts, appended by the worker in batches (at most every 500 ms, only when
+-- there is new output) so `logs --follow` can stream it from any host. Once an attempt finishes its
+-- output lives in job_attempts.output and the worker deletes these rows.
+CREATE TABLE "job_output" (
+    "id" BIGSERIAL NOT NULL,
+    "job_id" TEXT NOT NULL,
+    "attempt" INTEGER NOT NULL,
+    "chunk" TEXT NOT NULL,
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT "job_output_pkey" PRIMARY KEY ("id")
+);
+CREATE INDEX "job_output_job_id_attempt_id_idx" ON "job_output"("job_id", "attempt", "id");
+ALTER TABLE "job_output" ADD CONSTRAINT "job_output_job_id_fkey" FOREIGN KEY ("job_id") REFERENCES "jobs"("id") ON DELETE CASCADE ON UPDATE CASCADE;

@@ -1,0 +1,110 @@
+/**
+ * The captured output of a job's attempts for `logs`: a finished attempt's output is in job_attempts
+ * (the capped tail); a running one's is the chunks its worker appends to job_output while it runs.
+ * `followLogs` streams a job's output from any host until the job ends (through its retries).
+ */
+import pg from "pg";
+import { NotFoundError } from "../errors.js";
+import { OUTPUT_CHANNEL, readJobOutput, type JobState } from "./sql.js";
+
+interface AttemptView {
+  state: JobState;
+  attempt: number | null;
+  finished: boolean;
+  /** The recorded output of a finished attempt. */
+  output: string | null;
+}
+
+async function attemptView(db: pg.Pool, p: { jobId: string; attempt?: number }): Promise<AttemptView> {
+  const res = await db.query<{ state: JobState; attempt: number | null; finished: boolean | null; output: string | null }>(
+    `SELECT j.state, a.attempt, a.finished_at IS NOT NULL AS finished, a.output
+     FROM jobs j LEFT JOIN LATERAL (
+       SELECT attempt, finished_at, output FROM job_attempts
+       WHERE job_id = j.id AND ($2::int IS NULL OR attempt = $2) ORDER BY id DESC LIMIT 1
+     ) a ON true
+     WHERE j.id = $1`,
+    [p.jobId, p.attempt ?? null],
+  );
+  const row = res.rows[0];
+  if (!row) throw new NotFoundError(`no job '${p.jobId}'`);
+  if (p.attempt !== undefined && row.attempt === null) throw new NotFoundError(`job '${p.jobId}' has no attempt ${p.attempt}`);
+  return { state: row.state, attempt: row.attempt, finished: row.finished === true, output: row.output };
+}
+
+export interface JobLogs {
+  /** null: the job has not started yet. */
+  attempt: number | null;
+  running: boolean;
+  output: string;
+}
+
+/** The output of the latest attempt (or `attempt`), so far when it still runs. */
+export async function readLogs(db: pg.Pool, p: { jobId: string; attempt?: number }): Promise<JobLogs> {
+  const view = await attemptView(db, p);
+  if (view.attempt === null) return { attempt: null, running: false, output: "" };
+  if (view.finished) return { attempt: view.attempt, running: false, output: view.output ?? "" };
+  const chunks = await readJobOutput(db, { jobId: p.jobId, attempt: view.attempt, afterId: "0" });
+  return { attempt: view.attempt, running: true, output: chunks.map((c) => c.chunk).join("") };
+}
+
+const FINAL: readonly JobState[] = ["completed", "dead", "cancelled"];
+
+/**
+ * Writes a job's output as it is produced until the job ends (completed, dead or cancelled), across
+ * its attempts; `onAttempt` is told when a new attempt starts. Wakes on NOTIFY (queuectl_output) and
+ * polls every `pollMs` besides, so a lost notification costs at most one poll.
+ */
+export async function followLogs(
+  db: pg.Pool,
+  p: { jobId: string; url: string; write: (text: string) => void; onAttempt?: (attempt: number) => void; pollMs?: number; signal?: AbortSignal },
+): Promise<JobState> {
+  const listener = new pg.Client({ connectionString: p.url, application_name: "queuectl-logs" });
+  let wake: (() => void) | undefined;
+  listener.on("notification", (msg) => {
+    if (msg.payload === p.jobId) wake?.();
+  });
+  listener.on("error", () => {});
+  await listener.connect();
+  try {
+    await listener.query(`LISTEN ${OUTPUT_CHANNEL}`);
+    let attempt: number | null = null;
+    let lastId = "0";
+    let printed = 0;
+    for (;;) {
+      const view = await attemptView(db, { jobId: p.jobId });
+      if (view.attempt !== null && view.attempt !== attempt) {
+        if (attempt !== null || view.attempt > 1) p.onAttempt?.(view.attempt);
+        attempt = view.attempt;
+        lastId = "0";
+        printed = 0;
+      }
+      if (attempt !== null) {
+        if (view.finished) {
+          // The recorded output is the whole (capped) output: print what the chunks did not.
+          const output = view.output ?? "";
+          if (output.length > printed && !output.startsWith("[… ")) p.write(output.slice(printed));
+          else if (output.startsWith("[… ") && printed === 0) p.write(output);
+          printed = Math.max(printed, output.length);
+        } else {
+          for (const c of await readJobOutput(db, { jobId: p.jobId, attempt, afterId: lastId })) {
+            p.write(c.chunk);
+            printed += c.chunk.length;
+            lastId = c.id;
+          }
+        }
+      }
+      if (FINAL.includes(view.state) && (view.attempt === null || view.finished)) return view.state;
+      if (p.signal?.aborted) return view.state;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, p.pollMs ?? 500);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = undefined;
+    }
+  } finally {
+    await listener.end().catch(() => {});
+  }
+}
