@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import { registerCancelCommands } from "./commands/cancel.js";
+import { registerCompletionCommand } from "./commands/completion.js";
 import { registerConfigCommands } from "./commands/config.js";
 import { registerDashboardCommand } from "./commands/dashboard.js";
 import { registerDbCommands } from "./commands/db.js";
@@ -58,6 +59,7 @@ Environment:
   registerConfigCommands(program);
   registerDbCommands(program);
   registerDashboardCommand(program);
+  registerCompletionCommand(program);
 
   // Subcommands inherit the error behaviour so every usage error maps to exit code 2.
   for (const cmd of program.commands) {
