@@ -13,6 +13,8 @@ const DEFAULTS = {
   poll_interval_ms: 1000,
   lease_ms: 30_000,
   output_limit_bytes: 262_144,
+  backoff_jitter: 0,
+  retention_completed: 0,
 };
 
 async function storedRows() {

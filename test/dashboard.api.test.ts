@@ -64,8 +64,8 @@ describe("GET /api/overview", () => {
     expect(body.avg_duration_ms).toBe(120);
     expect(body.oldest_runnable_age_ms).toBeGreaterThanOrEqual(0);
     expect(body.queues).toEqual([
-      { queue: "default", counts: { pending: 1, processing: 1, completed: 2, failed: 0, dead: 1, cancelled: 0 }, total: 5 },
-      { queue: "emails", counts: { pending: 1, processing: 0, completed: 1, failed: 0, dead: 1, cancelled: 0 }, total: 3 },
+      { queue: "default", counts: { pending: 1, processing: 1, completed: 2, failed: 0, dead: 1, cancelled: 0 }, total: 5, concurrency_limit: null, paused: false },
+      { queue: "emails", counts: { pending: 1, processing: 0, completed: 1, failed: 0, dead: 1, cancelled: 0 }, total: 3, concurrency_limit: null, paused: false },
     ]);
     expect(body.throughput).toHaveLength(60);
     const last = body.throughput.at(-1);
@@ -161,7 +161,7 @@ describe("GET /api/workers and /api/config", () => {
 
   it("shows every config key with its value, default and meaning", async () => {
     const { body } = await getJson("/api/config");
-    expect(body.config.map((c: { key: string }) => c.key)).toEqual(["max_retries", "backoff_base", "backoff_max_s", "job_timeout_ms", "poll_interval_ms", "lease_ms", "output_limit_bytes"]);
+    expect(body.config.map((c: { key: string }) => c.key)).toEqual(["max_retries", "backoff_base", "backoff_max_s", "job_timeout_ms", "poll_interval_ms", "lease_ms", "output_limit_bytes", "backoff_jitter", "retention_completed"]);
     expect(body.config[0]).toMatchObject({ key: "max_retries", value: 3, default: 3 });
     expect(body.config[0].help).toMatch(/retries/);
   });
@@ -286,5 +286,31 @@ describe("errors", () => {
     const b = await browser();
     const res = await b.post("/api/config/max_retries", { value: "1".repeat(20_000) });
     expect(res.status).toBe(413);
+  });
+});
+
+describe("operator actions", () => {
+  it("pauses and resumes a queue (shown on the overview), only with the CSRF token", async () => {
+    const b = await browser();
+    expect(await b.post("/api/queues/emails/pause", {}, { "x-csrf-token": "forged" }).then((r) => r.status)).toBe(403);
+    const res = await b.post("/api/queues/emails/pause", {});
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ queue: "emails", paused: true });
+    await new Promise((r) => setTimeout(r, 1100)); // the overview read is shared for a second
+    const paused = (await getJson("/api/overview")).body.queues.find((q: { queue: string }) => q.queue === "emails");
+    expect(paused).toMatchObject({ paused: true, concurrency_limit: null });
+    expect((await b.post("/api/queues/emails/resume", {})).status).toBe(200);
+    expect((await b.post("/api/queues/bad%20name/pause", {})).status).toBe(400);
+  });
+
+  it("cancels a pending job; a second cancel is a conflict and an unknown job is 404", async () => {
+    const b = await browser();
+    const res = await b.post("/api/jobs/pending-1/cancel", {});
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ id: "pending-1", previous_state: "pending", worker_id: null });
+    expect(await stateOf(db.pool, "pending-1")).toBe("cancelled");
+    const again = await b.post("/api/jobs/pending-1/cancel", {});
+    expect(again.status).toBe(409);
+    expect((await b.post("/api/jobs/ghost/cancel", {})).status).toBe(404);
   });
 });

@@ -19,7 +19,7 @@ export interface QueueInfo {
   paused: boolean;
 }
 
-/** Every queue that has unfinished jobs or a setting, by name. */
+/** Every queue that has unfinished jobs or a setting (a limit, or paused), by name. */
 export async function listQueues(db: pg.Pool): Promise<QueueInfo[]> {
   const res = await db.query<QueueInfo>(
     `WITH counts AS (
@@ -30,7 +30,7 @@ export async function listQueues(db: pg.Pool): Promise<QueueInfo[]> {
      )
      SELECT coalesce(c.name, q.name) AS name, coalesce(c.pending, 0) AS pending, coalesce(c.running, 0) AS running,
             q.concurrency_limit, coalesce(q.paused, false) AS paused
-     FROM counts c FULL JOIN queues q ON q.name = c.name
+     FROM counts c FULL JOIN (SELECT * FROM queues WHERE paused OR concurrency_limit IS NOT NULL) q ON q.name = c.name
      ORDER BY 1`,
   );
   return res.rows;

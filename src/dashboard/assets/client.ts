@@ -313,12 +313,14 @@ export const CLIENT_JS = String.raw`
             var n = q.counts[s];
             return h("td", { class: "num" + (n === 0 ? " zero" : "") }, n === 0 ? "0" : h("a", { href: "/jobs?queue=" + encodeURIComponent(q.queue) + "&state=" + s }, num(n)));
           }),
-          [h("td", { class: "num" }, num(q.total))]
+          [h("td", { class: "num" }, num(q.total)),
+           h("td", { class: "num" }, q.concurrency_limit === null ? muted("-") : String(q.concurrency_limit)),
+           h("td", null, h("button", { type: "button", class: "btn small" + (q.paused ? " paused" : ""), "data-queue": q.queue, onclick: function (ev) { togglePause(q.queue, !q.paused, ev.currentTarget); } }, q.paused ? "Resume" : "Pause"))]
         ));
       });
       var queues = h("section", { class: "card flush" }, [
         h("h2", null, "Queues"),
-        table(["queue"].concat(STATES.map(function (s) { return { text: s, cls: "num" }; }), [{ text: "total", cls: "num" }]), queueRows, "No jobs yet: enqueue one with queuectl enqueue.")
+        table(["queue"].concat(STATES.map(function (s) { return { text: s, cls: "num" }; }), [{ text: "total", cls: "num" }, { text: "limit", cls: "num" }, "paused"]), queueRows, "No jobs yet: enqueue one with queuectl enqueue.")
       ]);
       main.replaceChildren(
         pageHead("Overview", num(d.total) + " jobs in " + d.queues.length + (d.queues.length === 1 ? " queue" : " queues")),
@@ -327,6 +329,12 @@ export const CLIENT_JS = String.raw`
     },
     fail: function (err) { main.replaceChildren(pageHead("Overview"), failBox(err)); }
   };
+  function togglePause(queue, pause, button) {
+    button.disabled = true;
+    request("POST", "/api/queues/" + encodeURIComponent(queue) + (pause ? "/pause" : "/resume"), {})
+      .catch(function (err) { window.alert(err.message); })
+      .then(function () { refresh(true); });
+  }
   function stat(label, value) {
     return h("div", { class: "stat" }, [h("div", { class: "label" }, label), value]);
   }
@@ -441,6 +449,17 @@ export const CLIENT_JS = String.raw`
     var retrying = false;
 
     function field(label, value) { return [h("dt", null, label), h("dd", null, value)]; }
+    function cancelButton() {
+      return h("button", { type: "button", class: "danger", id: "cancel-job", onclick: function (e) {
+        var b = e.currentTarget;
+        b.disabled = true;
+        retrying = true;
+        request("POST", "/api/jobs/" + encodeURIComponent(id) + "/cancel", {})
+          .then(function () { flash("ok", "Job " + id + " cancelled."); })
+          .catch(function (err) { flash("err", err.message); })
+          .then(function () { retrying = false; refresh(true); });
+      } }, "Cancel job");
+    }
     function retryButton() {
       return h("button", { type: "button", class: "primary", id: "retry-job", onclick: function (e) {
         var b = e.currentTarget;
@@ -513,6 +532,7 @@ export const CLIENT_JS = String.raw`
         main.replaceChildren(
           pageHead(h("span", { class: "mono" }, j.id), null, [
             j.state === "dead" ? retryButton() : null,
+            j.state === "pending" || j.state === "failed" || j.state === "processing" ? cancelButton() : null,
             h("a", { class: "btn", href: "/jobs" }, "All jobs")
           ]),
           flashBox,

@@ -10,6 +10,8 @@ import { CONFIG_KEY_NAMES, CONFIG_KEYS, isConfigKey, loadConfig, setConfigValue 
 import { getJob, listDeadLetters, listJobs, queueStatus, retryDead, type QueueContext } from "../../queue/jobs.js";
 import { JOB_STATES, type JobState } from "../../queue/sql.js";
 import { listWorkers } from "../../queue/workers.js";
+import { cancel } from "../../queue/operator.js";
+import { listQueues, parseQueueName, setQueuePaused } from "../../queue/queues.js";
 import type { DashboardEnv } from "../auth.js";
 import {
   countJobsByQueueAndState,
@@ -48,12 +50,14 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
         countJobsByQueueAndState(ctx.pool),
         throughputByMinute(ctx.pool, { minutes: 60 }),
         databaseNow(ctx.pool),
+        listQueues(ctx.pool),
       ]),
     { ttlMs: OVERVIEW_SHARE_MS },
   );
 
   api.get("/overview", async (c) => {
-    const [status, byQueue, throughput, now] = await readOverview();
+    const [status, byQueue, throughput, now, settings] = await readOverview();
+    const settingOf = new Map(settings.map((q) => [q.name, q]));
     const queues = new Map<string, Record<JobState, number>>();
     for (const r of byQueue) {
       const counts = queues.get(r.queue) ?? (Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>);
@@ -68,7 +72,13 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
       dlq: status.dlq,
       avg_duration_ms: status.avgDurationMs,
       oldest_runnable_age_ms: status.oldestRunnableAgeMs,
-      queues: [...queues].map(([queue, counts]) => ({ queue, counts, total: JOB_STATES.reduce((n, s) => n + counts[s], 0) })),
+      queues: [...queues].map(([queue, counts]) => ({
+        queue,
+        counts,
+        total: JOB_STATES.reduce((n, s) => n + counts[s], 0),
+        concurrency_limit: settingOf.get(queue)?.concurrency_limit ?? null,
+        paused: settingOf.get(queue)?.paused ?? false,
+      })),
       throughput,
     });
   });
@@ -115,6 +125,19 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
     const retried = await retryDead(ctx, { ids: [id] });
     return c.json({ retried });
   });
+
+  api.post("/jobs/:id/cancel", async (c) => {
+    const id = parseInput(jobIdSchema, c.req.param("id"));
+    return c.json(await cancel(ctx.pool, { id }));
+  });
+
+  for (const [verb, paused] of [["pause", true], ["resume", false]] as const) {
+    api.post(`/queues/:name/${verb}`, async (c) => {
+      const name = parseQueueName(c.req.param("name"));
+      await setQueuePaused(ctx.pool, { name, paused });
+      return c.json({ queue: name, paused });
+    });
+  }
 
   api.get("/workers", async (c) => {
     const q = parseInput(workersQuery, c.req.query());
