@@ -169,8 +169,8 @@ if [ "$RC" != 0 ]; then
 fi
 
 qrun config list --json
-check "config list --json: the seven settings" "$OUT" \
-  '["max_retries","backoff_base","backoff_max_s","job_timeout_ms","poll_interval_ms","lease_ms","output_limit_bytes"].every((k) => typeof d[k] === "number") || JSON.stringify(d)'
+check "config list --json: the nine settings" "$OUT" \
+  '["max_retries","backoff_base","backoff_max_s","job_timeout_ms","poll_interval_ms","lease_ms","output_limit_bytes","backoff_jitter","retention_completed"].every((k) => typeof d[k] === "number") || JSON.stringify(d)'
 CONFIG=$OUT
 BASE=$(printf '%s' "$CONFIG" | jv 'd.backoff_base')
 BACKOFF_MAX=$(printf '%s' "$CONFIG" | jv 'd.backoff_max_s')
@@ -482,6 +482,128 @@ fi
 qrun show "$Q-dlq" --json
 check "the job retried from the DLQ ran again and succeeded" "$OUT" \
   "d.state === 'completed' && d.history.length >= 2 && d.history[d.history.length - 1].exit_code === 0 && (d.history[d.history.length - 1].output || '').includes('passed after dlq retry') || JSON.stringify(d)"
+
+# ---------------------------------------------------------------------------------------------------
+# operator tools: queue limit and pause, cancel, kill, unique jobs, retry rules, dlq retry --edit,
+# requeue, wait, logs --follow, purge --dry-run, completion. Their jobs live in queues $Q-lim and
+# $Q-ops (not $Q), run by two workers of ours (and any other worker on the database).
+
+QL="$Q-lim"
+QO="$Q-ops"
+qrun queue set-concurrency "$QL" 1
+expect_rc "queue set-concurrency <queue> 1" 0
+OPS_PIDS=()
+for i in 1 2; do
+  "${QCTL[@]}" worker start --foreground --concurrency 3 --queue "$QL" --queue "$QO" >"$WORK/ops-worker-$i.log" 2>&1 &
+  OPS_PIDS+=($!)
+done
+OUR_PIDS+=("${OPS_PIDS[@]}")
+
+# Limit 1 across 2 workers x 3 slots: each job holds a directory as a lock; a second job running at
+# the same time would find it taken and say so.
+LIMIT_IDS=()
+for i in 1 2 3 4; do
+  qrun enqueue --id "$Q-lim-$i" --queue "$QL" --command "mkdir -p $WORK; if mkdir $WORK/lim.lock 2>/dev/null; then sleep 0.4; rmdir $WORK/lim.lock; else echo overlap >> $WORK/lim.overlap; fi"
+  LIMIT_IDS+=("$Q-lim-$i")
+done
+qrun wait "${LIMIT_IDS[@]}" --timeout 60
+expect_rc "wait <ids...>: every limited job completed (exit 0)" 0
+if [ -e "$WORK/lim.overlap" ]; then fail "queue concurrency limit 1: no two of its jobs ran at once" "$(wc -l <"$WORK/lim.overlap") overlaps"; else pass "queue concurrency limit 1: no two of its jobs ran at once (4 jobs, 2 workers x 3 slots)"; fi
+qrun queue list --json
+check "queue list --json: {name, pending, running, concurrency_limit, paused}" "$OUT" \
+  "d.some((q) => q.name === '$QL' && q.concurrency_limit === 1 && q.paused === false && q.pending === 0) || JSON.stringify(d)"
+
+qrun queue pause "$QO"
+expect_rc "queue pause <queue>" 0
+qrun enqueue --id "$Q-paused" --queue "$QO" --command "echo ran after resume"
+sleep 2
+qrun show "$Q-paused" --json
+check "a paused queue is not claimed" "$OUT" "d.state === 'pending' || d.state"
+qrun queue resume "$QO"
+qrun wait "$Q-paused" --timeout 30
+expect_rc "queue resume: the job runs (wait exits 0)" 0
+
+# cancel and kill reach the command wherever it runs
+qrun enqueue --id "$Q-cancel" --queue "$QO" --command "sleep 60"
+running() { qrun show "$1" --json; [ "$(printf '%s' "$OUT" | jv "d.state")" = processing ]; }
+if wait_until 20 running "$Q-cancel"; then
+  qrun wait "$Q-cancel" --timeout 0.3
+  expect_rc "wait --timeout: exit 124 while the job still runs" 124
+  T0=$(now)
+  qrun cancel "$Q-cancel"
+  expect_rc "cancel <running job>" 0
+  qrun wait "$Q-cancel" --timeout 20
+  TOOK=$(node -e "console.log(($(now) - $T0).toFixed(2))")
+  expect_rc "wait on a cancelled job exits 1" 1
+  qrun show "$Q-cancel" --json
+  # $TOOK includes starting the CLI twice (cancel, then wait); the command's own end is faster.
+  check "cancel: the job is cancelled, not retried, and wait saw it end $TOOK s after cancel started" "$OUT" \
+    "d.state === 'cancelled' && d.attempts === 1 && $TOOK < 6 || JSON.stringify([d.state, d.attempts, $TOOK])"
+else
+  fail "cancel: the job started" "$OUT"
+fi
+qrun cancel "$Q-cancel"
+expect_rc "cancel <finished job>: exit 2" 2
+qrun enqueue --id "$Q-kill" --queue "$QO" --command "trap 'echo got USR1; exit 0' USR1; while :; do sleep 0.1; done"
+if wait_until 20 running "$Q-kill"; then
+  qrun kill "$Q-kill" --signal USR1
+  expect_rc "kill --signal USR1 <running job>" 0
+  qrun wait "$Q-kill" --timeout 20
+  expect_rc "the command trapped the signal and exited 0" 0
+  qrun logs "$Q-kill"
+  # The whole process group got the signal: the shell may also report its `sleep` child killed by it.
+  if [ "$RC" = 0 ] && printf '%s\n' "$OUT" | grep -qx "got USR1"; then pass "logs <id>: the output of the attempt"; else fail "logs <id>" "$OUT $ERR"; fi
+else
+  fail "kill: the job started" "$OUT"
+fi
+
+# unique jobs
+qrun enqueue --queue "$QO" --unique-key "$Q-uk" --command "sleep 1"
+UK1=$OUT
+qrun enqueue --queue "$QO" --unique-key "$Q-uk" --command "sleep 1"
+if [ "$RC" = 0 ] && [ "$OUT" = "$UK1" ] && printf '%s' "$ERR" | grep -q "already active"; then pass "enqueue --unique-key: a second job with an active key returns the first one's id"; else fail "enqueue --unique-key" "$UK1 / $OUT / $ERR"; fi
+
+# retry rules, dlq retry --edit, requeue
+qrun enqueue --id "$Q-noretry" --queue "$QO" --max-retries 3 --never-retry-on 2 --command "exit 2"
+qrun wait "$Q-noretry" --timeout 30
+expect_rc "--never-retry-on 2: the job died on exit 2 (wait exits 2)" 2
+qrun show "$Q-noretry" --json
+check "no retries for an exit code in no_retry_on despite max_retries 3" "$OUT" "d.state === 'dead' && d.attempts === 1 || JSON.stringify([d.state, d.attempts])"
+qrun dlq retry "$Q-noretry" --edit '{"command":"echo edited","max_retries":0}'
+expect_rc "dlq retry --edit" 0
+qrun wait "$Q-noretry" --timeout 30
+expect_rc "the edited job ran and completed" 0
+qrun requeue "$Q-noretry"
+expect_rc "requeue <completed job>" 0
+qrun wait "$Q-noretry" --timeout 30
+qrun show "$Q-noretry" --json
+check "requeue: the job ran again with the same spec" "$OUT" "d.state === 'completed' && d.history.length === 3 && d.history[2].output === 'edited\n' || JSON.stringify(d.history)"
+
+# logs --follow: lines arrive while the job runs
+qrun enqueue --id "$Q-follow" --queue "$QO" --command "for i in 1 2 3; do echo tick-\$i; sleep 0.8; done"
+"${QCTL[@]}" logs "$Q-follow" --follow >"$WORK/follow.out" 2>&1 &
+FOLLOW_PID=$!
+has_tick1() { grep -q tick-1 "$WORK/follow.out"; }
+if wait_until 15 has_tick1; then
+  qrun show "$Q-follow" --json
+  check "logs --follow: the first line arrived while the job was still running" "$OUT" "d.state === 'processing' || d.state"
+else
+  fail "logs --follow: the first line arrived" "$(cat "$WORK/follow.out")"
+fi
+for _ in $(seq 1 50); do alive "$FOLLOW_PID" || break; sleep 0.2; done
+wait "$FOLLOW_PID" 2>/dev/null
+if [ "$(tr '\n' ' ' <"$WORK/follow.out")" = "tick-1 tick-2 tick-3 " ]; then pass "logs --follow: every line, then exit when the job ended"; else fail "logs --follow" "$(cat "$WORK/follow.out")"; fi
+
+# purge (dry run only: the database may hold other people's history), completion
+qrun purge --state completed --older-than 3650d --dry-run
+if [ "$RC" = 0 ] && printf '%s' "$OUT" | grep -q "^would delete [0-9]* completed jobs* (dry run: nothing deleted)$"; then pass "purge --dry-run"; else fail "purge --dry-run" "$OUT $ERR"; fi
+qrun purge --state pending --older-than 1d
+expect_rc "purge --state pending: refused (exit 2)" 2
+qrun completion bash
+if [ "$RC" = 0 ] && printf '%s' "$OUT" | grep -q "complete -F _queuectl queuectl"; then pass "completion bash"; else fail "completion bash" "${OUT:0:200} $ERR"; fi
+
+qrun queue set-concurrency "$QL" none
+for pid in "${OPS_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
 
 # ---------------------------------------------------------------------------------------------------
 # status and list
