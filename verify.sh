@@ -503,7 +503,7 @@ OUR_PIDS+=("${OPS_PIDS[@]}")
 # the same time would find it taken and say so.
 LIMIT_IDS=()
 for i in 1 2 3 4; do
-  qrun enqueue --id "$Q-lim-$i" --queue "$QL" --command "mkdir -p $WORK; if mkdir $WORK/lim.lock 2>/dev/null; then sleep 0.4; rmdir $WORK/lim.lock; else echo overlap >> $WORK/lim.overlap; fi"
+  qrun enqueue --timeout 120000 --id "$Q-lim-$i" --queue "$QL" --command "mkdir -p $WORK; if mkdir $WORK/lim.lock 2>/dev/null; then sleep 0.4; rmdir $WORK/lim.lock; else echo overlap >> $WORK/lim.overlap; fi"
   LIMIT_IDS+=("$Q-lim-$i")
 done
 qrun wait "${LIMIT_IDS[@]}" --timeout 60
@@ -515,7 +515,7 @@ check "queue list --json: {name, pending, running, concurrency_limit, paused}" "
 
 qrun queue pause "$QO"
 expect_rc "queue pause <queue>" 0
-qrun enqueue --id "$Q-paused" --queue "$QO" --command "echo ran after resume"
+qrun enqueue --timeout 120000 --id "$Q-paused" --queue "$QO" --command "echo ran after resume"
 sleep 2
 qrun show "$Q-paused" --json
 check "a paused queue is not claimed" "$OUT" "d.state === 'pending' || d.state"
@@ -524,7 +524,7 @@ qrun wait "$Q-paused" --timeout 30
 expect_rc "queue resume: the job runs (wait exits 0)" 0
 
 # cancel and kill reach the command wherever it runs
-qrun enqueue --id "$Q-cancel" --queue "$QO" --command "sleep 60"
+qrun enqueue --timeout 120000 --id "$Q-cancel" --queue "$QO" --command "sleep 60"
 running() { qrun show "$1" --json; [ "$(printf '%s' "$OUT" | jv "d.state")" = processing ]; }
 if wait_until 20 running "$Q-cancel"; then
   qrun wait "$Q-cancel" --timeout 0.3
@@ -544,7 +544,7 @@ else
 fi
 qrun cancel "$Q-cancel"
 expect_rc "cancel <finished job>: exit 2" 2
-qrun enqueue --id "$Q-kill" --queue "$QO" --command "trap 'echo got USR1; exit 0' USR1; while :; do sleep 0.1; done"
+qrun enqueue --timeout 120000 --id "$Q-kill" --queue "$QO" --command "trap 'echo got USR1; exit 0' USR1; while :; do sleep 0.1; done"
 if wait_until 20 running "$Q-kill"; then
   qrun kill "$Q-kill" --signal USR1
   expect_rc "kill --signal USR1 <running job>" 0
@@ -558,13 +558,13 @@ else
 fi
 
 # unique jobs
-qrun enqueue --queue "$QO" --unique-key "$Q-uk" --command "sleep 1"
+qrun enqueue --timeout 120000 --queue "$QO" --unique-key "$Q-uk" --command "sleep 1"
 UK1=$OUT
-qrun enqueue --queue "$QO" --unique-key "$Q-uk" --command "sleep 1"
+qrun enqueue --timeout 120000 --queue "$QO" --unique-key "$Q-uk" --command "sleep 1"
 if [ "$RC" = 0 ] && [ "$OUT" = "$UK1" ] && printf '%s' "$ERR" | grep -q "already active"; then pass "enqueue --unique-key: a second job with an active key returns the first one's id"; else fail "enqueue --unique-key" "$UK1 / $OUT / $ERR"; fi
 
 # retry rules, dlq retry --edit, requeue
-qrun enqueue --id "$Q-noretry" --queue "$QO" --max-retries 3 --never-retry-on 2 --command "exit 2"
+qrun enqueue --timeout 120000 --id "$Q-noretry" --queue "$QO" --max-retries 3 --never-retry-on 2 --command "exit 2"
 qrun wait "$Q-noretry" --timeout 30
 expect_rc "--never-retry-on 2: the job died on exit 2 (wait exits 2)" 2
 qrun show "$Q-noretry" --json
@@ -580,7 +580,7 @@ qrun show "$Q-noretry" --json
 check "requeue: the job ran again with the same spec" "$OUT" "d.state === 'completed' && d.history.length === 3 && d.history[2].output === 'edited\n' || JSON.stringify(d.history)"
 
 # logs --follow: lines arrive while the job runs
-qrun enqueue --id "$Q-follow" --queue "$QO" --command "for i in 1 2 3; do echo tick-\$i; sleep 0.8; done"
+qrun enqueue --timeout 120000 --id "$Q-follow" --queue "$QO" --command "for i in 1 2 3; do echo tick-\$i; sleep 0.8; done"
 "${QCTL[@]}" logs "$Q-follow" --follow >"$WORK/follow.out" 2>&1 &
 FOLLOW_PID=$!
 has_tick1() { grep -q tick-1 "$WORK/follow.out"; }

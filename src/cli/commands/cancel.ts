@@ -20,7 +20,7 @@ Examples:
   $ queuectl cancel report-42`,
     )
     .action(async (id: string, opts: { json?: boolean }) => {
-      const done = await withContext((ctx) => cancel(ctx.pool, { id }));
+      const done = await withContext((ctx) => cancel(ctx.pool, { id }), { prisma: false });
       if (opts.json) {
         printJson(done);
         return;
@@ -51,7 +51,7 @@ Examples:
     )
     .action(async (id: string, opts: { signal: string; json?: boolean }) => {
       const signal = parseSignal(opts.signal);
-      const res = await withContext((ctx) => kill(ctx.pool, { id, signal }));
+      const res = await withContext((ctx) => kill(ctx.pool, { id, signal }), { prisma: false });
       if (opts.json) {
         printJson(res);
         return;

@@ -35,10 +35,11 @@ Examples:
             write: (text) => process.stdout.write(text),
             onAttempt: (n) => process.stderr.write(`queuectl: attempt ${n} started\n`),
           }),
+          { prisma: false },
         );
         return;
       }
-      const logs = await withContext((ctx) => readLogs(ctx.pool, { jobId: id, attempt }));
+      const logs = await withContext((ctx) => readLogs(ctx.pool, { jobId: id, attempt }), { prisma: false });
       if (opts.json) {
         printJson(logs);
         return;
