@@ -71,7 +71,7 @@ export async function insertJobs(db: Db, jobs: readonly NewJob[]): Promise<strin
      SELECT id, queue, command, priority, max_retries, timeout_ms, COALESCE(run_at, now()), unique_key, retry_on::int[], no_retry_on::int[]
      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[])
        AS t(id, queue, command, priority, max_retries, timeout_ms, run_at, unique_key, retry_on, no_retry_on)
-     ON CONFLICT (unique_key) WHERE state IN ('pending', 'processing', 'failed') DO NOTHING
+     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'processing', 'failed') DO NOTHING
      RETURNING id`,
     [
       jobs.map((j) => j.id),

@@ -20,10 +20,11 @@ ALTER TABLE "jobs" ADD COLUMN "no_retry_on" INTEGER[];
 ALTER TABLE "jobs" ADD COLUMN "signal_requested" TEXT;
 
 -- Not expressible in schema.prisma (partial unique index). Enqueue inserts with
--- ON CONFLICT (unique_key) WHERE state IN (...) DO NOTHING: the index is the only arbiter, so two
--- enqueuers racing with one key end with one job, whatever their timing.
+-- ON CONFLICT (unique_key) WHERE ... DO NOTHING: the index is the only arbiter, so two enqueuers
+-- racing with one key end with one job, whatever their timing. Only rows with a key are indexed, so
+-- the index stays small and the planner never mistakes it for a way to find runnable jobs.
 CREATE UNIQUE INDEX "jobs_unique_key_active_idx" ON "jobs"("unique_key")
-    WHERE "state" IN ('pending', 'processing', 'failed');
+    WHERE "unique_key" IS NOT NULL AND "state" IN ('pending', 'processing', 'failed');
 -- Retention deletes finished jobs oldest first, per state.
 CREATE INDEX "jobs_state_finished_at_idx" ON "jobs"("state", "finished_at");
 
