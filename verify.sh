@@ -558,10 +558,11 @@ else
 fi
 
 # unique jobs
-qrun enqueue --timeout 120000 --queue "$QO" --unique-key "$Q-uk" --command "sleep 1"
+qrun enqueue --timeout 120000 --queue "$QO" --unique-key "$Q-uk" --command "sleep 60"
 UK1=$OUT
-qrun enqueue --timeout 120000 --queue "$QO" --unique-key "$Q-uk" --command "sleep 1"
+qrun enqueue --timeout 120000 --queue "$QO" --unique-key "$Q-uk" --command "sleep 60"
 if [ "$RC" = 0 ] && [ "$OUT" = "$UK1" ] && printf '%s' "$ERR" | grep -q "already active"; then pass "enqueue --unique-key: a second job with an active key returns the first one's id"; else fail "enqueue --unique-key" "$UK1 / $OUT / $ERR"; fi
+qrun cancel "$UK1"
 
 # retry rules, dlq retry --edit, requeue
 qrun enqueue --timeout 120000 --id "$Q-noretry" --queue "$QO" --max-retries 3 --never-retry-on 2 --command "exit 2"
@@ -580,7 +581,7 @@ qrun show "$Q-noretry" --json
 check "requeue: the job ran again with the same spec" "$OUT" "d.state === 'completed' && d.history.length === 3 && d.history[2].output === 'edited\n' || JSON.stringify(d.history)"
 
 # logs --follow: lines arrive while the job runs
-qrun enqueue --timeout 120000 --id "$Q-follow" --queue "$QO" --command "for i in 1 2 3; do echo tick-\$i; sleep 0.8; done"
+qrun enqueue --timeout 120000 --id "$Q-follow" --queue "$QO" --command "for i in 1 2 3 4 5 6; do echo tick-\$i; sleep 1; done"
 "${QCTL[@]}" logs "$Q-follow" --follow >"$WORK/follow.out" 2>&1 &
 FOLLOW_PID=$!
 has_tick1() { grep -q tick-1 "$WORK/follow.out"; }
@@ -592,7 +593,7 @@ else
 fi
 for _ in $(seq 1 50); do alive "$FOLLOW_PID" || break; sleep 0.2; done
 wait "$FOLLOW_PID" 2>/dev/null
-if [ "$(tr '\n' ' ' <"$WORK/follow.out")" = "tick-1 tick-2 tick-3 " ]; then pass "logs --follow: every line, then exit when the job ended"; else fail "logs --follow" "$(cat "$WORK/follow.out")"; fi
+if [ "$(tr '\n' ' ' <"$WORK/follow.out")" = "tick-1 tick-2 tick-3 tick-4 tick-5 tick-6 " ]; then pass "logs --follow: every line, then exit when the job ended"; else fail "logs --follow" "$(cat "$WORK/follow.out")"; fi
 
 # purge (dry run only: the database may hold other people's history), completion
 qrun purge --state completed --older-than 3650d --dry-run
