@@ -66,13 +66,14 @@ export const JOB_COLUMNS =
 export async function insertJobs(db: Db, jobs: readonly NewJob[]): Promise<string[]> {
   if (jobs.length === 0) return [];
   const intList = (l: readonly number[] | null | undefined) => (l ? `{${l.join(",")}}` : null);
+  // The arbiter and RETURNING cost ~15% of a 20 000-job bulk insert: only batches with a key pay it.
+  const keyed = jobs.some((j) => j.uniqueKey);
   const res = await db.query<{ id: string }>(
     `INSERT INTO jobs (id, queue, command, priority, max_retries, timeout_ms, run_at, unique_key, retry_on, no_retry_on)
      SELECT id, queue, command, priority, max_retries, timeout_ms, COALESCE(run_at, now()), unique_key, retry_on::int[], no_retry_on::int[]
      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[])
        AS t(id, queue, command, priority, max_retries, timeout_ms, run_at, unique_key, retry_on, no_retry_on)
-     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'processing', 'failed') DO NOTHING
-     RETURNING id`,
+     ${keyed ? "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'processing', 'failed') DO NOTHING RETURNING id" : ""}`,
     [
       jobs.map((j) => j.id),
       jobs.map((j) => j.queue),
@@ -86,7 +87,7 @@ export async function insertJobs(db: Db, jobs: readonly NewJob[]): Promise<strin
       jobs.map((j) => intList(j.noRetryOn)),
     ],
   );
-  return res.rows.map((r) => r.id);
+  return keyed ? res.rows.map((r) => r.id) : jobs.map((j) => j.id);
 }
 
 /** The active job holding each of these unique keys (pending, processing or failed). */
@@ -712,13 +713,15 @@ export type PurgeableState = "completed" | "cancelled" | "dead";
  */
 export async function purgeJobs(db: Db, p: { state: PurgeableState; olderThanS: number; limit: number }): Promise<number> {
   const res = await db.query(
-    `DELETE FROM jobs WHERE id IN (
+    // = ANY(ARRAY(...)): the batch's ids are looked up by primary key (with IN the planner may hash
+    // the batch and scan the whole table for it).
+    `DELETE FROM jobs WHERE id = ANY(ARRAY(
        SELECT id FROM jobs
        WHERE state = $1::job_state AND finished_at < now() - make_interval(secs => $2::float8)
        ORDER BY finished_at
        LIMIT $3
        FOR UPDATE SKIP LOCKED
-     )`,
+     ))`,
     [p.state, p.olderThanS, p.limit],
   );
   return res.rowCount ?? 0;

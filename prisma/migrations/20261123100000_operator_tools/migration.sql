@@ -25,8 +25,9 @@ ALTER TABLE "jobs" ADD COLUMN "signal_requested" TEXT;
 -- the index stays small and the planner never mistakes it for a way to find runnable jobs.
 CREATE UNIQUE INDEX "jobs_unique_key_active_idx" ON "jobs"("unique_key")
     WHERE "unique_key" IS NOT NULL AND "state" IN ('pending', 'processing', 'failed');
--- Retention deletes finished jobs oldest first, per state.
-CREATE INDEX "jobs_state_finished_at_idx" ON "jobs"("state", "finished_at");
+-- Not expressible in schema.prisma (partial index). Retention and purge delete finished jobs oldest
+-- first. Partial, so enqueue (pending rows) never maintains it: only the move to a final state does.
+CREATE INDEX "jobs_finished_idx" ON "jobs"("finished_at") WHERE "state" IN ('completed', 'cancelled', 'dead');
 
 -- Output of running attempts, appended by the worker in batches (at most every 500 ms, only when
 -- there is new output) so `logs --follow` can stream it from any host. Once an attempt finishes its
