@@ -236,7 +236,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
         const params = { workerId: this.id, queues: this.options.queues, limit: free, leaseMs: this.config.lease_ms };
         claimed = await claimJobs(this.deps.pool, params);
         if (this.limitedQueues && claimed.length < free) {
-          claimed = claimed.concat(await claimLimitedJobs(this.deps.pool, { ...params, limit: free - claimed.length }));
+          // Its own failure must not lose the jobs the first claim already holds.
+          const limited = await claimLimitedJobs(this.deps.pool, { ...params, limit: free - claimed.length }).catch((err: unknown) => {
+            this.deps.log.warn({ err: (err as Error).message }, "claim of limited queues failed; retrying");
+            return [];
+          });
+          claimed = claimed.concat(limited);
         }
         failures = 0;
       } catch (err) {
