@@ -9,6 +9,7 @@ import { registerDbCommands } from "./commands/db.js";
 import { registerDlqCommands } from "./commands/dlq.js";
 import { registerEnqueueCommand } from "./commands/enqueue.js";
 import { registerListCommand } from "./commands/list.js";
+import { registerScheduleCommands } from "./commands/schedule.js";
 import { registerShowCommand } from "./commands/show.js";
 import { registerStatusCommand } from "./commands/status.js";
 import { registerWorkerCommands } from "./commands/worker.js";
@@ -43,6 +44,7 @@ Environment:
   registerListCommand(program);
   registerShowCommand(program);
   registerDlqCommands(program);
+  registerScheduleCommands(program);
   registerConfigCommands(program);
   registerDbCommands(program);
   registerDashboardCommand(program);

@@ -13,6 +13,10 @@ const NUL = /\u0000/;
 export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$/;
 /** Queue names: short identifiers. */
 export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Environment variable names a job may set: what a POSIX shell accepts. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Most dependencies one job may have. */
+export const MAX_DEPENDENCIES = 100;
 /** A command line is stored and shown in full; keep it to something a shell accepts comfortably. */
 export const MAX_COMMAND_BYTES = 65_536;
 
@@ -38,6 +42,18 @@ export const jobSpecSchema = z.strictObject({
   max_retries: z.number().int().min(0).max(1000).optional(),
   timeout: z.number().int().min(0).max(INT32_MAX).optional(),
   run_at: isoDate.optional(),
+  /** Ids of jobs that must complete first; each must exist (or come earlier in the same input). */
+  depends_on: z.array(z.string().regex(JOB_ID_PATTERN, "must hold job ids")).max(MAX_DEPENDENCIES).optional(),
+  /** Working directory on the worker host (absolute). */
+  cwd: z
+    .string()
+    .refine((s) => s.startsWith("/"), { message: "must be an absolute path" })
+    .refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" })
+    .optional(),
+  /** Environment variables to run with: {"NAME": "value"}. */
+  env: z
+    .record(z.string().regex(ENV_NAME_PATTERN, "names must be letters, digits and _ (not starting with a digit)"), z.string().refine((s) => !NUL.test(s), { message: "values must not contain NUL bytes" }))
+    .optional(),
 });
 
 /** What a user gave, validated. */
@@ -54,6 +70,14 @@ export interface NewJob {
   timeoutMs: number | null;
   /** null = now (database clock). */
   runAt: Date | null;
+  /** Ids of the jobs this one runs after. */
+  dependsOn?: string[];
+  /** Dependencies not completed at insert time (set by enqueueJobs). */
+  depsPending?: number;
+  /** Jobs of the same insert that depend on this one (set by enqueueJobs). */
+  dependents?: number;
+  cwd?: string | null;
+  env?: Record<string, string> | null;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, label: string): string {
@@ -114,5 +138,8 @@ export function toNewJob(spec: JobSpec, defaults: { maxRetries: number }): NewJo
     maxRetries: spec.max_retries ?? defaults.maxRetries,
     timeoutMs: spec.timeout ?? null,
     runAt: spec.run_at ? new Date(spec.run_at) : null,
+    dependsOn: spec.depends_on ? [...new Set(spec.depends_on)] : undefined,
+    cwd: spec.cwd ?? null,
+    env: spec.env ?? null,
   };
 }

@@ -10,7 +10,18 @@ import type { Job as PrismaJob, JobAttempt as PrismaJobAttempt } from "../genera
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
 import { loadConfig } from "./config.js";
 import { toNewJob, type JobSpec, type NewJob, generateJobIds } from "./job-spec.js";
-import { insertJobs, JOB_STATES, notifyJobsAvailable, retryDeadJobs, type JobRow, type JobState } from "./sql.js";
+import type pg from "pg";
+import {
+  insertDependencies,
+  insertJobs,
+  JOB_STATES,
+  lockDependencies,
+  notifyJobsAvailable,
+  retryDeadJobs,
+  type JobRow,
+  type JobState,
+  type NewDependency,
+} from "./sql.js";
 
 /** What these operations need from the context. */
 export type QueueContext = Pick<AppContext, "pool" | "prisma">;
@@ -51,10 +62,12 @@ export async function enqueueJobs(ctx: Pick<QueueContext, "pool">, p: EnqueueJob
       const ids = generateJobIds(p.specs.reduce((n, s) => (s.id === undefined ? n + 1 : n), 0));
       let next = 0;
       const jobs: NewJob[] = p.specs.map((s) => toNewJob(s.id === undefined ? { ...s, id: ids[next++]! } : s, { maxRetries }));
+      const edges = await resolveDependencies(client, jobs);
       for (let i = 0; i < jobs.length; i += batchSize) {
         await insertJobs(client, jobs.slice(i, i + batchSize));
       }
-      await notifyJobsAvailable(client, jobs.map((j) => j.queue));
+      await insertDependencies(client, edges);
+      await notifyJobsAvailable(client, jobs.filter((j) => !j.depsPending).map((j) => j.queue));
       await client.query("COMMIT");
       return jobs.map((j) => j.id);
     } catch (err) {
@@ -71,6 +84,41 @@ export async function enqueueJobs(ctx: Pick<QueueContext, "pool">, p: EnqueueJob
   } finally {
     client.release(broken);
   }
+}
+
+/**
+ * Checks and counts the jobs' dependencies inside the enqueue transaction, setting each job's
+ * depsPending and dependents, and returns the edges to insert. A job may depend on an existing job or
+ * on one earlier in the same input (so no cycle can be built). Missing: NotFoundError; dead or
+ * cancelled (the dependent could never run): InvalidStateError. Either rolls the enqueue back.
+ */
+async function resolveDependencies(client: pg.PoolClient, jobs: NewJob[]): Promise<NewDependency[]> {
+  if (!jobs.some((j) => j.dependsOn?.length)) return [];
+  const position = new Map(jobs.map((j, i) => [j.id, i]));
+  const external = new Map<string, number>();
+  for (const [i, job] of jobs.entries()) {
+    for (const dep of job.dependsOn ?? []) {
+      const at = position.get(dep);
+      if (at === undefined) external.set(dep, (external.get(dep) ?? 0) + 1);
+      else if (at >= i) throw new InvalidInputError(`job '${job.id}' depends on '${dep}', which ${at === i ? "is itself" : "comes later in the input"}: a job may only depend on an existing job or one earlier in the input`);
+      else jobs[at]!.dependents = (jobs[at]!.dependents ?? 0) + 1;
+    }
+  }
+  const stateOf = new Map((await lockDependencies(client, external)).map((d) => [d.id, d.state]));
+  for (const dep of external.keys()) {
+    const state = stateOf.get(dep);
+    if (state === undefined) throw new NotFoundError(`no job '${dep}' to depend on`);
+    if (state === "dead" || state === "cancelled") throw new InvalidStateError(`job '${dep}' is ${state}: a job after it would never run`);
+  }
+  const edges: NewDependency[] = [];
+  for (const job of jobs) {
+    for (const dep of job.dependsOn ?? []) {
+      const settled = stateOf.get(dep) === "completed";
+      edges.push({ jobId: job.id, dependsOn: dep, settled });
+      if (!settled) job.depsPending = (job.depsPending ?? 0) + 1;
+    }
+  }
+  return edges;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -97,6 +145,9 @@ export function jobRowFromPrisma(j: PrismaJob): JobRow {
     exit_code: j.exitCode,
     last_error: j.lastError,
     duration_ms: j.durationMs,
+    deps_pending: j.depsPending,
+    cwd: j.cwd,
+    env: (j.env as Record<string, string> | null) ?? null,
   };
 }
 

@@ -23,10 +23,12 @@ import {
   type ClaimedJob,
   type WorkerRegistration,
 } from "../queue/sql.js";
+import { settleFinishedJobs } from "../queue/dependencies.js";
 import { HeartbeatService } from "./heartbeat-service.js";
 import { JobListener } from "./job-listener.js";
 import type { Logger } from "./logger.js";
 import { RescuerService } from "./rescuer-service.js";
+import { SchedulerService } from "./scheduler-service.js";
 import { describeFailure, runCommand, type CommandResult, type RunningCommand } from "./run-command.js";
 
 export interface WorkerOptions {
@@ -77,6 +79,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private config!: QueueConfig;
   private readonly heartbeat: HeartbeatService;
   private readonly rescuer: RescuerService;
+  private readonly scheduler: SchedulerService;
   private readonly listener: JobListener;
   private stopping = false;
   private forced = false;
@@ -112,6 +115,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onLeaseLost: (jobId) => this.abandon(jobId, "lease lost (taken over by another worker)"),
     });
     this.rescuer = new RescuerService({ pool: deps.pool, log, config: () => this.config, onRescued: () => this.wake() });
+    this.scheduler = new SchedulerService({ pool: deps.pool, log, config: () => this.config });
     this.listener = new JobListener({
       url: deps.url,
       log,
@@ -120,6 +124,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
       onControl: (msg) => {
         if (msg.stop === this.id || msg.stop === "*") void this.heartbeat.runOnce().catch(() => {});
+        if (msg.schedules === true) this.scheduler.trigger();
       },
       onReconnect: () => this.wake(),
     });
@@ -132,6 +137,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.listener.start();
     this.heartbeat.start();
     this.rescuer.start();
+    this.scheduler.start();
+    this.scheduler.trigger();
     this.deps.log.info({ worker: this.id, queues: this.options.queues, concurrency: this.options.concurrency }, "worker started");
     this.loopDone = this.loop();
   }
@@ -277,7 +284,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       command: job.command,
       timeoutMs,
       outputLimitBytes: this.config.output_limit_bytes,
-      env: { QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempts), QUEUECTL_QUEUE: job.queue, QUEUECTL_WORKER_ID: this.id },
+      cwd: job.cwd ?? undefined,
+      env: { ...job.env, QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempts), QUEUECTL_QUEUE: job.queue, QUEUECTL_WORKER_ID: this.id },
     });
     const slot: Slot = { job, run };
     this.slots.set(job.id, slot);
@@ -317,8 +325,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const failure = describeFailure(result);
     if (failure === null) {
       const ok = await this.withRetry(() => completeJob(this.deps.pool, base));
-      if (ok) this.emit("job:complete", { id: job.id, attempt: job.attempts, durationMs: result.durationMs });
-      else this.reportRejected(job);
+      if (ok) {
+        this.emit("job:complete", { id: job.id, attempt: job.attempts, durationMs: result.durationMs });
+        if (ok.dependents > 0) await this.settle(job.id);
+      } else this.reportRejected(job);
       return;
     }
     const outcome = await this.withRetry(() =>
@@ -327,7 +337,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (outcome) {
       this.deps.log.info({ job: job.id, attempt: job.attempts, error: failure, state: outcome.state, retryAt: outcome.state === "failed" ? outcome.runAt : undefined }, "attempt failed");
       this.emit("job:fail", { id: job.id, attempt: job.attempts, error: failure, state: outcome.state });
+      if (outcome.state === "dead" && outcome.dependents > 0) await this.settle(job.id);
     } else this.reportRejected(job);
+  }
+
+  /** Releases or cancels the jobs waiting on a finished one; on failure the rescuer's sweep does it later. */
+  private async settle(jobId: string): Promise<void> {
+    const settled = await this.withRetry(() => settleFinishedJobs(this.deps.pool, [jobId]));
+    if (settled && settled.cancelled.length > 0) {
+      this.deps.log.info({ job: jobId, cancelled: settled.cancelled }, "dependents cancelled: a job they wait for will not complete");
+    }
   }
 
   private reportRejected(job: ClaimedJob): void {
@@ -359,6 +378,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     clearTimeout(this.stopTimer);
     await this.heartbeat.stop();
     await this.rescuer.stop();
+    await this.scheduler.stop();
     await this.listener.stop();
     await this.withRetry(() => setWorkerState(this.deps.pool, this.id, "stopped"));
     this.deps.log.info({ worker: this.id }, "worker stopped");
