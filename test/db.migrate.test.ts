@@ -17,15 +17,15 @@ describe("db migrate", () => {
   it("refuses to run against an unmigrated database, then applies every migration once even when raced", async () => {
     await expect(assertSchemaCurrent(db.pool)).rejects.toThrow(/queuectl db migrate/);
     const results = await Promise.all([applyMigrations(db.pool), applyMigrations(db.pool), applyMigrations(db.pool)]);
-    expect(results.flat()).toEqual(["20261123000000_init"]);
+    expect(results.flat()).toEqual(["20261123000000_init", "20261123200000_schedules_pipelines"]);
     await expect(assertSchemaCurrent(db.pool)).resolves.toBeUndefined();
     expect(await applyMigrations(db.pool)).toEqual([]);
   });
 
   it("records migrations the way Prisma's engine does", async () => {
-    const rows = await db.pool.query("SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations");
+    const rows = await db.pool.query("SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name");
     const sql = readFileSync(join(migrationsDir(), "20261123000000_init", "migration.sql"), "utf8");
-    expect(rows.rows).toHaveLength(1);
+    expect(rows.rows).toHaveLength(2);
     expect(rows.rows[0]).toMatchObject({
       migration_name: "20261123000000_init",
       checksum: createHash("sha256").update(sql, "utf8").digest("hex"),
@@ -33,7 +33,10 @@ describe("db migrate", () => {
       rolled_back_at: null,
     });
     expect(rows.rows[0].finished_at).toBeInstanceOf(Date);
-    expect((await migrationStatus(db.pool)).map((m) => [m.name, m.applied, m.checksumMismatch])).toEqual([["20261123000000_init", true, false]]);
+    expect((await migrationStatus(db.pool)).map((m) => [m.name, m.applied, m.checksumMismatch])).toEqual([
+      ["20261123000000_init", true, false],
+      ["20261123200000_schedules_pipelines", true, false],
+    ]);
   });
 
   it("creates tables that match the Prisma schema (a Prisma Client round trip of every model)", async () => {
@@ -50,9 +53,22 @@ describe("db migrate", () => {
     expect(loaded.deadLetters.map((d) => d.id)).toEqual([dead.id]);
     expect((await prisma.worker.findUniqueOrThrow({ where: { id: "w" } })).stopRequested).toBe(false);
     expect((await prisma.config.findUniqueOrThrow({ where: { key: "lease_ms" } })).value).toBe("1000");
-    // Deleting a job takes its history and DLQ entries with it.
+    // Dependencies, run environment and schedules.
+    await prisma.job.create({ data: { id: "rt2", command: "make", maxRetries: 0, depsPending: 1, cwd: "/srv", env: { A: "1" } } });
+    await prisma.jobDependency.create({ data: { jobId: "rt2", dependsOn: "rt" } });
+    const waiting = await prisma.job.findUniqueOrThrow({ where: { id: "rt2" }, include: { dependsOn: true } });
+    expect(waiting).toMatchObject({ depsPending: 1, dependents: 0, cwd: "/srv", env: { A: "1" } });
+    expect(waiting.dependsOn).toEqual([{ jobId: "rt2", dependsOn: "rt", settledAt: null }]);
+    expect((await prisma.job.findUniqueOrThrow({ where: { id: "rt" }, include: { requiredBy: true } })).requiredBy.map((d) => d.jobId)).toEqual(["rt2"]);
+    const next = new Date("2030-01-01T03:00:00.000Z");
+    await prisma.schedule.create({ data: { name: "nightly", cron: "0 3 * * *", job: { command: "true" }, nextRunAt: next } });
+    expect(await prisma.schedule.findUniqueOrThrow({ where: { name: "nightly" } })).toMatchObject({
+      timezone: "UTC", paused: false, missed: "skip", catchUpLimit: 10, nextRunAt: next, lastRunAt: null, job: { command: "true" },
+    });
+    // Deleting a job takes its history, DLQ entries and dependency edges with it.
     await prisma.job.delete({ where: { id: "rt" } });
     expect(await prisma.jobAttempt.count()).toBe(0);
     expect(await prisma.deadLetter.count()).toBe(0);
+    expect(await prisma.jobDependency.count()).toBe(0);
   });
 });

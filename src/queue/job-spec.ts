@@ -15,6 +15,19 @@ export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$/;
 export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Environment variable names a job may set: what a POSIX shell accepts. */
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * Environment variable names whose values are secrets: shown as *** by `show`, `list` and the
+ * dashboard (the worker still passes the real value to the command).
+ */
+export const SECRET_ENV_NAME = /SECRET|TOKEN|PASSWORD|PASS|KEY|CREDENTIAL/i;
+export const MASKED_VALUE = "***";
+
+/** A job's env for display: secret-looking values replaced by ***. */
+export function maskEnv(env: Record<string, string> | null): Record<string, string> | null {
+  if (!env) return null;
+  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, SECRET_ENV_NAME.test(k) ? MASKED_VALUE : v]));
+}
+
 /** Most dependencies one job may have. */
 export const MAX_DEPENDENCIES = 100;
 /** A command line is stored and shown in full; keep it to something a shell accepts comfortably. */

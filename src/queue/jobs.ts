@@ -8,7 +8,7 @@
 import type { AppContext } from "../db/context.js";
 import type { Job as PrismaJob, JobAttempt as PrismaJobAttempt } from "../generated/prisma/client.js";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
-import { loadConfig } from "./config.js";
+import { envNameAllowed, loadConfig } from "./config.js";
 import { toNewJob, type JobSpec, type NewJob, generateJobIds } from "./job-spec.js";
 import type pg from "pg";
 import {
@@ -57,8 +57,10 @@ export async function enqueueJobs(ctx: Pick<QueueContext, "pool">, p: EnqueueJob
   try {
     await client.query("BEGIN");
     try {
-      const needsDefault = p.specs.some((s) => s.max_retries === undefined);
-      const maxRetries = needsDefault ? (await loadConfig(client)).max_retries : 0;
+      const needsConfig = p.specs.some((s) => s.max_retries === undefined || s.env !== undefined);
+      const config = needsConfig ? await loadConfig(client) : null;
+      const maxRetries = config?.max_retries ?? 0;
+      if (config) checkEnvAllowed(p.specs, config.env_allowlist);
       const ids = generateJobIds(p.specs.reduce((n, s) => (s.id === undefined ? n + 1 : n), 0));
       let next = 0;
       const jobs: NewJob[] = p.specs.map((s) => toNewJob(s.id === undefined ? { ...s, id: ids[next++]! } : s, { maxRetries }));
@@ -83,6 +85,17 @@ export async function enqueueJobs(ctx: Pick<QueueContext, "pool">, p: EnqueueJob
     }
   } finally {
     client.release(broken);
+  }
+}
+
+/** Throws InvalidInputError for the first env name that config env_allowlist does not allow. */
+export function checkEnvAllowed(specs: readonly JobSpec[], allowlist: string): void {
+  for (const spec of specs) {
+    for (const name of Object.keys(spec.env ?? {})) {
+      if (!envNameAllowed(allowlist, name)) {
+        throw new InvalidInputError(`environment variable '${name}' is not allowed by config env_allowlist (${allowlist})`);
+      }
+    }
   }
 }
 
@@ -163,10 +176,50 @@ export interface AttemptRow {
   output: string | null;
 }
 
+/** A job linked to another by dependencies, `depth` edges away (1 = direct). */
+export interface ChainLink {
+  id: string;
+  state: JobState;
+  depth: number;
+  command: string;
+}
+
 export interface JobDetail {
   job: JobRow;
   /** Every attempt in the order it started (attempt numbers restart after `dlq retry`). */
   history: AttemptRow[];
+  /** Jobs this one waits for, directly (depth 1) and through them, nearest first. */
+  upstream: ChainLink[];
+  /** Jobs that wait for this one, directly and through them, nearest first. */
+  downstream: ChainLink[];
+}
+
+/** Deepest level of a dependency chain `show` follows. */
+export const MAX_CHAIN_DEPTH = 50;
+
+/** The dependency chain around a job, both ways (one recursive query). */
+export async function jobChain(ctx: Pick<QueueContext, "pool">, p: { id: string }): Promise<{ upstream: ChainLink[]; downstream: ChainLink[] }> {
+  const res = await ctx.pool.query<ChainLink & { dir: "up" | "down" }>(
+    `WITH RECURSIVE up(id, depth) AS (
+       SELECT depends_on, 1 FROM job_dependencies WHERE job_id = $1
+       UNION SELECT d.depends_on, up.depth + 1 FROM job_dependencies d JOIN up ON d.job_id = up.id WHERE up.depth < $2
+     ), down(id, depth) AS (
+       SELECT job_id, 1 FROM job_dependencies WHERE depends_on = $1
+       UNION SELECT d.job_id, down.depth + 1 FROM job_dependencies d JOIN down ON d.depends_on = down.id WHERE down.depth < $2
+     ), links AS (
+       SELECT 'up' AS dir, id, min(depth) AS depth FROM up GROUP BY id
+       UNION ALL SELECT 'down', id, min(depth) FROM down GROUP BY id
+     )
+     SELECT l.dir, l.id, l.depth, j.state::text AS state, j.command
+     FROM links l JOIN jobs j ON j.id = l.id
+     ORDER BY l.depth, j.seq`,
+    [p.id, MAX_CHAIN_DEPTH],
+  );
+  const strip = ({ dir: _dir, ...link }: ChainLink & { dir: string }) => link;
+  return {
+    upstream: res.rows.filter((r) => r.dir === "up").map(strip),
+    downstream: res.rows.filter((r) => r.dir === "down").map(strip),
+  };
 }
 
 function attemptRowFromPrisma(a: PrismaJobAttempt): AttemptRow {
@@ -181,15 +234,16 @@ function attemptRowFromPrisma(a: PrismaJobAttempt): AttemptRow {
   };
 }
 
-/** One job with its attempt history. Throws NotFoundError for an unknown id. */
-export async function getJob(ctx: Pick<QueueContext, "prisma">, p: { id: string }): Promise<JobDetail> {
+/** One job with its attempt history and dependency chain. Throws NotFoundError for an unknown id. */
+export async function getJob(ctx: QueueContext, p: { id: string }): Promise<JobDetail> {
   const job = await ctx.prisma.job.findUnique({
     where: { id: p.id },
     include: { history: { orderBy: { id: "asc" } } },
   });
   if (!job) throw new NotFoundError(`no job '${p.id}'`);
   const { history, ...rest } = job;
-  return { job: jobRowFromPrisma(rest as PrismaJob), history: history.map(attemptRowFromPrisma) };
+  const chain = await jobChain(ctx, p);
+  return { job: jobRowFromPrisma(rest as PrismaJob), history: history.map(attemptRowFromPrisma), ...chain };
 }
 
 export interface ListJobsParams {

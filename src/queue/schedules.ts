@@ -8,7 +8,9 @@ import { CronExpressionParser } from "cron-parser";
 import type { AppContext } from "../db/context.js";
 import type { Schedule as PrismaSchedule } from "../generated/prisma/client.js";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
+import { loadConfig } from "./config.js";
 import { parseJobSpec, type JobSpec } from "./job-spec.js";
+import { checkEnvAllowed } from "./jobs.js";
 import { notifySchedulesChanged } from "./sql.js";
 
 type ScheduleContext = Pick<AppContext, "pool" | "prisma">;
@@ -132,6 +134,7 @@ export function checkScheduleParams(p: AddScheduleParams): void {
 /** Adds a schedule; its first tick is the first one after now. A taken name is InvalidInputError. */
 export async function addSchedule(ctx: ScheduleContext, p: AddScheduleParams): Promise<ScheduleRow> {
   checkScheduleParams(p);
+  checkEnvAllowed([p.job], (await loadConfig(ctx.pool)).env_allowlist);
   try {
     const row = await ctx.prisma.schedule.create({
       data: {

@@ -77,7 +77,7 @@ Examples:
     )
     .argument("<name>", "the schedule's name: letters, digits and . _ -")
     .argument("<cron>", 'the cron expression, e.g. "0 3 * * *" or "*/10 * * * * *" (with seconds)')
-    .argument("<job>", 'the job JSON each tick enqueues, as for enqueue (no "id", "run_at" or "depends_on")')
+    .argument("<job>", 'the job JSON each tick enqueues, as for enqueue (no "id", "run_at" or "depends_on"); it runs in this directory unless it sets "cwd"')
     .option("--timezone <zone>", "IANA time zone the expression is read in", "UTC")
     .option("--missed <policy>", "what happens to ticks missed while no worker ran: skip or catch-up", "skip")
     .option("--catch-up-limit <n>", "with --missed catch-up: most missed ticks run at once", String(DEFAULT_CATCH_UP_LIMIT))
@@ -91,7 +91,9 @@ Examples:
   $ queuectl schedule add hourly-report "0 * * * *" '{"command":"make report"}' --missed catch-up --catch-up-limit 24`,
     )
     .action(async (name: string, cron: string, jobRaw: string, opts: AddOptions) => {
-      const job = parseScheduleJob(parseJobArg(jobRaw));
+      const parsed = parseScheduleJob(parseJobArg(jobRaw));
+      // Like enqueue: each tick's job runs in the directory the schedule was added from unless it sets cwd.
+      const job = parsed.cwd === undefined ? { ...parsed, cwd: process.cwd() } : parsed;
       const catchUpLimit = parseCount("--catch-up-limit", opts.catchUpLimit, 1, MAX_CATCH_UP_LIMIT);
       const created = await withContext((ctx) => addSchedule(ctx, { name, cron, timezone: opts.timezone, job, missed: opts.missed as MissedPolicy, catchUpLimit }));
       if (opts.json) printJson(scheduleToJson(created));
