@@ -118,9 +118,9 @@ async function resolveDependencies(client: pg.PoolClient, jobs: NewJob[]): Promi
     }
   }
   const stateOf = new Map((await lockDependencies(client, external)).map((d) => [d.id, d.state]));
-  for (const dep of external.keys()) {
-    const state = stateOf.get(dep);
-    if (state === undefined) throw new NotFoundError(`no job '${dep}' to depend on`);
+  const missing = [...external.keys()].find((dep) => !stateOf.has(dep));
+  if (missing !== undefined) throw new NotFoundError(`no job '${missing}' to depend on`);
+  for (const [dep, state] of stateOf) {
     if (state === "dead" || state === "cancelled") throw new InvalidStateError(`job '${dep}' is ${state}: a job after it would never run`);
   }
   const edges: NewDependency[] = [];
