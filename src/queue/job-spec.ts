@@ -22,10 +22,11 @@ export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const SECRET_ENV_NAME = /SECRET|TOKEN|PASSWORD|PASS|KEY|CREDENTIAL/i;
 export const MASKED_VALUE = "***";
 
-/** A job's env for display: secret-looking values replaced by ***. */
+/** A job's env for display: sorted by name, secret-looking values replaced by ***. */
 export function maskEnv(env: Record<string, string> | null): Record<string, string> | null {
   if (!env) return null;
-  return Object.fromEntries(Object.entries(env).map(([k, v]) => [k, SECRET_ENV_NAME.test(k) ? MASKED_VALUE : v]));
+  const names = Object.keys(env).sort();
+  return Object.fromEntries(names.map((k) => [k, SECRET_ENV_NAME.test(k) ? MASKED_VALUE : env[k]!]));
 }
 
 /** Most dependencies one job may have. */
