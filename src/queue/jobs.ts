@@ -296,7 +296,7 @@ export interface QueueStatus {
   dlq: number;
   /** Mean duration of completed jobs in ms; null when none completed. */
   avgDurationMs: number | null;
-  /** How long the oldest runnable job (pending or failed, run_at passed) has been due, in ms; null when none. */
+  /** How long the oldest runnable job (pending or failed, run_at passed, no dependency pending) has been due, in ms; null when none. */
   oldestRunnableAgeMs: number | null;
 }
 
@@ -320,7 +320,7 @@ export async function queueStatus(ctx: Pick<QueueContext, "pool">, p: { leaseMs?
        (SELECT count(*) FROM dead_letters WHERE retried_at IS NULL) AS dlq,
        (SELECT avg(duration_ms)::float8 FROM jobs WHERE state = 'completed') AS avg_duration_ms,
        (SELECT (extract(epoch FROM now() - min(run_at)) * 1000)::float8 FROM jobs
-         WHERE state IN ('pending', 'failed') AND run_at <= now()) AS oldest_runnable_age_ms`,
+         WHERE state IN ('pending', 'failed') AND run_at <= now() AND deps_pending = 0) AS oldest_runnable_age_ms`,
     [leaseMs],
   );
   const row = res.rows[0]!;
