@@ -58,6 +58,22 @@ describe("dependencies", () => {
     }
   });
 
+  it("a dependent enqueued while its dependency completes is never left waiting (x30)", async () => {
+    for (let round = 0; round < 30; round++) {
+      const q = `race-${round}`;
+      await enqueueJobs(db, { specs: [{ id: `${q}-dep`, command: "true", queue: q }] });
+      const dep = await claimOne(q);
+      // What the worker does (complete, then settle when the row says it has dependents) racing an enqueue.
+      const worker = (async () => {
+        const done = await complete(dep!.id, dep!.attempts);
+        if (done && done.dependents > 0) await settleFinishedJobs(db.pool, [dep!.id]);
+      })();
+      const enqueuer = enqueueJobs(db, { specs: [{ id: `${q}-after`, command: "true", queue: q, depends_on: [`${q}-dep`] }] });
+      await Promise.all([worker, enqueuer]);
+      expect(await row(`${q}-after`)).toMatchObject({ state: "pending", deps_pending: 0 });
+    }
+  });
+
   it("200 dependents of one job are all released by its completion, while other settles run", async () => {
     await enqueueJobs(db, { specs: [{ id: "root", command: "true", queue: "fan" }] });
     await enqueueJobs(db, { specs: Array.from({ length: 200 }, (_, i) => ({ id: `leaf-${i}`, command: "true", queue: "fan", depends_on: ["root"] })) });
