@@ -3,7 +3,7 @@
  * tick enqueue one job, and 3 real worker processes running a `* * * * * *` schedule for 5 s give one
  * job per second, never two for one tick.
  */
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { defaultConfig } from "../src/queue/config.js";
 import { createLogger } from "../src/worker/logger.js";
 import { SchedulerService } from "../src/worker/scheduler-service.js";
@@ -34,6 +34,11 @@ async function jobIdsOf(name: string): Promise<string[]> {
 const tickOf = (id: string) => new Date(id.slice(id.indexOf("@") + 1)).getTime();
 
 describe("SchedulerService.runOnce", () => {
+  // Each test looks at its own schedule only: the earlier ones (every second, still due) are paused.
+  beforeEach(async () => {
+    await db.pool.query("UPDATE schedules SET paused = true");
+  });
+
   it("skip (the default): ticks missed while no worker ran collapse into the latest one", async () => {
     await addDueSchedule({ name: "skipper", cron: "* * * * * *", agoMs: 10_000 });
     const ids = await scheduler().runOnce();
