@@ -52,6 +52,7 @@ OUR_PIDS=()          # worker processes this run started (background workers are
 CONFIG_RESTORE=""    # "key value" to put back on exit
 MADE_HOME=""         # a temporary QUEUECTL_HOME this run created
 STOP_LOCAL_SERVER="" # the embedded server was not running before: stop it at the end
+SCHEDULE_REMOVE=""   # a schedule this run added: removed on exit, whatever happened
 
 # ---------------------------------------------------------------------------------------------------
 # helpers
@@ -128,6 +129,7 @@ cleanup() {
     for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.2; done
     alive "$pid" && kill -KILL "$pid" 2>/dev/null
   done
+  if [ -n "$SCHEDULE_REMOVE" ]; then "${QCTL[@]}" schedule remove "$SCHEDULE_REMOVE" >/dev/null 2>&1 || true; fi
   if [ -n "$CONFIG_RESTORE" ]; then
     # shellcheck disable=SC2086 # "key value"
     "${QCTL[@]}" config set $CONFIG_RESTORE >/dev/null 2>&1 || echo "verify.sh: could not restore config $CONFIG_RESTORE" >&2
@@ -605,6 +607,98 @@ if [ "$RC" = 0 ] && printf '%s' "$OUT" | grep -q "complete -F _queuectl queuectl
 
 qrun queue set-concurrency "$QL" none
 for pid in "${OPS_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+# schedules, pipelines (dependencies) and the run environment, in a queue of their own
+
+QP="$Q-p"
+pjobs_where() { qrun list --queue "$QP" --limit 1000 --json; PJOBS=$OUT; [ "$RC" = 0 ] && [ "$(printf '%s' "$PJOBS" | jv "$1")" = true ]; }
+qrun schedule add "$QP-tick" "61 * * * *" '{"command":"true"}'
+expect_rc "schedule add with a bad cron expression exits 2" 2
+qrun schedule add "$QP-tick" "* * * * *" '{"command":"true"}' --timezone Mars/Olympus
+expect_rc "schedule add with an unknown time zone exits 2" 2
+qrun schedule remove "$QP-no-such-schedule"
+expect_rc "schedule remove of an unknown schedule exits 3" 3
+
+qrun worker start --count 2 --concurrency 2 --queue "$QP" --json
+read -r -a P_PIDS < <(printf '%s' "$OUT" | jv 'Array.isArray(d) ? d.map((w) => w.pid).join(" ") : ""')
+OUR_PIDS+=("${P_PIDS[@]}")
+sleep 1
+SCHEDULE_REMOVE="$QP-tick"
+T_ADD=$(now)
+qrun schedule add "$QP-tick" "* * * * * *" "{\"command\":\"echo tick\",\"queue\":\"$QP\",\"timeout\":60000}" --json
+check "schedule add (every second) --json: name, cron, next_run_at" "$OUT" "d.name === '$QP-tick' && d.cron === '* * * * * *' && !isNaN(t(d.next_run_at)) || JSON.stringify(d)"
+sleep 4
+qrun schedule pause "$QP-tick"
+T_PAUSE=$(now)
+expect_rc "schedule pause" 0
+qrun schedule list --json
+check "schedule list --json: paused, with its last job" "$OUT" \
+  "(() => { const s = d.find((x) => x.name === '$QP-tick'); return s && s.paused === true && s.next_runs.length === 0 && typeof s.last_job_id === 'string' || JSON.stringify(s); })()"
+TICKS="d.filter((j) => j.id.startsWith('$QP-tick@')).map((j) => t(j.id.slice(j.id.indexOf('@') + 1))).sort((a, b) => a - b)"
+if wait_until 20 pjobs_where "d.filter((j) => j.id.startsWith('$QP-tick@')).every((j) => j.state === 'completed')"; then
+  # One job per tick while it was active: consecutive seconds, none twice, no more than the seconds
+  # between the add command starting and the pause command returning (CLI start-up makes that longer).
+  check "an every-second schedule: one job per tick between add and pause (no tick twice, none skipped)" "$PJOBS" \
+    "(() => { const ts = $TICKS, w = $T_PAUSE - $T_ADD; return ts.length >= 3 && ts.length <= Math.ceil(w) + 1
+       && ts.every((x, i) => i === 0 || Math.round(x - ts[i - 1]) === 1) || JSON.stringify({ ticks: ts, window_s: w }); })()"
+else
+  fail "the schedule's jobs completed" "$(printf '%s' "$PJOBS" | jv "d.map((j) => j.id + ':' + j.state).join(' ')")"
+fi
+qrun schedule remove "$QP-tick"
+expect_rc "schedule remove" 0
+SCHEDULE_REMOVE=""
+
+# Two pipelines in one batch (a job may depend on one earlier in the input): A -> B -> C, and D -> E
+# -> F where D dies, which cancels E and F. D passes after GATE2, so the DLQ retry below leaves the
+# DLQ as it was.
+GATE2=$(($(date +%s) + 12))
+# shellcheck disable=SC2016 # JavaScript, not shell
+node -e '
+  const [q, gate] = process.argv.slice(1);
+  const job = (id, command, after, extra = {}) => JSON.stringify({ id: `${q}-${id}`, queue: q, timeout: 60000, command, ...(after ? { depends_on: [`${q}-${after}`] } : {}), ...extra });
+  console.log([
+    job("a", "sleep 2; echo A"), job("b", "echo B", "a"), job("c", "echo C", "b", { priority: 50 }),
+    job("d", `sleep 2; [ "$(date +%s)" -ge ${gate} ] || exit 3`, null, { max_retries: 0 }), job("e", "echo E", "d"), job("f", "echo F", "e"),
+  ].join("\n"));' "$QP" "$GATE2" >"$WORK/pipelines.jsonl"
+qrun_in "$WORK/pipelines.jsonl" enqueue - --json
+check "enqueue - : two pipelines (depends_on) in one batch" "$OUT" "Array.isArray(d.ids) && d.ids.length === 6 || JSON.stringify(d)"
+qrun show "$QP-c" --json
+check "show --json: C's chain (depends_on B; upstream B, A); waiting (deps_pending > 0) unless already run" "$OUT" \
+  "d.depends_on[0].id === '$QP-b' && d.upstream.map((l) => l.id).join() === '$QP-b,$QP-a' && (d.state === 'pending' ? d.deps_pending > 0 : d.state === 'completed') || JSON.stringify(d)"
+qrun enqueue --command "true" --queue "$QP" --after "$QP-no-such-job"
+expect_rc "enqueue --after a job that does not exist exits 3" 3
+if wait_until 30 pjobs_where "(() => { const s = Object.fromEntries(d.map((j) => [j.id, j.state])); return s['$QP-c'] === 'completed' && s['$QP-f'] === 'cancelled'; })()"; then
+  check "the chain ran in order: B started after A finished, C after B" "$PJOBS" \
+    "(() => { const j = Object.fromEntries(d.map((x) => [x.id.slice('$QP-'.length), x])); return t(j.b.started_at) >= t(j.a.finished_at) && t(j.c.started_at) >= t(j.b.finished_at) || JSON.stringify(j); })()"
+  check "a dead job cancels the jobs after it, transitively" "$PJOBS" \
+    "(() => { const s = Object.fromEntries(d.map((x) => [x.id.slice('$QP-'.length), x])); return s.d.state === 'dead' && s.e.state === 'cancelled' && s.f.state === 'cancelled' && s.e.attempts === 0 || JSON.stringify(s); })()"
+  qrun show "$QP-e" --json
+  check "show says why: 'cancelled: dependency D ended dead'" "$OUT" "d.last_error === 'cancelled: dependency $QP-d ended dead' || d.last_error"
+else
+  fail "the pipelines settled (C completed, F cancelled)" "$(printf '%s' "$PJOBS" | jv "d.map((j) => j.id + ':' + j.state).join(' ')")"
+fi
+
+# The run environment: named variables reach the command; secret-looking values are masked.
+qrun enqueue --id "$QP-env" --queue "$QP" --timeout 60000 --cwd / --env VERIFY_MODE=on --env VERIFY_TOKEN=tok-$$ --command 'echo "$(pwd) $VERIFY_MODE $VERIFY_TOKEN"'
+expect_rc "enqueue --env NAME=value --cwd DIR" 0
+if wait_until 20 pjobs_where "d.some((j) => j.id === '$QP-env' && j.state === 'completed')"; then
+  qrun show "$QP-env" --json
+  check "the command ran in its cwd with its env; show masks VERIFY_TOKEN" "$OUT" \
+    "d.cwd === '/' && d.env.VERIFY_MODE === 'on' && d.env.VERIFY_TOKEN === '***' && d.history[d.history.length - 1].output === '/ on tok-$$\n' || JSON.stringify({cwd: d.cwd, env: d.env, output: d.history.map((h) => h.output)})"
+else
+  fail "the env job completed" "$(printf '%s' "$PJOBS" | jv "d.filter((j) => j.id === '$QP-env').map((j) => j.state + ' ' + j.last_error).join()")"
+fi
+qrun config get env_allowlist --json
+check "config get env_allowlist --json: a string (* = any name)" "$OUT" "typeof d.value === 'string' || JSON.stringify(d)"
+
+sleep "$(node -e "console.log(Math.max(0, $GATE2 + 0.3 - Date.now() / 1000).toFixed(2))")"
+qrun dlq retry "$QP-d"
+expect_rc "dlq retry of the pipeline's dead job" 0
+if wait_until 20 pjobs_where "d.some((j) => j.id === '$QP-d' && j.state === 'completed')"; then
+  pass "the retried job passed (the DLQ is as it was)"
+else
+  fail "the retried job passed" "$(printf '%s' "$PJOBS" | jv "d.filter((j) => j.id === '$QP-d').map((j) => j.state + ' ' + j.last_error).join()")"
+fi
+for pid in "${P_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
 
 # ---------------------------------------------------------------------------------------------------
 # status and list

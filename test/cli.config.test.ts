@@ -15,6 +15,7 @@ const DEFAULTS = {
   output_limit_bytes: 262_144,
   backoff_jitter: 0,
   retention_completed: 0,
+  env_allowlist: "*",
 };
 
 async function storedRows() {
@@ -37,6 +38,14 @@ describe("config", () => {
     expect(await queuectlJson(["config", "set", "backoff_base", "1.5"])).toEqual({ key: "backoff_base", value: 1.5, previous: 2 });
     expect(await queuectlJson(["config", "list"])).toEqual({ ...DEFAULTS, max_retries: 5, backoff_base: 1.5 });
     expect(await queuectl(["config", "set", "max_retries", "5"])).toMatchObject({ code: 0, stdout: "max_retries = 5 (unchanged)" });
+  });
+
+  it("env_allowlist takes *, - or a list of names and prefixes, normalised", async () => {
+    expect(await queuectlJson(["config", "set", "env_allowlist", " APP_*, TZ "])).toEqual({ key: "env_allowlist", value: "APP_*,TZ", previous: "*" });
+    const bad = await queuectl(["config", "set", "env_allowlist", "APP-*"]);
+    expect(bad).toMatchObject({ code: 2, stdout: "" });
+    expect(bad.stderr).toMatch(/^queuectl: config env_allowlist: invalid value 'APP-\*' \(use \* \(any\), - \(none\), or a comma list/);
+    expect(await queuectlJson(["config", "set", "env_allowlist", "*"])).toEqual({ key: "env_allowlist", value: "*", previous: "APP_*,TZ" });
   });
 
   it("refuses unknown keys with exit 3 and bad values with exit 2, changing nothing", async () => {

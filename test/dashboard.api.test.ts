@@ -85,7 +85,7 @@ describe("GET /api/jobs", () => {
     const { body } = await getJson("/api/jobs");
     expect(body.jobs.map((j: { id: string }) => j.id)).toEqual(["pending-2", "pending-1", "running-1", "dead-2", "dead-1", "ok-3", "ok-2", "ok-1"]);
     expect(Object.keys(body.jobs[0]).sort()).toEqual(
-      ["attempts", "command", "created_at", "duration_ms", "exit_code", "finished_at", "id", "last_error", "max_retries", "priority", "queue", "run_at", "started_at", "state", "timeout_ms", "updated_at", "worker_id"].sort(),
+      ["attempts", "command", "created_at", "duration_ms", "exit_code", "finished_at", "id", "last_error", "max_retries", "priority", "queue", "run_at", "started_at", "state", "timeout_ms", "updated_at", "worker_id", "deps_pending", "cwd", "env"].sort(),
     );
     expect(body.queues).toEqual(SEED.queues);
     expect(body.more).toBe(false);
@@ -161,7 +161,7 @@ describe("GET /api/workers and /api/config", () => {
 
   it("shows every config key with its value, default and meaning", async () => {
     const { body } = await getJson("/api/config");
-    expect(body.config.map((c: { key: string }) => c.key)).toEqual(["max_retries", "backoff_base", "backoff_max_s", "job_timeout_ms", "poll_interval_ms", "lease_ms", "output_limit_bytes", "backoff_jitter", "retention_completed"]);
+    expect(body.config.map((c: { key: string }) => c.key)).toEqual(["max_retries", "backoff_base", "backoff_max_s", "job_timeout_ms", "poll_interval_ms", "lease_ms", "output_limit_bytes", "backoff_jitter", "retention_completed", "env_allowlist"]);
     expect(body.config[0]).toMatchObject({ key: "max_retries", value: 3, default: 3 });
     expect(body.config[0].help).toMatch(/retries/);
   });

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../src/db/prisma.js";
 import { startDashboard, type RunningDashboard } from "../src/dashboard/server.js";
 import { enqueueJobs, type QueueContext } from "../src/queue/jobs.js";
+import { addSchedule } from "../src/queue/schedules.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { seedDashboardData, seedHistory, stateOf, WORKER_ID } from "./helpers/dashboard.js";
 
@@ -202,6 +203,31 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in chromium${HAVE_CHROMIUM ? "" : ` (
     expect(cells.slice(0, 4)).toEqual([WORKER_ID, "web-1", "4242", "running"]);
     expect(cells[6]).toBe("running-1");
     expect(cells[7]).toMatch(/^\d+[smh] ago$/);
+  });
+
+  it("schedules and a job's dependency chain", async () => {
+    await addSchedule(ctx, { name: "nightly", cron: "0 3 * * *", timezone: "UTC", job: { command: "backup" }, missed: "skip", catchUpLimit: 10 });
+    await enqueueJobs(ctx, {
+      specs: [
+        { id: "pipe-a", command: "fetch", queue: "pipeline" },
+        { id: "pipe-b", command: "build", queue: "pipeline", depends_on: ["pipe-a"], env: { API_KEY: "sekrit", MODE: "x" } },
+        { id: "pipe-c", command: "ship", queue: "pipeline", depends_on: ["pipe-b"] },
+      ],
+    });
+    await open("/schedules");
+    const row = page.locator('tr[data-schedule="nightly"]');
+    await expect.poll(() => row.count()).toBe(1);
+    const cells = await row.locator("td").allInnerTexts();
+    expect(cells.slice(0, 5)).toEqual(["nightly", "0 3 * * *", "UTC", "active", "skip"]);
+    expect(cells[5]!.split("\n").filter((l) => l.trim())).toHaveLength(3);
+    expect(cells[7]).toBe("backup");
+
+    await open("/jobs/pipe-b");
+    await expect.poll(() => page.locator("#dependencies li").count()).toBe(2);
+    expect(await page.locator('#dependencies li[data-chain-id="pipe-a"] a').textContent()).toBe("pipe-a");
+    expect(await page.locator('#dependencies li[data-chain-id="pipe-c"]').innerText()).toMatch(/pipe-c\s+pending\s+ship/);
+    expect(await page.locator("#dependencies").innerText()).toContain("Waiting for 1 dependency to complete.");
+    expect(await page.locator("#job-env").textContent()).toBe("API_KEY=***\nMODE=x");
   });
 
   it("config: shows values; rejects an invalid one with its reason; saves a valid one", async () => {

@@ -17,13 +17,13 @@ describe("db migrate", () => {
   it("refuses to run against an unmigrated database, then applies every migration once even when raced", async () => {
     await expect(assertSchemaCurrent(db.pool)).rejects.toThrow(/queuectl db migrate/);
     const results = await Promise.all([applyMigrations(db.pool), applyMigrations(db.pool), applyMigrations(db.pool)]);
-    expect(results.flat()).toEqual(["20261123000000_init", "20261123100000_operator_tools"]);
+    expect(results.flat()).toEqual(["20261123000000_init", "20261123100000_operator_tools", "20261123200000_schedules_pipelines"]);
     await expect(assertSchemaCurrent(db.pool)).resolves.toBeUndefined();
     expect(await applyMigrations(db.pool)).toEqual([]);
   });
 
   it("records migrations the way Prisma's engine does", async () => {
-    const names = ["20261123000000_init", "20261123100000_operator_tools"];
+    const names = ["20261123000000_init", "20261123100000_operator_tools", "20261123200000_schedules_pipelines"];
     const rows = await db.pool.query("SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name");
     expect(rows.rows).toHaveLength(names.length);
     names.forEach((name, i) => {
@@ -61,9 +61,22 @@ describe("db migrate", () => {
     expect(loaded.deadLetters.map((d) => d.id)).toEqual([dead.id]);
     expect((await prisma.worker.findUniqueOrThrow({ where: { id: "w" } })).stopRequested).toBe(false);
     expect((await prisma.config.findUniqueOrThrow({ where: { key: "lease_ms" } })).value).toBe("1000");
-    // Deleting a job takes its history and DLQ entries with it.
+    // Dependencies, run environment and schedules.
+    await prisma.job.create({ data: { id: "rt2", command: "make", maxRetries: 0, depsPending: 1, cwd: "/srv", env: { A: "1" } } });
+    await prisma.jobDependency.create({ data: { jobId: "rt2", dependsOn: "rt" } });
+    const waiting = await prisma.job.findUniqueOrThrow({ where: { id: "rt2" }, include: { dependsOn: true } });
+    expect(waiting).toMatchObject({ depsPending: 1, dependents: 0, cwd: "/srv", env: { A: "1" } });
+    expect(waiting.dependsOn).toEqual([{ jobId: "rt2", dependsOn: "rt", settledAt: null }]);
+    expect((await prisma.job.findUniqueOrThrow({ where: { id: "rt" }, include: { requiredBy: true } })).requiredBy.map((d) => d.jobId)).toEqual(["rt2"]);
+    const next = new Date("2030-01-01T03:00:00.000Z");
+    await prisma.schedule.create({ data: { name: "nightly", cron: "0 3 * * *", job: { command: "true" }, nextRunAt: next } });
+    expect(await prisma.schedule.findUniqueOrThrow({ where: { name: "nightly" } })).toMatchObject({
+      timezone: "UTC", paused: false, missed: "skip", catchUpLimit: 10, nextRunAt: next, lastRunAt: null, job: { command: "true" },
+    });
+    // Deleting a job takes its history, DLQ entries and dependency edges with it.
     await prisma.job.delete({ where: { id: "rt" } });
     expect(await prisma.jobAttempt.count()).toBe(0);
     expect(await prisma.deadLetter.count()).toBe(0);
+    expect(await prisma.jobDependency.count()).toBe(0);
   });
 });

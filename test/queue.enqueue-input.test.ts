@@ -123,6 +123,32 @@ describe("flags", () => {
   });
 });
 
+describe("dependencies and run environment flags", () => {
+  const shell = { env: { API_TOKEN: "t0k", HOME: "/home/me" }, cwd: "/srv/app" };
+
+  it("--after sets depends_on; --cwd resolves against the shell's directory; --env takes NAME=value or the shell's NAME", () => {
+    expect(flagOverrides({ after: ["a", "b"], cwd: "build", env: ["MODE=fast", "API_TOKEN", "EMPTY="] }, 0, shell)).toEqual({
+      depends_on: ["a", "b"],
+      cwd: "/srv/app/build",
+      env: { MODE: "fast", API_TOKEN: "t0k", EMPTY: "" },
+    });
+    expect(flagOverrides({ cwd: "/abs" }, 0, shell)).toEqual({ cwd: "/abs" });
+  });
+
+  it("--env adds to the job's own env instead of replacing it", async () => {
+    const { specs } = await readEnqueueInput({ arg: '{"command":"x","env":{"A":"1","B":"2"}}', flags: { env: ["B=3"] }, stdin: noStdin(), shell });
+    expect(specs[0]!.env).toEqual({ A: "1", B: "3" });
+  });
+
+  it("rejects an unset --env NAME, a bad name, a relative cwd in JSON, and a non-id in depends_on", async () => {
+    expect(() => flagOverrides({ env: ["NOPE"] }, 0, shell)).toThrow(new InvalidInputError("--env NOPE: not set in this shell (give a value: --env NOPE=value)"));
+    expect(() => flagOverrides({ env: ["1X=a"] }, 0, shell)).toThrow(/--env '1X=a': the name must be letters, digits and _/);
+    await expect(read({ arg: '{"command":"x","cwd":"rel/dir"}' })).rejects.toThrow("'cwd' must be an absolute path");
+    await expect(read({ arg: '{"command":"x","depends_on":["has space"]}' })).rejects.toThrow(/'depends_on.0' must hold job ids/);
+    await expect(read({ arg: '{"command":"x","env":{"A":1}}' })).rejects.toThrow(/'env.A' must be a string/);
+  });
+});
+
 describe("parseDelay", () => {
   it("accepts units and bare milliseconds", () => {
     expect([parseDelay("250ms"), parseDelay("30s"), parseDelay("5m"), parseDelay("2h"), parseDelay("1d"), parseDelay("1500"), parseDelay("1.5s")]).toEqual([

@@ -48,14 +48,14 @@ describe("leases", () => {
 
     // A comes back from a long pause and reports: both success and failure are refused.
     const stale = { jobId: "contested", workerId: "A", attempt: 1, exitCode: 0, output: "late", durationMs: 1 };
-    expect(await completeJob(db.pool, stale)).toBe(false);
+    expect(await completeJob(db.pool, stale)).toBeNull();
     expect(await failJob(db.pool, { ...stale, exitCode: 1, error: "exit code 1", backoffBase: 2, backoffMaxS: 60 })).toBeNull();
     expect(await jobState(db.pool, "contested")).toMatchObject({ state: "processing", worker_id: "B", attempts: 2 });
 
     // B's own result is accepted, once.
     const fresh = { ...stale, workerId: "B", attempt: 2, output: "ok" };
-    expect(await completeJob(db.pool, fresh)).toBe(true);
-    expect(await completeJob(db.pool, fresh)).toBe(false);
+    expect(await completeJob(db.pool, fresh)).toEqual({ dependents: 0 });
+    expect(await completeJob(db.pool, fresh)).toBeNull();
     const rows = await db.pool.query("SELECT attempt, worker_id, output FROM job_attempts WHERE job_id = 'contested' ORDER BY id");
     expect(rows.rows).toEqual([
       { attempt: 1, worker_id: "A", output: null },

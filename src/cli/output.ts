@@ -3,6 +3,7 @@
  * JSON (scripts) or as a table (people). Times in JSON are ISO 8601; in tables, relative.
  */
 import Table from "cli-table3";
+import { maskEnv } from "../queue/job-spec.js";
 import type { JobRow } from "../queue/sql.js";
 
 export function printJson(value: unknown): void {
@@ -87,5 +88,9 @@ export function jobToJson(j: JobRow): Record<string, unknown> {
     exit_code: j.exit_code,
     last_error: j.last_error,
     duration_ms: j.duration_ms,
+    deps_pending: j.deps_pending,
+    cwd: j.cwd,
+    // Secret-looking values (API_TOKEN, DB_PASSWORD, ...) are never printed.
+    env: maskEnv(j.env),
   };
 }

@@ -15,6 +15,7 @@ import { registerLogsCommand } from "./commands/logs.js";
 import { registerPurgeCommand } from "./commands/purge.js";
 import { registerQueueCommands } from "./commands/queue.js";
 import { registerRequeueCommand } from "./commands/requeue.js";
+import { registerScheduleCommands } from "./commands/schedule.js";
 import { registerShowCommand } from "./commands/show.js";
 import { registerStatusCommand } from "./commands/status.js";
 import { registerWaitCommand } from "./commands/wait.js";
@@ -56,6 +57,7 @@ Environment:
   registerWaitCommand(program);
   registerLogsCommand(program);
   registerPurgeCommand(program);
+  registerScheduleCommands(program);
   registerConfigCommands(program);
   registerDbCommands(program);
   registerDashboardCommand(program);

@@ -57,11 +57,11 @@ export async function countJobsByQueueAndState(db: Db): Promise<QueueStateCount[
   return res.rows;
 }
 
-/** Age of the oldest runnable job per queue (pending or failed, run_at passed), in seconds. */
+/** Age of the oldest runnable job per queue (pending or failed, run_at passed, not waiting for dependencies), in seconds. */
 export async function queueLagSeconds(db: Db): Promise<Array<{ queue: string; seconds: number }>> {
   const res = await db.query<{ queue: string; seconds: number }>(
     `SELECT queue, greatest(0, extract(epoch FROM now() - min(run_at)))::float8 AS seconds
-     FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= now()
+     FROM jobs WHERE state IN ('pending', 'failed') AND run_at <= now() AND deps_pending = 0
      GROUP BY queue ORDER BY queue`,
   );
   return res.rows;

@@ -30,10 +30,20 @@ export const CONFIG_KEYS = {
   output_limit_bytes: { schema: int(0, 67_108_864), default: 262_144, help: "captured output kept per attempt (the tail), in bytes" },
   backoff_jitter: { schema: z.coerce.number().min(0).max(1), default: 0, help: "0..1: each retry delay is shortened by a random share of up to this much" },
   retention_completed: { schema: durationSeconds, default: 0, help: "workers delete completed jobs older than this, in seconds or 30m, 12h, 7d (0 = keep)" },
+  env_allowlist: {
+    schema: z
+      .string()
+      .transform((s) => s.split(",").map((p) => p.trim()).filter((p) => p !== "").join(","))
+      .refine((s) => s === "*" || s === "-" || s.split(",").every((p) => /^([A-Za-z_][A-Za-z0-9_]*)?\*?$/.test(p) && p !== ""), {
+        message: "use * (any), - (none), or a comma list of names and prefixes such as APP_*,TZ,LANG",
+      }),
+    default: "*",
+    help: "environment variables a job may set (checked at enqueue): * any, - none, or names/prefixes like APP_*,TZ",
+  },
 } as const;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
-export type QueueConfig = { [K in ConfigKey]: number };
+export type QueueConfig = { [K in ConfigKey]: z.output<(typeof CONFIG_KEYS)[K]["schema"]> };
 
 export const CONFIG_KEY_NAMES = Object.keys(CONFIG_KEYS) as ConfigKey[];
 
@@ -46,7 +56,7 @@ export function defaultConfig(): QueueConfig {
 }
 
 /** Parses a value given on the command line; throws InvalidInputError naming the key and its range. */
-export function parseConfigValue(key: string, raw: string): number {
+export function parseConfigValue(key: string, raw: string): number | string {
   if (!isConfigKey(key)) throw new NotFoundError(`unknown config key '${key}' (known: ${CONFIG_KEY_NAMES.join(", ")})`);
   if (raw.trim() === "") throw new InvalidInputError(`config ${key}: a value is required`);
   const parsed = CONFIG_KEYS[key].schema.safeParse(raw);
@@ -64,12 +74,12 @@ export async function loadConfig(db: pg.Pool | pg.PoolClient): Promise<QueueConf
   for (const row of res.rows) {
     if (!isConfigKey(row.key)) continue;
     const parsed = CONFIG_KEYS[row.key].schema.safeParse(row.value);
-    if (parsed.success) config[row.key] = parsed.data;
+    if (parsed.success) (config as Record<ConfigKey, number | string>)[row.key] = parsed.data;
   }
   return config;
 }
 
-export async function setConfigValue(db: pg.Pool, key: string, raw: string): Promise<number> {
+export async function setConfigValue(db: pg.Pool, key: string, raw: string): Promise<number | string> {
   const value = parseConfigValue(key, raw);
   await db.query(
     `INSERT INTO config (key, value, updated_at) VALUES ($1, $2, now())
@@ -77,4 +87,11 @@ export async function setConfigValue(db: pg.Pool, key: string, raw: string): Pro
     [key, String(value)],
   );
   return value;
+}
+
+/** Whether an environment variable name passes `env_allowlist` (* any, - none, names and PREFIX_*). */
+export function envNameAllowed(allowlist: string, name: string): boolean {
+  if (allowlist === "*") return true;
+  if (allowlist === "-") return false;
+  return allowlist.split(",").some((p) => (p.endsWith("*") ? name.startsWith(p.slice(0, -1)) : name === p));
 }

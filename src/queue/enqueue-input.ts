@@ -8,7 +8,8 @@
 import { createReadStream, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { InvalidInputError } from "../errors.js";
-import { parseJobSpec, type JobSpec } from "./job-spec.js";
+import { resolve } from "node:path";
+import { ENV_NAME_PATTERN, parseJobSpec, type JobSpec } from "./job-spec.js";
 
 /**
  * Largest file or stdin accepted, in bytes (64 MiB: about 600 000 typical jobs). Input is read up to
@@ -31,6 +32,18 @@ export interface EnqueueFlags {
   retryOn?: string;
   /** --never-retry-on: exit codes never retried (no_retry_on). */
   neverRetryOn?: string;
+  /** --after: ids of jobs this one runs after (repeatable). */
+  after?: string[];
+  /** --env NAME (value from the enqueuing shell) or NAME=value (repeatable). */
+  env?: string[];
+  /** --cwd: working directory (relative to the enqueuing shell's). */
+  cwd?: string;
+}
+
+/** What --env NAME and --cwd read from the enqueuing shell. */
+export interface EnqueuingShell {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
 }
 
 /** What was read: the specs and whether the input was one object (`{"id"}`) or a list (`{"ids"}`). */
@@ -67,7 +80,7 @@ function parseExitCodes(flag: string, raw: string): number[] {
  * The flags as job fields (snake_case, like the job JSON), to lay over each job read. `now` fixes the
  * clock --delay counts from.
  */
-export function flagOverrides(flags: EnqueueFlags, now = Date.now()): Record<string, unknown> {
+export function flagOverrides(flags: EnqueueFlags, now = Date.now(), shell: EnqueuingShell = { env: process.env, cwd: process.cwd() }): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   if (flags.command !== undefined) o.command = flags.command;
   if (flags.id !== undefined) o.id = flags.id;
@@ -83,6 +96,20 @@ export function flagOverrides(flags: EnqueueFlags, now = Date.now()): Record<str
   if (flags.retryOn !== undefined) o.retry_on = parseExitCodes("--retry-on", flags.retryOn);
   if (flags.neverRetryOn !== undefined) o.no_retry_on = parseExitCodes("--never-retry-on", flags.neverRetryOn);
   if (flags.delay !== undefined) o.run_at = new Date(now + parseDelay(flags.delay)).toISOString();
+  if (flags.after !== undefined && flags.after.length > 0) o.depends_on = flags.after;
+  if (flags.cwd !== undefined) o.cwd = resolve(shell.cwd, flags.cwd);
+  if (flags.env !== undefined && flags.env.length > 0) {
+    const env: Record<string, string> = {};
+    for (const item of flags.env) {
+      const eq = item.indexOf("=");
+      const name = eq < 0 ? item : item.slice(0, eq);
+      if (!ENV_NAME_PATTERN.test(name)) throw new InvalidInputError(`--env '${item}': the name must be letters, digits and _ (not starting with a digit)`);
+      const value = eq < 0 ? shell.env[name] : item.slice(eq + 1);
+      if (value === undefined) throw new InvalidInputError(`--env ${name}: not set in this shell (give a value: --env ${name}=value)`);
+      env[name] = value;
+    }
+    o.env = env;
+  }
   return o;
 }
 
@@ -219,6 +246,8 @@ export interface ReadEnqueueInputParams {
   stdin: Readable;
   /** Clock for --delay, in ms since the epoch. */
   now?: number;
+  /** Where --env NAME and a relative --cwd are read from; default this process. */
+  shell?: EnqueuingShell;
 }
 
 /**
@@ -226,7 +255,7 @@ export interface ReadEnqueueInputParams {
  * flags alone (with --command) make one job. Throws InvalidInputError on any problem.
  */
 export async function readEnqueueInput(p: ReadEnqueueInputParams): Promise<EnqueueInput> {
-  const overrides = flagOverrides(p.flags, p.now);
+  const overrides = flagOverrides(p.flags, p.now, p.shell);
   if (p.arg !== undefined && p.file !== undefined) {
     throw new InvalidInputError("give the jobs either as an argument or with --file, not both");
   }
@@ -268,7 +297,12 @@ export async function readEnqueueInput(p: ReadEnqueueInputParams): Promise<Enque
     let merged = value;
     if (hasOverrides) {
       if (value === null || typeof value !== "object" || Array.isArray(value)) throw new InvalidInputError(`${where}a job must be a JSON object`);
-      merged = { ...(value as Record<string, unknown>), ...overrides };
+      const job = value as Record<string, unknown>;
+      merged = { ...job, ...overrides };
+      // --env adds to the job's own env instead of replacing it.
+      if (overrides.env !== undefined && job.env !== null && typeof job.env === "object" && !Array.isArray(job.env)) {
+        (merged as Record<string, unknown>).env = { ...(job.env as object), ...(overrides.env as object) };
+      }
     }
     const spec = parseJobSpec(merged, where);
     if (spec.id !== undefined) {

@@ -13,6 +13,24 @@ const NUL = /\u0000/;
 export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$/;
 /** Queue names: short identifiers. */
 export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Environment variable names a job may set: what a POSIX shell accepts. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * Environment variable names whose values are secrets: shown as *** by `show`, `list` and the
+ * dashboard (the worker still passes the real value to the command).
+ */
+export const SECRET_ENV_NAME = /SECRET|TOKEN|PASSWORD|PASS|KEY|CREDENTIAL/i;
+export const MASKED_VALUE = "***";
+
+/** A job's env for display: sorted by name, secret-looking values replaced by ***. */
+export function maskEnv(env: Record<string, string> | null): Record<string, string> | null {
+  if (!env) return null;
+  const names = Object.keys(env).sort();
+  return Object.fromEntries(names.map((k) => [k, SECRET_ENV_NAME.test(k) ? MASKED_VALUE : env[k]!]));
+}
+
+/** Most dependencies one job may have. */
+export const MAX_DEPENDENCIES = 100;
 /** A command line is stored and shown in full; keep it to something a shell accepts comfortably. */
 export const MAX_COMMAND_BYTES = 65_536;
 
@@ -44,6 +62,18 @@ export const jobSpecSchema = z.strictObject({
   unique_key: z.string().min(1).max(200).refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" }).optional(),
   retry_on: exitCodeList.optional(),
   no_retry_on: exitCodeList.optional(),
+  /** Ids of jobs that must complete first; each must exist (or come earlier in the same input). */
+  depends_on: z.array(z.string().regex(JOB_ID_PATTERN, "must hold job ids")).max(MAX_DEPENDENCIES).optional(),
+  /** Working directory on the worker host (absolute). */
+  cwd: z
+    .string()
+    .refine((s) => s.startsWith("/"), { message: "must be an absolute path" })
+    .refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" })
+    .optional(),
+  /** Environment variables to run with: {"NAME": "value"}. */
+  env: z
+    .record(z.string().regex(ENV_NAME_PATTERN, "names must be letters, digits and _ (not starting with a digit)"), z.string().refine((s) => !NUL.test(s), { message: "values must not contain NUL bytes" }))
+    .optional(),
 });
 
 /** What a user gave, validated. */
@@ -66,6 +96,14 @@ export interface NewJob {
   retryOn?: number[] | null;
   /** Exit codes never retried. */
   noRetryOn?: number[] | null;
+  /** Ids of the jobs this one runs after. */
+  dependsOn?: string[];
+  /** Dependencies not completed at insert time (set by enqueueJobs). */
+  depsPending?: number;
+  /** Jobs of the same insert that depend on this one (set by enqueueJobs). */
+  dependents?: number;
+  cwd?: string | null;
+  env?: Record<string, string> | null;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, label: string): string {
@@ -129,5 +167,8 @@ export function toNewJob(spec: JobSpec, defaults: { maxRetries: number }): NewJo
     uniqueKey: spec.unique_key ?? null,
     retryOn: spec.retry_on ?? null,
     noRetryOn: spec.no_retry_on ?? null,
+    dependsOn: spec.depends_on ? [...new Set(spec.depends_on)] : undefined,
+    cwd: spec.cwd ?? null,
+    env: spec.env ?? null,
   };
 }

@@ -8,11 +8,24 @@
 import type { AppContext } from "../db/context.js";
 import type { Job as PrismaJob, JobAttempt as PrismaJobAttempt } from "../generated/prisma/client.js";
 import { InvalidInputError, InvalidStateError, NotFoundError, OperationalError } from "../errors.js";
-import { loadConfig } from "./config.js";
+import { envNameAllowed, loadConfig } from "./config.js";
 import { z } from "zod";
+import type pg from "pg";
 import { generateJobIds, jobSpecSchema, toNewJob, type JobSpec, type NewJob } from "./job-spec.js";
 import { uniqueKeyConflict } from "./operator.js";
-import { findActiveUniqueJobs, insertJobs, JOB_STATES, type DeadJobEdit, notifyJobsAvailable, retryDeadJobs, type JobRow, type JobState } from "./sql.js";
+import {
+  findActiveUniqueJobs,
+  insertDependencies,
+  insertJobs,
+  JOB_STATES,
+  lockDependencies,
+  notifyJobsAvailable,
+  retryDeadJobs,
+  type DeadJobEdit,
+  type JobRow,
+  type JobState,
+  type NewDependency,
+} from "./sql.js";
 
 /** What these operations need from the context. */
 export type QueueContext = Pick<AppContext, "pool" | "prisma">;
@@ -65,12 +78,15 @@ export async function enqueueJobsWithOutcome(ctx: Pick<QueueContext, "pool">, p:
   try {
     await client.query("BEGIN");
     try {
-      const needsDefault = p.specs.some((s) => s.max_retries === undefined);
-      const maxRetries = needsDefault ? (await loadConfig(client)).max_retries : 0;
+      const needsConfig = p.specs.some((s) => s.max_retries === undefined || s.env !== undefined);
+      const config = needsConfig ? await loadConfig(client) : null;
+      const maxRetries = config?.max_retries ?? 0;
+      if (config) checkEnvAllowed(p.specs, config.env_allowlist);
       const ids = generateJobIds(p.specs.reduce((n, s) => (s.id === undefined ? n + 1 : n), 0));
       let next = 0;
       const jobs: NewJob[] = p.specs.map((s) => toNewJob(s.id === undefined ? { ...s, id: ids[next++]! } : s, { maxRetries }));
       const inserted = new Set<string>();
+      const edges = await resolveDependencies(client, jobs);
       for (let i = 0; i < jobs.length; i += batchSize) {
         for (const id of await insertJobs(client, jobs.slice(i, i + batchSize))) inserted.add(id);
         p.onBatch?.(Math.min(jobs.length, i + batchSize), jobs.length);
@@ -84,7 +100,7 @@ export async function enqueueJobsWithOutcome(ctx: Pick<QueueContext, "pool">, p:
         let holders = await findActiveUniqueJobs(client, skipped.map((j) => j.uniqueKey!));
         const orphans = skipped.filter((j) => !holders.has(j.uniqueKey!));
         if (orphans.length > 0) {
-          await insertJobs(client, orphans);
+          for (const id of await insertJobs(client, orphans)) inserted.add(id);
           holders = await findActiveUniqueJobs(client, skipped.map((j) => j.uniqueKey!));
         }
         for (let k = 0; k < jobs.length; k++) {
@@ -97,7 +113,9 @@ export async function enqueueJobsWithOutcome(ctx: Pick<QueueContext, "pool">, p:
           if (holder !== j.id && !inserted.has(holder)) existing.add(holder);
         }
       }
-      await notifyJobsAvailable(client, jobs.map((j) => j.queue));
+      // A job not added because its unique_key is held has no edges of its own.
+      await insertDependencies(client, edges.filter((e) => inserted.has(e.jobId)));
+      await notifyJobsAvailable(client, jobs.filter((j) => !j.depsPending && inserted.has(j.id)).map((j) => j.queue));
       await client.query("COMMIT");
       return { ids: result, existing };
     } catch (err) {
@@ -114,6 +132,52 @@ export async function enqueueJobsWithOutcome(ctx: Pick<QueueContext, "pool">, p:
   } finally {
     client.release(broken);
   }
+}
+
+/** Throws InvalidInputError for the first env name that config env_allowlist does not allow. */
+export function checkEnvAllowed(specs: readonly JobSpec[], allowlist: string): void {
+  for (const spec of specs) {
+    for (const name of Object.keys(spec.env ?? {})) {
+      if (!envNameAllowed(allowlist, name)) {
+        throw new InvalidInputError(`environment variable '${name}' is not allowed by config env_allowlist (${allowlist})`);
+      }
+    }
+  }
+}
+
+/**
+ * Checks and counts the jobs' dependencies inside the enqueue transaction, setting each job's
+ * depsPending and dependents, and returns the edges to insert. A job may depend on an existing job or
+ * on one earlier in the same input (so no cycle can be built). Missing: NotFoundError; dead or
+ * cancelled (the dependent could never run): InvalidStateError. Either rolls the enqueue back.
+ */
+async function resolveDependencies(client: pg.PoolClient, jobs: NewJob[]): Promise<NewDependency[]> {
+  if (!jobs.some((j) => j.dependsOn?.length)) return [];
+  const position = new Map(jobs.map((j, i) => [j.id, i]));
+  const external = new Map<string, number>();
+  for (const [i, job] of jobs.entries()) {
+    for (const dep of job.dependsOn ?? []) {
+      const at = position.get(dep);
+      if (at === undefined) external.set(dep, (external.get(dep) ?? 0) + 1);
+      else if (at >= i) throw new InvalidInputError(`job '${job.id}' depends on '${dep}', which ${at === i ? "is itself" : "comes later in the input"}: a job may only depend on an existing job or one earlier in the input`);
+      else jobs[at]!.dependents = (jobs[at]!.dependents ?? 0) + 1;
+    }
+  }
+  const stateOf = new Map((await lockDependencies(client, external)).map((d) => [d.id, d.state]));
+  const missing = [...external.keys()].find((dep) => !stateOf.has(dep));
+  if (missing !== undefined) throw new NotFoundError(`no job '${missing}' to depend on`);
+  for (const [dep, state] of stateOf) {
+    if (state === "dead" || state === "cancelled") throw new InvalidStateError(`job '${dep}' is ${state}: a job after it would never run`);
+  }
+  const edges: NewDependency[] = [];
+  for (const job of jobs) {
+    for (const dep of job.dependsOn ?? []) {
+      const settled = stateOf.get(dep) === "completed";
+      edges.push({ jobId: job.id, dependsOn: dep, settled });
+      if (!settled) job.depsPending = (job.depsPending ?? 0) + 1;
+    }
+  }
+  return edges;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -140,6 +204,9 @@ export function jobRowFromPrisma(j: PrismaJob): JobRow {
     exit_code: j.exitCode,
     last_error: j.lastError,
     duration_ms: j.durationMs,
+    deps_pending: j.depsPending,
+    cwd: j.cwd,
+    env: (j.env as Record<string, string> | null) ?? null,
   };
 }
 
@@ -155,10 +222,50 @@ export interface AttemptRow {
   output: string | null;
 }
 
+/** A job linked to another by dependencies, `depth` edges away (1 = direct). */
+export interface ChainLink {
+  id: string;
+  state: JobState;
+  depth: number;
+  command: string;
+}
+
 export interface JobDetail {
   job: JobRow;
   /** Every attempt in the order it started (attempt numbers restart after `dlq retry`). */
   history: AttemptRow[];
+  /** Jobs this one waits for, directly (depth 1) and through them, nearest first. */
+  upstream: ChainLink[];
+  /** Jobs that wait for this one, directly and through them, nearest first. */
+  downstream: ChainLink[];
+}
+
+/** Deepest level of a dependency chain `show` follows. */
+export const MAX_CHAIN_DEPTH = 50;
+
+/** The dependency chain around a job, both ways (one recursive query). */
+export async function jobChain(ctx: Pick<QueueContext, "pool">, p: { id: string }): Promise<{ upstream: ChainLink[]; downstream: ChainLink[] }> {
+  const res = await ctx.pool.query<ChainLink & { dir: "up" | "down" }>(
+    `WITH RECURSIVE up(id, depth) AS (
+       SELECT depends_on, 1 FROM job_dependencies WHERE job_id = $1
+       UNION SELECT d.depends_on, up.depth + 1 FROM job_dependencies d JOIN up ON d.job_id = up.id WHERE up.depth < $2
+     ), down(id, depth) AS (
+       SELECT job_id, 1 FROM job_dependencies WHERE depends_on = $1
+       UNION SELECT d.job_id, down.depth + 1 FROM job_dependencies d JOIN down ON d.depends_on = down.id WHERE down.depth < $2
+     ), links AS (
+       SELECT 'up' AS dir, id, min(depth) AS depth FROM up GROUP BY id
+       UNION ALL SELECT 'down', id, min(depth) FROM down GROUP BY id
+     )
+     SELECT l.dir, l.id, l.depth, j.state::text AS state, j.command
+     FROM links l JOIN jobs j ON j.id = l.id
+     ORDER BY l.depth, j.seq`,
+    [p.id, MAX_CHAIN_DEPTH],
+  );
+  const strip = ({ dir: _dir, ...link }: ChainLink & { dir: string }) => link;
+  return {
+    upstream: res.rows.filter((r) => r.dir === "up").map(strip),
+    downstream: res.rows.filter((r) => r.dir === "down").map(strip),
+  };
 }
 
 function attemptRowFromPrisma(a: PrismaJobAttempt): AttemptRow {
@@ -173,15 +280,16 @@ function attemptRowFromPrisma(a: PrismaJobAttempt): AttemptRow {
   };
 }
 
-/** One job with its attempt history. Throws NotFoundError for an unknown id. */
-export async function getJob(ctx: Pick<QueueContext, "prisma">, p: { id: string }): Promise<JobDetail> {
+/** One job with its attempt history and dependency chain. Throws NotFoundError for an unknown id. */
+export async function getJob(ctx: QueueContext, p: { id: string }): Promise<JobDetail> {
   const job = await ctx.prisma.job.findUnique({
     where: { id: p.id },
     include: { history: { orderBy: { id: "asc" } } },
   });
   if (!job) throw new NotFoundError(`no job '${p.id}'`);
   const { history, ...rest } = job;
-  return { job: jobRowFromPrisma(rest as PrismaJob), history: history.map(attemptRowFromPrisma) };
+  const chain = await jobChain(ctx, p);
+  return { job: jobRowFromPrisma(rest as PrismaJob), history: history.map(attemptRowFromPrisma), ...chain };
 }
 
 export interface ListJobsParams {
@@ -234,7 +342,7 @@ export interface QueueStatus {
   dlq: number;
   /** Mean duration of completed jobs in ms; null when none completed. */
   avgDurationMs: number | null;
-  /** How long the oldest runnable job (pending or failed, run_at passed) has been due, in ms; null when none. */
+  /** How long the oldest runnable job (pending or failed, run_at passed, no dependency pending) has been due, in ms; null when none. */
   oldestRunnableAgeMs: number | null;
 }
 
@@ -258,7 +366,7 @@ export async function queueStatus(ctx: Pick<QueueContext, "pool">, p: { leaseMs?
        (SELECT count(*) FROM dead_letters WHERE retried_at IS NULL) AS dlq,
        (SELECT avg(duration_ms)::float8 FROM jobs WHERE state = 'completed') AS avg_duration_ms,
        (SELECT (extract(epoch FROM now() - min(run_at)) * 1000)::float8 FROM jobs
-         WHERE state IN ('pending', 'failed') AND run_at <= now()) AS oldest_runnable_age_ms`,
+         WHERE state IN ('pending', 'failed') AND run_at <= now() AND deps_pending = 0) AS oldest_runnable_age_ms`,
     [leaseMs],
   );
   const row = res.rows[0]!;

@@ -7,6 +7,7 @@
 import { constants } from "node:os";
 import type pg from "pg";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
+import { settleFinishedJobs } from "./dependencies.js";
 import {
   cancelJob,
   countPurgeable,
@@ -31,7 +32,11 @@ async function stateOf(db: Db, id: string): Promise<JobState> {
 /** Cancels a pending, failed or processing job (sql.ts cancelJob); any other state is InvalidStateError. */
 export async function cancel(db: Db, p: { id: string }): Promise<CancelledJob> {
   const done = await cancelJob(db, p);
-  if (done) return done;
+  if (done) {
+    // Jobs waiting for this one are cancelled now, not at the rescuer's next sweep.
+    await settleFinishedJobs(db, [p.id]);
+    return done;
+  }
   const state = await stateOf(db, p.id);
   throw new InvalidStateError(`job '${p.id}' is ${state}: only pending, failed or processing jobs can be cancelled`);
 }

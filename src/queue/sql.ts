@@ -42,6 +42,12 @@ export interface JobRow {
   exit_code: number | null;
   last_error: string | null;
   duration_ms: number | null;
+  /** Dependencies not completed yet; runnable only at 0. */
+  deps_pending: number;
+  /** Working directory the command runs in; null = the worker's. */
+  cwd: string | null;
+  /** Environment variables the command runs with (values unmasked: mask before printing). */
+  env: Record<string, string> | null;
 }
 
 export type JobState = "pending" | "processing" | "completed" | "failed" | "dead" | "cancelled";
@@ -49,7 +55,7 @@ export const JOB_STATES: readonly JobState[] = ["pending", "processing", "comple
 
 /** Columns of JobRow, in the order of the JSON contract. */
 export const JOB_COLUMNS =
-  "id, queue, command, state, priority, attempts, max_retries, timeout_ms, run_at, created_at, updated_at, started_at, finished_at, worker_id, exit_code, last_error, duration_ms";
+  "id, queue, command, state, priority, attempts, max_retries, timeout_ms, run_at, created_at, updated_at, started_at, finished_at, worker_id, exit_code, last_error, duration_ms, deps_pending, cwd, env";
 
 // ---------------------------------------------------------------------------------------------
 // Enqueue
@@ -69,10 +75,13 @@ export async function insertJobs(db: Db, jobs: readonly NewJob[]): Promise<strin
   // The arbiter and RETURNING cost ~15% of a 20 000-job bulk insert: only batches with a key pay it.
   const keyed = jobs.some((j) => j.uniqueKey);
   const res = await db.query<{ id: string }>(
-    `INSERT INTO jobs (id, queue, command, priority, max_retries, timeout_ms, run_at, unique_key, retry_on, no_retry_on)
-     SELECT id, queue, command, priority, max_retries, timeout_ms, COALESCE(run_at, now()), unique_key, retry_on::int[], no_retry_on::int[]
-     FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[])
-       AS t(id, queue, command, priority, max_retries, timeout_ms, run_at, unique_key, retry_on, no_retry_on)
+    `INSERT INTO jobs (id, queue, command, priority, max_retries, timeout_ms, run_at, unique_key, retry_on, no_retry_on,
+                       deps_pending, dependents, cwd, env)
+     SELECT id, queue, command, priority, max_retries, timeout_ms, COALESCE(run_at, now()), unique_key, retry_on::int[], no_retry_on::int[],
+            deps_pending, dependents, cwd, env
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[],
+                 $11::int[], $12::int[], $13::text[], $14::jsonb[])
+       AS t(id, queue, command, priority, max_retries, timeout_ms, run_at, unique_key, retry_on, no_retry_on, deps_pending, dependents, cwd, env)
      ${keyed ? "ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'processing', 'failed') DO NOTHING RETURNING id" : ""}`,
     [
       jobs.map((j) => j.id),
@@ -85,6 +94,10 @@ export async function insertJobs(db: Db, jobs: readonly NewJob[]): Promise<strin
       jobs.map((j) => j.uniqueKey ?? null),
       jobs.map((j) => intList(j.retryOn)),
       jobs.map((j) => intList(j.noRetryOn)),
+      jobs.map((j) => j.depsPending ?? 0),
+      jobs.map((j) => j.dependents ?? 0),
+      jobs.map((j) => j.cwd ?? null),
+      jobs.map((j) => (j.env ? JSON.stringify(j.env) : null)),
     ],
   );
   return keyed ? res.rows.map((r) => r.id) : jobs.map((j) => j.id);
@@ -122,6 +135,10 @@ export interface ClaimedJob {
   max_retries: number;
   timeout_ms: number | null;
   priority: number;
+  /** Working directory to run in; null = the worker's. */
+  cwd: string | null;
+  /** Extra environment variables for the command. */
+  env: Record<string, string> | null;
 }
 
 /** Queues the plain claim must not take from: paused, or limited (claimed by claimLimitedJobs). */
@@ -143,7 +160,8 @@ export interface ClaimJobsParams {
  * Safe under concurrency: FOR UPDATE SKIP LOCKED makes each claimer lock a disjoint set of rows
  * without waiting; the UPDATE re-checks nothing because the locked rows cannot change under us. The
  * attempt's history row is written by the same statement, so a claim never exists without its history.
- * The partial index jobs_claim_idx serves the ORDER BY over runnable rows only.
+ * The partial index jobs_claim_idx serves the ORDER BY over runnable rows only; a job waiting for its
+ * dependencies (deps_pending > 0) is not in it, so waiting jobs never slow the claim down.
  *
  * Paused queues and queues with a concurrency limit are left out (read once per statement, as an
  * array, so the index walk stays in claim order); limited queues are claimed by claimLimitedJobs.
@@ -152,7 +170,7 @@ export async function claimJobs(db: Db, p: ClaimJobsParams): Promise<ClaimedJob[
   const res = await db.query<ClaimedJob>(
     `WITH next AS (
        SELECT id FROM jobs
-       WHERE state IN ('pending', 'failed') AND run_at <= now()
+       WHERE state IN ('pending', 'failed') AND run_at <= now() AND deps_pending = 0
          AND (cardinality($2::text[]) = 0 OR queue = ANY($2::text[]))
          AND queue <> ALL (${HELD_QUEUES})
        ORDER BY priority DESC, run_at, seq
@@ -164,12 +182,12 @@ export async function claimJobs(db: Db, p: ClaimJobsParams): Promise<ClaimedJob[
            lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
            started_at = now(), finished_at = NULL, updated_at = now()
        FROM next WHERE j.id = next.id
-       RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq
+       RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq, j.cwd, j.env
      ), history AS (
        INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
        SELECT id, attempts, $1, now() FROM claimed
      )
-     SELECT id, command, queue, attempts, max_retries, timeout_ms, priority FROM claimed
+     SELECT id, command, queue, attempts, max_retries, timeout_ms, priority, cwd, env FROM claimed
      ORDER BY priority DESC, run_at, seq`,
     [p.workerId, p.queues, p.limit, p.leaseMs],
   );
@@ -220,7 +238,7 @@ export async function claimLimitedJobs(pool: pg.Pool, p: ClaimJobsParams): Promi
          ), next AS (
            SELECT c.id, c.priority, c.run_at, c.seq FROM caps, LATERAL (
              SELECT id, priority, run_at, seq FROM jobs
-             WHERE jobs.queue = caps.name AND state IN ('pending', 'failed') AND run_at <= now()
+             WHERE jobs.queue = caps.name AND state IN ('pending', 'failed') AND run_at <= now() AND deps_pending = 0
              ORDER BY priority DESC, run_at, seq
              LIMIT caps.free
              FOR UPDATE SKIP LOCKED
@@ -233,12 +251,12 @@ export async function claimLimitedJobs(pool: pg.Pool, p: ClaimJobsParams): Promi
                lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
                started_at = now(), finished_at = NULL, updated_at = now()
            FROM next WHERE j.id = next.id
-           RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq
+           RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq, j.cwd, j.env
          ), history AS (
            INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
            SELECT id, attempts, $1, now() FROM claimed
          )
-         SELECT id, command, queue, attempts, max_retries, timeout_ms, priority FROM claimed
+         SELECT id, command, queue, attempts, max_retries, timeout_ms, priority, cwd, env FROM claimed
          ORDER BY priority DESC, run_at, seq`,
         [p.workerId, locked.rows.map((r) => r.name), p.limit, p.leaseMs],
       );
@@ -272,7 +290,7 @@ export async function hasLimitedQueues(db: Db, queues: readonly string[]): Promi
 export async function nextRunAt(db: Db, queues: readonly string[]): Promise<Date | null> {
   const res = await db.query<{ run_at: Date | null }>(
     `SELECT min(run_at) AS run_at FROM jobs
-     WHERE state IN ('pending', 'failed') AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[]))`,
+     WHERE state IN ('pending', 'failed') AND deps_pending = 0 AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[]))`,
     [queues],
   );
   return res.rows[0]?.run_at ?? null;
@@ -342,26 +360,35 @@ export interface AttemptOutcome {
   durationMs: number;
 }
 
+export interface CompletedJob {
+  /**
+   * Jobs that depend on this one, read from the row as this statement updated it (so it includes a
+   * dependent enqueued while the attempt ran). > 0: the caller settles them (settleDependencies).
+   */
+  dependents: number;
+}
+
 /**
- * Marks an attempt successful. Returns false when the fence rejects it: the lease was taken over
+ * Marks an attempt successful. Returns null when the fence rejects it: the lease was taken over
  * (or the job cancelled) and someone else owns the job's state now.
  */
-export async function completeJob(db: Db, o: AttemptOutcome): Promise<boolean> {
-  const res = await db.query(
+export async function completeJob(db: Db, o: AttemptOutcome): Promise<CompletedJob | null> {
+  const res = await db.query<{ dependents: number }>(
     `WITH done AS (
        UPDATE jobs SET state = 'completed', exit_code = $4, last_error = NULL, duration_ms = $6,
               finished_at = now(), updated_at = now(), lease_expires_at = NULL, signal_requested = NULL
        WHERE id = $1 AND worker_id = $2 AND attempts = $3 AND state = 'processing'
-       RETURNING id
+       RETURNING id, dependents
      ), history AS (
        UPDATE job_attempts SET finished_at = now(), exit_code = $4, output = $5
        WHERE job_id = $1 AND attempt = $3 AND worker_id = $2 AND finished_at IS NULL
          AND EXISTS (SELECT 1 FROM done)
      )
-     SELECT id FROM done`,
+     SELECT dependents FROM done`,
     [o.jobId, o.workerId, o.attempt, o.exitCode, o.output, o.durationMs],
   );
-  return (res.rowCount ?? 0) > 0;
+  const row = res.rows[0];
+  return row ? { dependents: row.dependents } : null;
 }
 
 export interface FailureOutcome extends AttemptOutcome {
@@ -376,6 +403,8 @@ export interface FailureOutcome extends AttemptOutcome {
 export interface FailResult {
   state: "failed" | "dead";
   runAt: Date;
+  /** Jobs that depend on this one; when it is dead and this is > 0, the caller settles them. */
+  dependents: number;
 }
 
 /**
@@ -387,7 +416,7 @@ export interface FailResult {
  * returns null when rejected.
  */
 export async function failJob(db: Db, o: FailureOutcome): Promise<FailResult | null> {
-  const res = await db.query<{ state: "failed" | "dead"; run_at: Date }>(
+  const res = await db.query<{ state: "failed" | "dead"; run_at: Date; dependents: number }>(
     `WITH rule AS (
        SELECT id, ($4::int IS NOT NULL AND ($4 = ANY(coalesce(no_retry_on, '{}'))
                    OR (retry_on IS NOT NULL AND NOT $4 = ANY(retry_on)))) AS final
@@ -401,7 +430,7 @@ export async function failJob(db: Db, o: FailureOutcome): Promise<FailResult | n
          finished_at = now(), updated_at = now(), lease_expires_at = NULL, signal_requested = NULL
        FROM rule
        WHERE jobs.id = rule.id AND worker_id = $2 AND attempts = $3 AND state = 'processing'
-       RETURNING jobs.id, state, jobs.run_at, queue, command, attempts, last_error, rule.final
+       RETURNING jobs.id, state, jobs.run_at, queue, command, attempts, last_error, rule.final, dependents
      ), history AS (
        UPDATE job_attempts SET finished_at = now(), exit_code = $4, error = $7, output = $5
        WHERE job_id = $1 AND attempt = $3 AND worker_id = $2 AND finished_at IS NULL
@@ -414,11 +443,11 @@ export async function failJob(db: Db, o: FailureOutcome): Promise<FailResult | n
               last_error, attempts
        FROM failed WHERE state = 'dead'
      )
-     SELECT state, run_at FROM failed`,
+     SELECT state, run_at, dependents FROM failed`,
     [o.jobId, o.workerId, o.attempt, o.exitCode, o.output, o.durationMs, o.error, o.backoffBase, o.backoffMaxS, o.backoffJitter ?? 0],
   );
   const row = res.rows[0];
-  return row ? { state: row.state, runAt: row.run_at } : null;
+  return row ? { state: row.state, runAt: row.run_at, dependents: row.dependents } : null;
 }
 
 /**
@@ -511,6 +540,8 @@ export interface RescuedJob {
   state: "failed" | "dead";
   attempts: number;
   worker_id: string | null;
+  /** Jobs that depend on this one; a dead one with dependents must have them settled (cancelled). */
+  dependents: number;
 }
 
 /**
@@ -536,7 +567,7 @@ export async function rescueExpiredJobs(db: Db, p: { backoffBase: number; backof
          last_error = 'lease expired: worker ' || coalesce(j.worker_id, '?') || ' stopped renewing it (killed, frozen or cut off)',
          finished_at = now(), updated_at = now(), lease_expires_at = NULL
        FROM expired WHERE j.id = expired.id
-       RETURNING j.id, j.state, j.attempts, j.worker_id, j.queue, j.command, j.last_error
+       RETURNING j.id, j.state, j.attempts, j.worker_id, j.queue, j.command, j.last_error, j.dependents
      ), history AS (
        UPDATE job_attempts a SET finished_at = now(), error = r.last_error
        FROM rescued r
@@ -546,7 +577,7 @@ export async function rescueExpiredJobs(db: Db, p: { backoffBase: number; backof
        SELECT id, queue, command, 'lease expired on the last attempt', last_error, attempts
        FROM rescued WHERE state = 'dead'
      )
-     SELECT id, state, attempts, worker_id FROM rescued`,
+     SELECT id, state, attempts, worker_id, dependents FROM rescued`,
     [p.backoffBase, p.backoffMaxS, p.limit],
   );
   return res.rows;
@@ -813,4 +844,210 @@ export async function requestWorkerStop(
     [p.ids, p.timeoutMs, p.staleAfterMs],
   );
   return res.rows.map((r) => r.id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dependencies (`enqueue --after`)
+// ---------------------------------------------------------------------------------------------
+//
+// A job with dependencies is inserted with deps_pending = the number of its dependencies not yet
+// completed, and stays out of the claim (and its index) until that reaches 0. Each edge in
+// job_dependencies is settled exactly once (settled_at set) by settleDependencies, which decrements
+// the dependent, or cancels it when the dependency ended dead or cancelled.
+//
+// The race between enqueueing a dependent and finishing its dependency: both write the dependency's
+// row (lockDependencies bumps `dependents`, the completion sets the state), so they serialise on it.
+// If the enqueue wins, the completion's UPDATE re-reads the row and returns dependents > 0, and the
+// caller's settleDependencies (a new statement, a new snapshot) sees the committed edge. If the
+// completion wins, lockDependencies returns the dependency as completed and the edge is inserted
+// already settled. A worker that dies between the two statements leaves edges unsettled: the
+// rescuer's sweep (findUnsettledDependencies) settles them.
+
+export interface LockedDependency {
+  id: string;
+  state: JobState;
+}
+
+/**
+ * Enqueue side: locks the named dependencies in id order (two enqueuers never deadlock), adds the new
+ * dependents to their `dependents` count, and returns their current states. A missing id is absent
+ * from the result. Runs inside the enqueue transaction.
+ */
+export async function lockDependencies(db: Db, counts: ReadonlyMap<string, number>): Promise<LockedDependency[]> {
+  if (counts.size === 0) return [];
+  const ids = [...counts.keys()];
+  const res = await db.query<LockedDependency>(
+    `WITH locked AS (
+       SELECT id FROM jobs WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE
+     ), bumped AS (
+       UPDATE jobs j SET dependents = j.dependents + c.n
+       FROM locked, unnest($1::text[], $2::int[]) AS c(id, n)
+       WHERE j.id = locked.id AND c.id = j.id
+       RETURNING j.id, j.state
+     )
+     SELECT id, state::text AS state FROM bumped`,
+    [ids, ids.map((id) => counts.get(id)!)],
+  );
+  return res.rows;
+}
+
+export interface NewDependency {
+  jobId: string;
+  dependsOn: string;
+  /** The dependency had completed already: the edge counts for nothing. */
+  settled: boolean;
+}
+
+/** Inserts dependency edges (in the enqueue transaction, after the jobs themselves). */
+export async function insertDependencies(db: Db, edges: readonly NewDependency[]): Promise<void> {
+  if (edges.length === 0) return;
+  await db.query(
+    `INSERT INTO job_dependencies (job_id, depends_on, settled_at)
+     SELECT job_id, depends_on, CASE WHEN settled THEN now() END
+     FROM unnest($1::text[], $2::text[], $3::bool[]) AS t(job_id, depends_on, settled)`,
+    [edges.map((e) => e.jobId), edges.map((e) => e.dependsOn), edges.map((e) => e.settled)],
+  );
+}
+
+export interface SettleResult {
+  /** Dependents whose last dependency completed: runnable now. */
+  released: string[];
+  /** Dependents cancelled because a dependency ended dead or cancelled (settle them in turn). */
+  cancelled: string[];
+}
+
+/**
+ * Settles the unsettled edges whose dependency (one of `ids`) has finished: completed decrements the
+ * dependent's deps_pending (runnable at 0, and workers are woken); dead or cancelled cancels a
+ * pending dependent, naming the dependency in last_error. Dependencies not finished are ignored.
+ *
+ * Safe under concurrency: each edge is locked (FOR UPDATE, re-checked settled_at IS NULL after the
+ * wait) and marked settled by exactly one statement, so two statements settling the same dependency
+ * apply it once. Two dependencies of one job completing at the same instant each settle their own
+ * edge, then both update the dependent's row: the second waits for the first and re-reads the row
+ * (READ COMMITTED re-check), so deps_pending goes 2 -> 1 -> 0 and the job is released exactly once.
+ * Edges and then dependents are locked in key order, so concurrent settles cannot deadlock.
+ */
+export async function settleDependencies(db: Db, ids: readonly string[]): Promise<SettleResult> {
+  if (ids.length === 0) return { released: [], cancelled: [] };
+  const res = await db.query<{ id: string; state: JobState; deps_pending: number; killed: boolean }>(
+    `WITH finished AS (
+       SELECT id, state FROM jobs WHERE id = ANY($1::text[]) AND state IN ('completed', 'dead', 'cancelled')
+     ), open_edges AS (
+       SELECT d.job_id, d.depends_on, f.state
+       FROM job_dependencies d JOIN finished f ON f.id = d.depends_on
+       WHERE d.settled_at IS NULL
+       ORDER BY d.job_id, d.depends_on
+       FOR UPDATE OF d
+     ), edges AS (
+       UPDATE job_dependencies d SET settled_at = now()
+       FROM open_edges o
+       WHERE d.job_id = o.job_id AND d.depends_on = o.depends_on AND d.settled_at IS NULL
+       RETURNING d.job_id, d.depends_on, o.state
+     ), per_job AS (
+       SELECT job_id, count(*)::int AS settled,
+              (array_agg(depends_on ORDER BY depends_on) FILTER (WHERE state <> 'completed'))[1] AS failed_dep,
+              (array_agg(state::text ORDER BY depends_on) FILTER (WHERE state <> 'completed'))[1] AS failed_state
+       FROM edges GROUP BY job_id
+     ), locked AS (
+       SELECT j.id FROM jobs j WHERE j.id IN (SELECT job_id FROM per_job) ORDER BY j.id FOR UPDATE
+     ), changed AS (
+       UPDATE jobs j SET
+         deps_pending = greatest(j.deps_pending - p.settled, 0),
+         state = CASE WHEN p.failed_dep IS NOT NULL AND j.state = 'pending' THEN 'cancelled'::job_state ELSE j.state END,
+         last_error = CASE WHEN p.failed_dep IS NOT NULL AND j.state = 'pending'
+                           THEN 'cancelled: dependency ' || p.failed_dep || ' ended ' || p.failed_state ELSE j.last_error END,
+         finished_at = CASE WHEN p.failed_dep IS NOT NULL AND j.state = 'pending' THEN now() ELSE j.finished_at END,
+         updated_at = now()
+       FROM per_job p, locked l
+       WHERE j.id = p.job_id AND l.id = p.job_id
+       RETURNING j.id, j.queue, j.state, j.deps_pending, (p.failed_dep IS NOT NULL) AS killed
+     ), woken AS (
+       SELECT pg_notify('${JOBS_CHANNEL}', queue)
+       FROM (SELECT DISTINCT queue FROM changed WHERE state = 'pending' AND deps_pending = 0) q
+     )
+     SELECT id, state::text AS state, deps_pending, killed FROM changed, (SELECT count(*) FROM woken) w`,
+    [ids],
+  );
+  return {
+    released: res.rows.filter((r) => r.state === "pending" && r.deps_pending === 0).map((r) => r.id),
+    cancelled: res.rows.filter((r) => r.killed && r.state === "cancelled").map((r) => r.id),
+  };
+}
+
+/**
+ * Finished jobs (completed, dead, cancelled) that still have unsettled edges: left behind when a
+ * worker died between its completion and settleDependencies, or when a job was ended by a statement
+ * that does not settle (a cancel). Reads the small partial index of unsettled edges only.
+ */
+export async function findUnsettledDependencies(db: Db, limit: number): Promise<string[]> {
+  const res = await db.query<{ id: string }>(
+    `SELECT DISTINCT d.depends_on AS id
+     FROM job_dependencies d JOIN jobs j ON j.id = d.depends_on
+     WHERE d.settled_at IS NULL AND j.state IN ('completed', 'dead', 'cancelled')
+     LIMIT $1`,
+    [limit],
+  );
+  return res.rows.map((r) => r.id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schedules
+// ---------------------------------------------------------------------------------------------
+
+export interface DueSchedule {
+  name: string;
+  cron: string;
+  timezone: string;
+  job: unknown;
+  missed: "skip" | "catch-up";
+  catch_up_limit: number;
+  next_run_at: Date;
+  /** The database's clock when read: ticks are computed against it, not the worker host's. */
+  db_now: Date;
+}
+
+/** Unpaused schedules whose next tick has come, earliest first. A plain read: claiming is advanceSchedule. */
+export async function dueSchedules(db: Db, limit: number): Promise<DueSchedule[]> {
+  const res = await db.query<DueSchedule>(
+    `SELECT name, cron, timezone, job, missed, catch_up_limit, next_run_at, now() AS db_now
+     FROM schedules WHERE NOT paused AND next_run_at <= now()
+     ORDER BY next_run_at LIMIT $1`,
+    [limit],
+  );
+  return res.rows;
+}
+
+/**
+ * Claims a schedule's due tick(s) by moving next_run_at from the value the caller read (`from`) to
+ * the tick after them (`to`). Run in the transaction that inserts the tick's jobs.
+ *
+ * Safe under concurrency: every scheduler that read the same next_run_at issues this UPDATE; the
+ * first takes the row lock, the others wait, re-check `next_run_at = from` against the committed row
+ * (READ COMMITTED re-check), find it moved, and update nothing, so they insert no job. Exactly one
+ * scheduler enqueues each tick however many workers run. A pause committed in between also wins
+ * (NOT paused is re-checked the same way). Tick jobs also carry a deterministic id (name@tick), so
+ * even a clock or logic slip could not insert one tick twice.
+ */
+export async function advanceSchedule(db: Db, p: { name: string; from: Date; to: Date; lastJobId: string | null }): Promise<boolean> {
+  const res = await db.query(
+    `UPDATE schedules SET next_run_at = $3, last_run_at = CASE WHEN $4::text IS NULL THEN last_run_at ELSE now() END,
+            last_job_id = coalesce($4, last_job_id), updated_at = now()
+     WHERE name = $1 AND next_run_at = $2 AND NOT paused`,
+    [p.name, p.from, p.to, p.lastJobId],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+/** When the earliest unpaused schedule is next due (null: none), so schedulers sleep exactly until then. */
+export async function nextScheduleAt(db: Db): Promise<{ next: Date | null; dbNow: Date }> {
+  const res = await db.query<{ next: Date | null; db_now: Date }>(
+    `SELECT min(next_run_at) AS next, now() AS db_now FROM schedules WHERE NOT paused`,
+  );
+  return { next: res.rows[0]?.next ?? null, dbNow: res.rows[0]!.db_now };
+}
+
+/** Tells every worker's scheduler that schedules changed (add, pause, resume), so it re-reads them now. */
+export async function notifySchedulesChanged(db: Db): Promise<void> {
+  await db.query(`SELECT pg_notify($1, '{"schedules": true}')`, [CONTROL_CHANNEL]);
 }

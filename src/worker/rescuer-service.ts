@@ -4,7 +4,8 @@
  */
 import type pg from "pg";
 import type { QueueConfig } from "../queue/config.js";
-import { rescueExpiredJobs } from "../queue/sql.js";
+import { settleFinishedJobs } from "../queue/dependencies.js";
+import { findUnsettledDependencies, rescueExpiredJobs } from "../queue/sql.js";
 import type { Logger } from "./logger.js";
 import { PeriodicService } from "./periodic-service.js";
 
@@ -35,6 +36,17 @@ export class RescuerService extends PeriodicService {
       this.deps.log.warn({ job: job.id, attempt: job.attempts, previousWorker: job.worker_id, state: job.state }, "lease expired: job taken back");
     }
     if (rescued.length > 0) this.deps.onRescued?.(rescued.length);
+    // Dependents of jobs that ended dead here, plus any edge a worker left unsettled (it died between
+    // completing a job and settling its dependents, or a cancel ended the dependency).
+    const finished = new Set(rescued.filter((j) => j.state === "dead" && j.dependents > 0).map((j) => j.id));
+    for (const id of await findUnsettledDependencies(this.deps.pool, RESCUE_BATCH)) finished.add(id);
+    if (finished.size > 0) {
+      const settled = await settleFinishedJobs(this.deps.pool, [...finished]);
+      if (settled.released.length + settled.cancelled.length > 0) {
+        this.deps.log.info({ released: settled.released, cancelled: settled.cancelled }, "dependencies settled");
+        this.deps.onRescued?.(settled.released.length);
+      }
+    }
     return rescued.length;
   }
 }

@@ -3,6 +3,7 @@
  * shutdown can end the whole tree (the shell and everything it started), SIGTERM first and SIGKILL
  * after a grace period. Output (stdout and stderr interleaved) is kept as a capped tail.
  */
+import { statSync } from "node:fs";
 import { execa } from "execa";
 import { OutputTail } from "./output-tail.js";
 
@@ -18,6 +19,8 @@ export interface RunCommandParams {
   env?: Record<string, string>;
   /** Every chunk of output as it arrives (for live output); the tail is kept regardless. */
   onOutput?: (chunk: Buffer) => void;
+  /** Working directory; undefined = the worker's. Must exist on this host, or the attempt fails. */
+  cwd?: string;
 }
 
 export interface CommandResult {
@@ -52,7 +55,22 @@ function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
+/** Why `cwd` cannot be used on this host, or null when it can. */
+function cwdProblem(cwd: string): string | null {
+  try {
+    return statSync(cwd).isDirectory() ? null : `working directory ${cwd} is not a directory on this host`;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? `working directory ${cwd} does not exist on this host` : `working directory ${cwd} is not usable on this host (${code})`;
+  }
+}
+
 export function runCommand(p: RunCommandParams): RunningCommand {
+  const problem = p.cwd === undefined ? null : cwdProblem(p.cwd);
+  if (problem) {
+    const result: CommandResult = { exitCode: null, signal: null, timedOut: false, terminatedBecause: null, spawnError: problem, output: "", durationMs: 0 };
+    return { result: Promise.resolve(result), pid: undefined, terminate: () => {}, signal: () => {} };
+  }
   const started = performance.now();
   const tail = new OutputTail(p.outputLimitBytes);
   const child = execa(p.command, {
@@ -65,6 +83,7 @@ export function runCommand(p: RunCommandParams): RunningCommand {
     // We end the process group ourselves; execa's own cleanup only signals the shell.
     cleanup: false,
     env: p.env,
+    cwd: p.cwd,
     stripFinalNewline: false,
   });
 

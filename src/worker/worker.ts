@@ -27,12 +27,14 @@ import {
   type ClaimedJob,
   type WorkerRegistration,
 } from "../queue/sql.js";
+import { settleFinishedJobs } from "../queue/dependencies.js";
 import { HeartbeatService } from "./heartbeat-service.js";
 import { JobListener } from "./job-listener.js";
 import type { Logger } from "./logger.js";
 import { RescuerService } from "./rescuer-service.js";
 import { OutputStreamer } from "./output-streamer.js";
 import { RetentionService } from "./retention-service.js";
+import { SchedulerService } from "./scheduler-service.js";
 import { describeFailure, runCommand, type CommandResult, type RunningCommand } from "./run-command.js";
 
 export interface WorkerOptions {
@@ -87,6 +89,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly output: OutputStreamer;
   /** Whether a queue this worker serves has a concurrency limit: then claimLimitedJobs runs too. Re-read on every heartbeat and on NOTIFY. */
   private limitedQueues = false;
+  private readonly scheduler: SchedulerService;
   private readonly listener: JobListener;
   private stopping = false;
   private forced = false;
@@ -128,6 +131,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.retention = new RetentionService({ pool: deps.pool, log, config: () => this.config });
     this.output = new OutputStreamer({ pool: deps.pool, log, limitBytes: () => this.config.output_limit_bytes });
     this.rescuer = new RescuerService({ pool: deps.pool, log, config: () => this.config, onRescued: () => this.wake() });
+    this.scheduler = new SchedulerService({ pool: deps.pool, log, config: () => this.config });
     this.listener = new JobListener({
       url: deps.url,
       log,
@@ -139,6 +143,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (typeof msg.cancel === "string" && msg.worker === this.id) this.abandon(msg.cancel, "cancelled by an operator");
         if (typeof msg.signal === "string" && msg.worker === this.id) void this.deliverSignals();
         if (typeof msg.queues === "string") void this.refreshQueueSettings().then(() => this.wake());
+        if (msg.schedules === true) this.scheduler.trigger();
       },
       onReconnect: () => this.wake(),
     });
@@ -153,6 +158,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.heartbeat.start();
     this.rescuer.start();
     this.retention.start();
+    this.scheduler.start();
+    this.scheduler.trigger();
     this.deps.log.info({ worker: this.id, queues: this.options.queues, concurrency: this.options.concurrency }, "worker started");
     this.loopDone = this.loop();
   }
@@ -323,8 +330,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       command: job.command,
       timeoutMs,
       outputLimitBytes: this.config.output_limit_bytes,
-      env: { QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempts), QUEUECTL_QUEUE: job.queue, QUEUECTL_WORKER_ID: this.id },
       onOutput: this.output.open(job.id, job.attempts),
+      cwd: job.cwd ?? undefined,
+      env: { ...job.env, QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempts), QUEUECTL_QUEUE: job.queue, QUEUECTL_WORKER_ID: this.id },
     });
     const slot: Slot = { job, run };
     this.slots.set(job.id, slot);
@@ -366,8 +374,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const failure = describeFailure(result);
     if (failure === null) {
       const ok = await this.withRetry(() => completeJob(this.deps.pool, base));
-      if (ok) this.emit("job:complete", { id: job.id, attempt: job.attempts, durationMs: result.durationMs });
-      else this.reportRejected(job);
+      if (ok) {
+        this.emit("job:complete", { id: job.id, attempt: job.attempts, durationMs: result.durationMs });
+        if (ok.dependents > 0) await this.settle(job.id);
+      } else this.reportRejected(job);
       return;
     }
     const outcome = await this.withRetry(() =>
@@ -382,7 +392,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (outcome) {
       this.deps.log.info({ job: job.id, attempt: job.attempts, error: failure, state: outcome.state, retryAt: outcome.state === "failed" ? outcome.runAt : undefined }, "attempt failed");
       this.emit("job:fail", { id: job.id, attempt: job.attempts, error: failure, state: outcome.state });
+      if (outcome.state === "dead" && outcome.dependents > 0) await this.settle(job.id);
     } else this.reportRejected(job);
+  }
+
+  /** Releases or cancels the jobs waiting on a finished one; on failure the rescuer's sweep does it later. */
+  private async settle(jobId: string): Promise<void> {
+    const settled = await this.withRetry(() => settleFinishedJobs(this.deps.pool, [jobId]));
+    if (settled && settled.cancelled.length > 0) {
+      this.deps.log.info({ job: jobId, cancelled: settled.cancelled }, "dependents cancelled: a job they wait for will not complete");
+    }
   }
 
   private reportRejected(job: ClaimedJob): void {
@@ -416,6 +435,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.rescuer.stop();
     await this.retention.stop();
     await this.output.stop();
+    await this.scheduler.stop();
     await this.listener.stop();
     await this.withRetry(() => setWorkerState(this.deps.pool, this.id, "stopped"));
     this.deps.log.info({ worker: this.id }, "worker stopped");

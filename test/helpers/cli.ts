@@ -13,9 +13,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function queuectl(args: string[], options: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
+export async function queuectl(args: string[], options: { input?: string; env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {}): Promise<CliResult> {
   const res = await execa(process.execPath, [CLI, ...args], {
     reject: false,
+    cwd: options.cwd,
     input: options.input,
     env: { ...options.env },
     timeout: options.timeoutMs ?? 30_000,

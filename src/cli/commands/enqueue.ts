@@ -5,6 +5,8 @@ import { withContext } from "../context.js";
 import { printJson } from "../output.js";
 import { progressBar } from "../progress.js";
 
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
 interface EnqueueOptions extends EnqueueFlags {
   file?: string;
   json?: boolean;
@@ -18,9 +20,10 @@ export function registerEnqueueCommand(program: Command): void {
       "Adds one job or many. The job argument is a JSON object, a file of jobs, or - for stdin; a file or stdin " +
         "may hold one JSON object, a JSON array, or one JSON object per line. Many jobs go in one transaction: all or none.\n\n" +
         'Job fields: {"id"?, "command", "queue"?, "priority"?, "max_retries"?, "timeout"? (ms), "run_at"? (ISO 8601), ' +
-        '"unique_key"?, "retry_on"? [exit codes], "no_retry_on"? [exit codes]}. A unique_key that an active (pending, ' +
-        "processing or failed) job holds returns that job's id instead of adding one. " +
-        "Flags set the same fields and override those of every job read.",
+        '"unique_key"?, "retry_on"? [exit codes], "no_retry_on"? [exit codes], "depends_on"? (job ids), "cwd"? (absolute path), ' +
+        '"env"? ({"NAME": "value"})}. A unique_key that an active (pending, processing or failed) job holds returns that job\'s id ' +
+        "instead of adding one. Flags set the same fields and override those of every job read. A job runs in the directory it was " +
+        "enqueued from unless it sets cwd; a job may depend on existing jobs or on jobs earlier in the same input.",
     )
     .argument("[job]", "a job as JSON, a path to a file of jobs, or - to read stdin")
     .option("-f, --file <path>", "read jobs from a file (- for stdin)")
@@ -35,6 +38,9 @@ export function registerEnqueueCommand(program: Command): void {
     .option("--unique-key <key>", "at most one active job with this key: an existing one's id is returned instead")
     .option("--retry-on <codes>", "retry only these exit codes, e.g. 1,75 (default: every exit code)")
     .option("--never-retry-on <codes>", "never retry these exit codes, e.g. 2,127 (no_retry_on): the job goes to the DLQ at once")
+    .option("--after <id>", "run only after this job completed; repeat for several (cancelled if one ends dead or cancelled)", collect)
+    .option("--env <NAME[=value]>", "set an environment variable for the command: NAME takes this shell's value; repeatable", collect)
+    .option("--cwd <dir>", "working directory to run in (default: this shell's current directory)")
     .option("--json", 'print {"id": ...} or {"ids": [...]} instead of the ids (plus "existing": [ids] when a unique_key matched)')
     .addHelpText(
       "after",
@@ -47,14 +53,19 @@ Examples:
   $ queuectl enqueue --file jobs.jsonl --queue batch
   $ generate-jobs | queuectl enqueue -
   $ queuectl enqueue jobs.json
-  $ queuectl enqueue --command "sync-catalog" --unique-key sync-catalog --never-retry-on 2,127`,
+  $ queuectl enqueue --command "sync-catalog" --unique-key sync-catalog --never-retry-on 2,127
+  $ queuectl enqueue --id build --command "make" && queuectl enqueue --command "make test" --after build
+  $ queuectl enqueue --command 'deploy "$TARGET"' --env TARGET=staging --env API_TOKEN --cwd ./app`,
     )
     .action(async (job: string | undefined, opts: EnqueueOptions) => {
       // Everything is read and validated before the database is touched: invalid input changes nothing.
       const input = await readEnqueueInput({ arg: job, file: opts.file, flags: opts, stdin: process.stdin });
+      // A job runs where it was enqueued from, like the command would have in this shell.
+      const cwd = process.cwd();
+      const specs = input.specs.map((s) => (s.cwd === undefined ? { ...s, cwd } : s));
       const bar = progressBar("enqueueing");
       const { ids, existing } = await withContext((ctx) =>
-        enqueueJobsWithOutcome(ctx, { specs: input.specs, onBatch: input.specs.length > 1 ? (done, total) => bar.update(done, total, "jobs") : undefined }),
+        enqueueJobsWithOutcome(ctx, { specs, onBatch: specs.length > 1 ? (done, total) => bar.update(done, total, "jobs") : undefined }),
         { prisma: false },
       ).finally(() => bar.done());
       if (opts.json) {

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { getJob, type AttemptRow, type JobDetail } from "../../queue/jobs.js";
+import { maskEnv } from "../../queue/job-spec.js";
+import { getJob, type AttemptRow, type ChainLink, type JobDetail } from "../../queue/jobs.js";
 import { withContext } from "../context.js";
 import { printFields } from "../fields.js";
 import { formatDuration, jobToJson, printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
@@ -16,6 +17,10 @@ function describeState(detail: JobDetail, now: Date): string {
   const due = j.run_at.getTime() > now.getTime();
   switch (j.state) {
     case "pending":
+      if (j.deps_pending > 0) {
+        const waiting = detail.upstream.filter((l) => l.depth === 1 && l.state !== "completed").map((l) => l.id);
+        return `pending (waiting for ${j.deps_pending} dependenc${j.deps_pending === 1 ? "y" : "ies"}: ${waiting.join(", ")})`;
+      }
       return due ? `pending (runs ${relativeTime(j.run_at, now)})` : "pending (runnable now)";
     case "failed":
       return `failed (retry ${j.attempts} of ${j.max_retries} ${due ? relativeTime(j.run_at, now) : "runnable now"})`;
@@ -23,6 +28,8 @@ function describeState(detail: JobDetail, now: Date): string {
       return `processing (attempt ${j.attempts} on worker ${j.worker_id ?? "?"})`;
     case "dead":
       return "dead (in the DLQ: queuectl dlq retry " + j.id + ")";
+    case "cancelled":
+      return j.last_error ? `cancelled (${j.last_error.replace(/^cancelled: /, "")})` : "cancelled";
     default:
       return j.state;
   }
@@ -34,9 +41,16 @@ function outputSummary(a: AttemptRow): string {
   return `${Buffer.byteLength(a.output)} bytes, last line: ${truncate(lines[lines.length - 1] ?? "", 60)}`;
 }
 
+/** One line per linked job, indented by distance: "build (completed)", "  fetch (completed)". */
+function chainText(links: readonly ChainLink[]): string {
+  if (links.length === 0) return "-";
+  return links.map((l) => `${"  ".repeat(l.depth - 1)}${l.id} (${l.state})  ${truncate(l.command, 40)}`).join("\n");
+}
+
 function printDetail(detail: JobDetail): void {
   const j = detail.job;
   const now = new Date();
+  const env = Object.entries(maskEnv(j.env) ?? {}).map(([k, v]) => `${k}=${v}`);
   printFields([
     ["id", j.id],
     ["state", describeState(detail, now)],
@@ -54,6 +68,10 @@ function printDetail(detail: JobDetail): void {
     ["exit code", j.exit_code ?? "-"],
     ["duration", formatDuration(j.duration_ms)],
     ["last error", j.last_error ?? "-"],
+    ["cwd", j.cwd ?? "-"],
+    ["env", env.length ? env.join("\n") : "-"],
+    ["runs after", chainText(detail.upstream)],
+    ["runs before", chainText(detail.downstream)],
   ]);
 
   printLine();
@@ -108,6 +126,9 @@ Examples:
       if (opts.json) {
         printJson({
           ...jobToJson(detail.job),
+          depends_on: detail.upstream.filter((l) => l.depth === 1).map((l) => ({ id: l.id, state: l.state })),
+          upstream: detail.upstream,
+          downstream: detail.downstream,
           history: detail.history.map((a) => ({
             attempt: a.attempt,
             worker_id: a.worker_id,

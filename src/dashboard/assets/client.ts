@@ -493,8 +493,24 @@ export const CLIENT_JS = String.raw`
           field("duration", duration(j.duration_ms)),
           field("worker", j.worker_id ? h("span", { class: "mono" }, j.worker_id) : muted("-")),
           field("exit code", j.exit_code === null ? muted("-") : String(j.exit_code)),
-          field("last error", j.last_error ? h("span", { class: "mono" }, j.last_error) : muted("-"))
+          field("last error", j.last_error ? h("span", { class: "mono" }, j.last_error) : muted("-")),
+          field("cwd", j.cwd ? h("span", { class: "mono" }, j.cwd) : muted("-")),
+          field("env", j.env && Object.keys(j.env).length ? h("pre", { class: "command", id: "job-env" }, Object.keys(j.env).map(function (k) { return k + "=" + j.env[k]; }).join("\n")) : muted("-"))
         ));
+        function chainList(links, empty) {
+          if (!links.length) return h("p", { class: "muted" }, empty);
+          return h("ul", { class: "chain" }, links.map(function (l) {
+            return h("li", { "data-chain-id": l.id, class: "depth-" + Math.min(l.depth, 6) }, [jobLink(l.id), " ", badge(l.state), " ", h("span", { class: "muted mono" }, l.command)]);
+          }));
+        }
+        var chain = (d.upstream.length || d.downstream.length) ? h("section", { class: "card", id: "dependencies" }, [
+          h("h2", null, "Dependencies"),
+          j.state === "pending" && j.deps_pending > 0 ? h("p", null, "Waiting for " + j.deps_pending + (j.deps_pending === 1 ? " dependency" : " dependencies") + " to complete.") : null,
+          h("h3", null, "Runs after"),
+          chainList(d.upstream, "nothing: it does not wait for other jobs"),
+          h("h3", null, "Runs before"),
+          chainList(d.downstream, "nothing waits for it")
+        ]) : null;
         var dead = d.dead_letter ? h("section", { class: "card dead-box", id: "dead-letter" }, [
           h("h2", null, "In the dead letter queue"),
           h("dl", { class: "fields" }, [].concat(
@@ -538,7 +554,7 @@ export const CLIENT_JS = String.raw`
           flashBox,
           h("div", { class: "grid-2 section" }, [
             h("section", { class: "card" }, [h("h2", null, "Job"), fields]),
-            h("div", null, [dead, h("section", { class: "card" }, [
+            h("div", null, [dead, chain, h("section", { class: "card" }, [
               h("h2", null, "Summary"),
               h("p", null, [badge(j.state), " ", STATE_HELP[j.state]]),
               h("p", { class: "muted" }, d.history.length + (d.history.length === 1 ? " attempt" : " attempts") + " recorded")
@@ -623,6 +639,33 @@ export const CLIENT_JS = String.raw`
     };
   }
 
+  // ------------------------------------------------------------------ schedules
+
+  function schedulesPage() {
+    var results = h("section", { class: "card flush" }, h("p", { class: "empty" }, "Loading…"));
+    main.replaceChildren(pageHead("Schedules", "Cron schedules: every worker checks them; exactly one job is enqueued per tick."), results);
+    return {
+      url: function () { return "/api/schedules"; },
+      render: function (d) {
+        var rows = d.schedules.map(function (s) {
+          return h("tr", { "data-schedule": s.name }, [
+            h("td", { class: "mono nowrap" }, s.name),
+            h("td", { class: "mono nowrap" }, s.cron),
+            h("td", null, s.timezone),
+            h("td", null, s.paused ? h("span", { class: "badge state-cancelled" }, "paused") : h("span", { class: "badge state-completed" }, "active")),
+            h("td", { class: "muted" }, s.missed === "catch-up" ? "catch up (" + s.catch_up_limit + ")" : "skip"),
+            h("td", { class: "nowrap" }, s.next_runs.length ? s.next_runs.map(function (t) { return h("div", null, time(t)); }) : muted("-")),
+            h("td", null, s.last_job_id ? jobLink(s.last_job_id) : muted("none yet")),
+            h("td", { class: "mono" }, s.job.command)
+          ]);
+        });
+        results.replaceChildren(table(["name", "cron", "time zone", "state", "missed ticks", "next runs", "last job", "command"], rows,
+          "No schedules: add one with queuectl schedule add."));
+      },
+      fail: function (err) { results.replaceChildren(failBox(err)); }
+    };
+  }
+
   // ------------------------------------------------------------------ workers
 
   function workersPage() {
@@ -700,7 +743,7 @@ export const CLIENT_JS = String.raw`
     }
 
     function row(item) {
-      var input = h("input", { name: item.key, value: String(item.value), "data-saved": String(item.value), inputmode: "decimal", "aria-label": item.key, maxlength: 30, size: 12 });
+      var input = h("input", { name: item.key, value: String(item.value), "data-saved": String(item.value), inputmode: typeof item.default === "number" ? "decimal" : "text", "aria-label": item.key, maxlength: 100, size: 12 });
       var note = h("div", { class: "field-error" });
       var button = h("button", { type: "submit", class: "btn small" }, "Save");
       input.addEventListener("input", function () {
@@ -748,7 +791,7 @@ export const CLIENT_JS = String.raw`
 
   // ------------------------------------------------------------------ start
 
-  var pages = { overview: function () { return overview; }, jobs: jobsPage, job: jobPage, dlq: dlqPage, workers: workersPage, config: configPage };
+  var pages = { overview: function () { return overview; }, jobs: jobsPage, job: jobPage, dlq: dlqPage, schedules: schedulesPage, workers: workersPage, config: configPage };
   view = (pages[PAGE] || pages.overview)();
   refresh(true);
 })();

@@ -229,6 +229,15 @@ pre.command { max-height: none; }
 .login form { display: flex; flex-direction: column; gap: 10px; margin-top: 18px; }
 .login label { font-weight: 600; }
 
+/* Dependency chain on a job's page: one step of indent per edge away. */
+.chain { list-style: none; padding: 0; margin: 0 0 12px; }
+.chain li { padding: 3px 0; }
+.chain li.depth-2 { margin-left: 1.2em; }
+.chain li.depth-3 { margin-left: 2.4em; }
+.chain li.depth-4 { margin-left: 3.6em; }
+.chain li.depth-5 { margin-left: 4.8em; }
+.chain li.depth-6 { margin-left: 6em; }
+
 @media (max-width: 980px) {
   .tiles { grid-template-columns: repeat(3, minmax(0, 1fr)); }
   .stats { grid-template-columns: repeat(2, minmax(0, 1fr)); }

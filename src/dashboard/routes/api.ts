@@ -9,6 +9,8 @@ import { InvalidInputError, NotFoundError } from "../../errors.js";
 import { CONFIG_KEY_NAMES, CONFIG_KEYS, isConfigKey, loadConfig, setConfigValue } from "../../queue/config.js";
 import { getJob, listDeadLetters, listJobs, queueStatus, retryDead, type QueueContext } from "../../queue/jobs.js";
 import { JOB_STATES, type JobState } from "../../queue/sql.js";
+import { maskEnv } from "../../queue/job-spec.js";
+import { listSchedules, upcomingTicks } from "../../queue/schedules.js";
 import { listWorkers } from "../../queue/workers.js";
 import { cancel } from "../../queue/operator.js";
 import { listQueues, parseQueueName, setQueuePaused } from "../../queue/queues.js";
@@ -100,6 +102,8 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
     return c.json({
       now,
       job: jobToJson(detail.job),
+      upstream: detail.upstream,
+      downstream: detail.downstream,
       history: detail.history.map((a) => ({
         ...a,
         duration_ms: a.finished_at ? a.finished_at.getTime() - a.started_at.getTime() : null,
@@ -138,6 +142,26 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
       return c.json({ queue: name, paused });
     });
   }
+
+  api.get("/schedules", async (c) => {
+    const [schedules, now] = await Promise.all([listSchedules(ctx), databaseNow(ctx.pool)]);
+    return c.json({
+      now,
+      schedules: schedules.map((s) => ({
+        name: s.name,
+        cron: s.cron,
+        timezone: s.timezone,
+        paused: s.paused,
+        missed: s.missed,
+        catch_up_limit: s.catch_up_limit,
+        next_runs: s.paused ? [] : upcomingTicks(s, 3),
+        last_run_at: s.last_run_at,
+        last_job_id: s.last_job_id,
+        // The job as the CLI's JSON would print it: secret-looking env values masked.
+        job: { ...s.job, env: s.job.env ? maskEnv(s.job.env) : undefined },
+      })),
+    });
+  });
 
   api.get("/workers", async (c) => {
     const q = parseInput(workersQuery, c.req.query());

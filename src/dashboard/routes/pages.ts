@@ -11,6 +11,7 @@ const PAGES: ReadonlyArray<{ path: string; page: PageName; title: string }> = [
   { path: "/", page: "overview", title: "Overview" },
   { path: "/jobs", page: "jobs", title: "Jobs" },
   { path: "/dlq", page: "dlq", title: "Dead letters" },
+  { path: "/schedules", page: "schedules", title: "Schedules" },
   { path: "/workers", page: "workers", title: "Workers" },
   { path: "/config", page: "config", title: "Config" },
 ];

@@ -6,12 +6,13 @@
 import { html } from "hono/html";
 
 /** The pages of the dashboard, as named in <main data-page> and the navigation. */
-export type PageName = "overview" | "jobs" | "job" | "dlq" | "workers" | "config";
+export type PageName = "overview" | "jobs" | "job" | "dlq" | "schedules" | "workers" | "config";
 
 const NAV: ReadonlyArray<{ page: PageName; href: string; label: string }> = [
   { page: "overview", href: "/", label: "Overview" },
   { page: "jobs", href: "/jobs", label: "Jobs" },
   { page: "dlq", href: "/dlq", label: "Dead letters" },
+  { page: "schedules", href: "/schedules", label: "Schedules" },
   { page: "workers", href: "/workers", label: "Workers" },
   { page: "config", href: "/config", label: "Config" },
 ];

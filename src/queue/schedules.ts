@@ -1,0 +1,196 @@
+/**
+ * Cron schedules: each due tick of a schedule enqueues one job (SchedulerService in every worker
+ * claims the tick; sql.ts advanceSchedule). This module parses cron expressions (cron-parser: five
+ * fields, or six with seconds first), computes ticks, and adds, lists, pauses, resumes and removes
+ * schedules for the CLI and the dashboard.
+ */
+import { CronExpressionParser } from "cron-parser";
+import type { AppContext } from "../db/context.js";
+import type { Schedule as PrismaSchedule } from "../generated/prisma/client.js";
+import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
+import { loadConfig } from "./config.js";
+import { parseJobSpec, type JobSpec } from "./job-spec.js";
+import { checkEnvAllowed } from "./jobs.js";
+import { notifySchedulesChanged } from "./sql.js";
+
+type ScheduleContext = Pick<AppContext, "pool" | "prisma">;
+
+/** Schedule names: like queue names, so that `name@tick` is a valid job id. */
+export const SCHEDULE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export type MissedPolicy = "skip" | "catch-up";
+export const MISSED_POLICIES: readonly MissedPolicy[] = ["skip", "catch-up"];
+/** Default and ceiling of how many missed ticks `catch-up` enqueues at once (the most recent ones). */
+export const DEFAULT_CATCH_UP_LIMIT = 10;
+export const MAX_CATCH_UP_LIMIT = 1000;
+/**
+ * With the `skip` policy a tick still runs when a scheduler gets to it at most this late (a busy
+ * machine, a worker restarting); ticks later than this were missed and are skipped.
+ */
+export const SKIP_GRACE_MS = 60_000;
+
+/** Throws InvalidInputError unless `tz` is an IANA time zone this Node knows (e.g. Europe/Berlin). */
+export function checkTimezone(tz: string): string {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+  } catch {
+    throw new InvalidInputError(`unknown time zone '${tz}' (use an IANA name such as UTC or Europe/Berlin)`);
+  }
+  return tz;
+}
+
+/** Validates a cron expression in a time zone; throws InvalidInputError naming the problem. */
+export function checkCron(expr: string, tz: string): void {
+  try {
+    CronExpressionParser.parse(expr, { tz, strict: false }).next();
+  } catch (err) {
+    throw new InvalidInputError(`invalid cron expression '${expr}': ${(err as Error).message}`);
+  }
+}
+
+/** The first tick strictly after `after`. */
+export function nextTick(expr: string, tz: string, after: Date): Date {
+  return CronExpressionParser.parse(expr, { tz, currentDate: after }).next().toDate();
+}
+
+/**
+ * The ticks to enqueue for a schedule due at `due` (its next_run_at) when the clock reads `now`, by
+ * policy: `skip` gives the latest due tick if it is at most SKIP_GRACE_MS late (else none);
+ * `catch-up` gives every due tick, the most recent `limit` of them, oldest first.
+ */
+export function ticksToRun(p: { cron: string; timezone: string; due: Date; now: Date; missed: MissedPolicy; limit: number }): Date[] {
+  const back = CronExpressionParser.parse(p.cron, { tz: p.timezone, currentDate: new Date(p.now.getTime() + 1) });
+  const want = p.missed === "skip" ? 1 : Math.max(1, p.limit);
+  const ticks: Date[] = [];
+  while (ticks.length < want) {
+    const t = back.prev().toDate();
+    if (t.getTime() < p.due.getTime()) break;
+    ticks.push(t);
+  }
+  if (p.missed === "skip" && ticks[0] && p.now.getTime() - ticks[0].getTime() > SKIP_GRACE_MS) return [];
+  return ticks.reverse();
+}
+
+/** The job id of one tick: deterministic, so one tick can never hold two jobs. */
+export function tickJobId(name: string, tick: Date): string {
+  return `${name}@${tick.toISOString()}`;
+}
+
+/** Validates a schedule's job JSON: a job spec without `id` (each tick gets name@tick) or `depends_on`. */
+export function parseScheduleJob(input: unknown): JobSpec {
+  const spec = parseJobSpec(input, "job: ");
+  if (spec.id !== undefined) throw new InvalidInputError("job: a scheduled job cannot set 'id' (each tick's job is <name>@<tick time>)");
+  if (spec.depends_on !== undefined) throw new InvalidInputError("job: a scheduled job cannot set 'depends_on'");
+  if (spec.run_at !== undefined) throw new InvalidInputError("job: a scheduled job cannot set 'run_at' (the schedule decides when it runs)");
+  return spec;
+}
+
+export interface ScheduleRow {
+  name: string;
+  cron: string;
+  timezone: string;
+  job: JobSpec;
+  paused: boolean;
+  missed: MissedPolicy;
+  catch_up_limit: number;
+  next_run_at: Date;
+  last_run_at: Date | null;
+  last_job_id: string | null;
+  created_at: Date;
+}
+
+function scheduleRowFromPrisma(s: PrismaSchedule): ScheduleRow {
+  return {
+    name: s.name,
+    cron: s.cron,
+    timezone: s.timezone,
+    job: s.job as JobSpec,
+    paused: s.paused,
+    missed: s.missed as MissedPolicy,
+    catch_up_limit: s.catchUpLimit,
+    next_run_at: s.nextRunAt,
+    last_run_at: s.lastRunAt,
+    last_job_id: s.lastJobId,
+    created_at: s.createdAt,
+  };
+}
+
+export interface AddScheduleParams {
+  name: string;
+  cron: string;
+  timezone: string;
+  job: JobSpec;
+  missed: MissedPolicy;
+  catchUpLimit: number;
+}
+
+/** Checks everything a user gives `schedule add`; throws InvalidInputError before any write. */
+export function checkScheduleParams(p: AddScheduleParams): void {
+  if (!SCHEDULE_NAME_PATTERN.test(p.name)) throw new InvalidInputError(`schedule name '${p.name}' must be 1-64 characters: letters, digits and . _ - (starting with a letter or digit)`);
+  checkTimezone(p.timezone);
+  checkCron(p.cron, p.timezone);
+  if (!MISSED_POLICIES.includes(p.missed)) throw new InvalidInputError(`--missed must be one of ${MISSED_POLICIES.join(", ")} (got '${p.missed}')`);
+}
+
+/** Adds a schedule; its first tick is the first one after now. A taken name is InvalidInputError. */
+export async function addSchedule(ctx: ScheduleContext, p: AddScheduleParams): Promise<ScheduleRow> {
+  checkScheduleParams(p);
+  checkEnvAllowed([p.job], (await loadConfig(ctx.pool)).env_allowlist);
+  try {
+    const row = await ctx.prisma.schedule.create({
+      data: {
+        name: p.name,
+        cron: p.cron,
+        timezone: p.timezone,
+        job: p.job as object,
+        missed: p.missed,
+        catchUpLimit: p.catchUpLimit,
+        nextRunAt: nextTick(p.cron, p.timezone, new Date()),
+      },
+    });
+    await notifySchedulesChanged(ctx.pool);
+    return scheduleRowFromPrisma(row);
+  } catch (err) {
+    if ((err as { code?: string }).code === "P2002") throw new InvalidInputError(`schedule '${p.name}' already exists (remove it first: queuectl schedule remove ${p.name})`);
+    throw err;
+  }
+}
+
+/** Every schedule, by name. */
+export async function listSchedules(ctx: Pick<ScheduleContext, "prisma">): Promise<ScheduleRow[]> {
+  const rows = await ctx.prisma.schedule.findMany({ orderBy: { name: "asc" } });
+  return rows.map(scheduleRowFromPrisma);
+}
+
+/** Removes a schedule (jobs it already enqueued stay). Unknown name: NotFoundError. */
+export async function removeSchedule(ctx: Pick<ScheduleContext, "prisma">, p: { name: string }): Promise<void> {
+  const res = await ctx.prisma.schedule.deleteMany({ where: { name: p.name } });
+  if (res.count === 0) throw new NotFoundError(`no schedule '${p.name}'`);
+}
+
+/**
+ * Pauses or resumes a schedule. Resuming starts again from the next tick after now: ticks that fell
+ * in the pause are not run. Unknown name: NotFoundError; already in that state: InvalidStateError.
+ */
+export async function setSchedulePaused(ctx: ScheduleContext, p: { name: string; paused: boolean }): Promise<ScheduleRow> {
+  const current = await ctx.prisma.schedule.findUnique({ where: { name: p.name } });
+  if (!current) throw new NotFoundError(`no schedule '${p.name}'`);
+  if (current.paused === p.paused) throw new InvalidStateError(`schedule '${p.name}' is already ${p.paused ? "paused" : "running"}`);
+  const row = await ctx.prisma.schedule.update({
+    where: { name: p.name },
+    data: {
+      paused: p.paused,
+      updatedAt: new Date(),
+      ...(p.paused ? {} : { nextRunAt: nextTick(current.cron, current.timezone, new Date()) }),
+    },
+  });
+  await notifySchedulesChanged(ctx.pool);
+  return scheduleRowFromPrisma(row);
+}
+
+/** The next `count` ticks after `from` (for `schedule list`). */
+export function upcomingTicks(s: Pick<ScheduleRow, "cron" | "timezone" | "next_run_at">, count: number): Date[] {
+  const ticks = [s.next_run_at];
+  const it = CronExpressionParser.parse(s.cron, { tz: s.timezone, currentDate: s.next_run_at });
+  while (ticks.length < count) ticks.push(it.next().toDate());
+  return ticks;
+}
