@@ -95,8 +95,13 @@ describe("scheduling with worker processes", () => {
     await waitFor(async () => (await db.pool.query("SELECT count(*)::int AS n FROM workers WHERE state = 'running'")).rows[0].n === 3, { what: "3 workers" });
     const added = await queuectl(["schedule", "add", "every-second", "* * * * * *", '{"command":"echo tick","queue":"ticks"}']);
     expect(added.code).toBe(0);
+    // The 5 s are counted from when the schedule was stored, on the database clock: the CLI's own
+    // exit can take a second on a loaded machine, and ticks fire meanwhile.
+    const { rows: [since] } = await db.pool.query<{ wait_ms: number }>(
+      "SELECT extract(epoch FROM created_at + interval '5 seconds' - clock_timestamp()) * 1000 AS wait_ms FROM schedules WHERE name = 'every-second'",
+    );
     const start = Date.now();
-    await new Promise((r) => setTimeout(r, 5000));
+    await new Promise((r) => setTimeout(r, Math.max(0, Number(since!.wait_ms))));
     await db.pool.query("UPDATE schedules SET paused = true WHERE name = 'every-second'");
     const stop = Date.now();
     await waitFor(async () => (await db.pool.query("SELECT count(*)::int AS n FROM jobs WHERE queue = 'ticks' AND state <> 'completed'")).rows[0].n === 0, { what: "tick jobs to finish" });
