@@ -30,7 +30,7 @@ describe("queue concurrency limit", () => {
       // Finish one of the two: the next race may take exactly one.
       const held = claims.flatMap((c, w) => c.map((j) => ({ j, w })));
       const { j, w } = held[0]!;
-      expect(await completeJob(db.pool, { jobId: j.id, workerId: `w${w}`, attempt: j.attempts, exitCode: 0, output: "", durationMs: 1 }))).not.toBeNull();
+      expect(await completeJob(db.pool, { jobId: j.id, workerId: `w${w}`, attempt: j.attempts, exitCode: 0, output: "", durationMs: 1 })).not.toBeNull();
       expect(await runningIn("race")).toBe(1);
     }
   });
