@@ -5,6 +5,7 @@
  *
  *   npm run build && npm run bench
  *   node bench/core.mjs [--only a,b,c] [--keep-db] [--no-save] [--verbose] [--note "..."] [--dist DIR]
+ *                       [--db-set synchronous_commit=off]   (a setting on the scratch database)
  *                       [--worker-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"]   (the worker of (a))
  *
  * Database: a scratch database `queuectl_bench_<rand>` is created on the server DATABASE_URL points to
@@ -276,6 +277,14 @@ const admin = new pg.Client({ connectionString: serverUrl, application_name: "qu
 await admin.connect();
 const serverVersion = (await admin.query("SHOW server_version")).rows[0].server_version;
 await admin.query(`CREATE DATABASE ${dbName}`);
+// --db-set key=value: a setting for every session on the scratch database (what-if experiments,
+// e.g. synchronous_commit=off to see how much of a job's time is WAL flushes). Recorded in results.
+const dbSet = argValue("--db-set");
+if (dbSet) {
+  const [key, value] = dbSet.split("=");
+  if (!/^[a-z_.]+$/.test(key ?? "") || value === undefined) throw new Error("--db-set wants key=value");
+  await admin.query(`ALTER DATABASE ${dbName} SET ${key} = ${pg.escapeLiteral ? pg.escapeLiteral(value) : `'${value.replace(/'/g, "''")}'`}`);
+}
 {
   const backend = (await admin.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
   const host = new URL(serverUrl).hostname;
@@ -323,6 +332,7 @@ const results = {
   git: await run("git", ["-C", ROOT, "log", "-1", "--format=%h %s"]).then((r) => r.stdout.trim()).catch(() => null),
   git_dirty: await run("git", ["-C", ROOT, "status", "--porcelain", "--", "src"]).then((r) => r.stdout.trim() !== "").catch(() => null),
   note,
+  db_set: dbSet ?? null,
   dist: DIST === join(ROOT, "dist") ? "dist" : DIST,
   goals: GOALS,
 };

@@ -73,21 +73,25 @@ function preparedView(pool) {
   };
 }
 
-/** PROPOSAL: completeJob's fenced completion and claimJobs' claim in one statement (see header). */
+/**
+ * PROPOSAL: completeJob's fenced completion and claimJobs' claim in one statement (see header), the
+ * two texts as sql.ts has them (keep in step when they change). The caller still settles dependents.
+ */
 const COMPLETE_AND_CLAIM = `
   WITH done AS (
     UPDATE jobs SET state = 'completed', exit_code = $4, last_error = NULL, duration_ms = $6,
-           finished_at = now(), updated_at = now(), lease_expires_at = NULL
+           finished_at = now(), updated_at = now(), lease_expires_at = NULL, signal_requested = NULL
     WHERE id = $1 AND worker_id = $2 AND attempts = $3 AND state = 'processing'
-    RETURNING id
+    RETURNING id, dependents
   ), done_history AS (
     UPDATE job_attempts SET finished_at = now(), exit_code = $4, output = $5
     WHERE job_id = $1 AND attempt = $3 AND worker_id = $2 AND finished_at IS NULL
       AND EXISTS (SELECT 1 FROM done)
   ), next AS (
     SELECT id FROM jobs
-    WHERE state IN ('pending', 'failed') AND run_at <= now()
+    WHERE state IN ('pending', 'failed') AND run_at <= now() AND deps_pending = 0
       AND (cardinality($7::text[]) = 0 OR queue = ANY($7::text[]))
+      AND queue <> ALL (ARRAY(SELECT name FROM queues WHERE paused OR concurrency_limit IS NOT NULL))
     ORDER BY priority DESC, run_at, seq
     LIMIT $8
     FOR UPDATE SKIP LOCKED
@@ -97,12 +101,13 @@ const COMPLETE_AND_CLAIM = `
         lease_expires_at = now() + make_interval(secs => $9::float8 / 1000),
         started_at = now(), finished_at = NULL, updated_at = now()
     FROM next WHERE j.id = next.id
-    RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq
+    RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq, j.cwd, j.env
   ), claimed_history AS (
     INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
     SELECT id, attempts, $2, now() FROM claimed
   )
-  SELECT (SELECT count(*) FROM done) AS completed, c.id, c.command, c.queue, c.attempts, c.max_retries, c.timeout_ms, c.priority
+  SELECT (SELECT count(*) FROM done) AS completed, (SELECT dependents FROM done) AS dependents,
+         c.id, c.command, c.queue, c.attempts, c.max_retries, c.timeout_ms, c.priority, c.cwd, c.env
   FROM (SELECT 1) one LEFT JOIN claimed c ON true
   ORDER BY c.priority DESC, c.run_at, c.seq`;
 
@@ -171,7 +176,8 @@ async function variant(name, { prepared = false, options } = {}) {
         const [job] = await sql.claimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000 });
         if (!job) return;
         const ok = await sql.completeJob(db, { jobId: job.id, workerId, attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 });
-        if (!ok) throw new Error("fence rejected a completion");
+        // false (before) or null (after completeJob began returning {dependents}) = refused.
+        if (ok === false || ok === null) throw new Error("fence rejected a completion");
         done++;
       }
     }),
