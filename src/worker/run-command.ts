@@ -65,6 +65,34 @@ function cwdProblem(cwd: string): string | null {
   }
 }
 
+function groupAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits until nothing of the command's process group is left: what the shell left behind got
+ * SIGTERM when the shell exited; past the grace period it gets SIGKILL. Without this wait, a child
+ * that ignores SIGTERM outlived its job, and outlived the worker if the worker exited within the
+ * grace period.
+ */
+async function reapGroup(pid: number | undefined): Promise<void> {
+  const graceEnds = Date.now() + KILL_GRACE_MS;
+  let killed = false;
+  while (groupAlive(pid)) {
+    if (!killed && Date.now() >= graceEnds) {
+      signalGroup(pid, "SIGKILL");
+      killed = true;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export function runCommand(p: RunCommandParams): RunningCommand {
   const problem = p.cwd === undefined ? null : cwdProblem(p.cwd);
   if (problem) {
@@ -122,7 +150,8 @@ export function runCommand(p: RunCommandParams): RunningCommand {
   });
 
   const result = child.then(
-    (r) => {
+    async (r) => {
+      await reapGroup(child.pid);
       clearTimeout(timeoutTimer);
       clearTimeout(killTimer);
       const spawnError = r.failed && r.exitCode === undefined && !r.signal ? (r.originalMessage ?? r.shortMessage ?? "could not start") : null;
@@ -136,7 +165,8 @@ export function runCommand(p: RunCommandParams): RunningCommand {
         durationMs: Math.round(performance.now() - started),
       } satisfies CommandResult;
     },
-    (err: Error) => {
+    async (err: Error) => {
+      await reapGroup(child.pid);
       clearTimeout(timeoutTimer);
       clearTimeout(killTimer);
       return {
