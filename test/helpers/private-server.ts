@@ -3,7 +3,7 @@
  * `postgres` OS user when we are root), for faults that would disturb everyone else's tests on a
  * shared server: restarts, and listening on an address inside a network namespace's link.
  */
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,7 +34,11 @@ export interface PrivateServer {
   destroy(): Promise<void>;
 }
 
-export async function startPrivateServer(options: { listen?: string[] } = {}): Promise<PrivateServer> {
+/**
+ * `listen`: addresses to listen on (127.0.0.1 by default); `hba`: client networks (CIDR) allowed in
+ * besides localhost, e.g. a network namespace's address.
+ */
+export async function startPrivateServer(options: { listen?: string[]; hba?: string[] } = {}): Promise<PrivateServer> {
   const dir = mkdtempSync(join(tmpdir(), "queuectl-private-pg-"));
   chmodSync(dir, 0o755);
   const port = await freePort();
@@ -51,6 +55,9 @@ export async function startPrivateServer(options: { listen?: string[] } = {}): P
     onError: () => {},
   });
   await server.initialise();
+  if (options.hba?.length) {
+    appendFileSync(join(dir, "data", "pg_hba.conf"), options.hba.map((net) => `host all all ${net} password\n`).join(""));
+  }
   await server.start();
   // pg_hba from initdb trusts local and 127.0.0.1 only; other addresses (a veth) need a line.
   const admin = new pg.Client({ connectionString: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres` });
