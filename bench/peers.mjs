@@ -27,7 +27,9 @@
  *
  * Database: a scratch database `queuectl_peers_<rand>` on DATABASE_URL's server (default
  * postgresql://postgres@127.0.0.1:5432/postgres), dropped at the end. The machine is shared: the
- * load average is printed with the numbers; compare ratios from the same run.
+ * load average and the ceiling before and after are printed with the numbers; the systems run one
+ * after another (queuectl, graphile-worker, pg-boss), so a ceiling that moved between the two means
+ * the load changed under them: run again.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
