@@ -80,9 +80,9 @@ describe("hostile input", () => {
   it("SQL fragments: stored verbatim where allowed, refused by validation elsewhere, never executed", async () => {
     const sql = `x'; DROP TABLE jobs; --`;
     const command = `echo "${sql}" $(echo '"); DELETE FROM jobs; --')`;
-    const ok = await queuectl(["enqueue", "--json", JSON.stringify({ id: "sql-ok", command })]);
+    const ok = await queuectl(["enqueue", "--json", JSON.stringify({ id: "sql-ok", command, unique_key: sql })]);
     expect(ok.code, ok.stderr).toBe(0);
-    expect((await db.pool.query("SELECT command FROM jobs WHERE id = 'sql-ok'")).rows[0].command).toBe(command);
+    expect((await db.pool.query("SELECT command, unique_key FROM jobs WHERE id = 'sql-ok'")).rows[0]).toEqual({ command, unique_key: sql });
 
     const before = await snapshot();
     const cases: Array<[string[], number, RegExp]> = [
@@ -96,6 +96,8 @@ describe("hostile input", () => {
       [["config", "set", sql, "1"], 3, /unknown config key/],
       [["config", "set", "lease_ms", `1000; ${sql}`], 2, /config lease_ms: invalid value/],
       [["config", "get", sql], 3, /unknown config key/],
+      [["queue", "pause", sql], 2, /is not a queue name/],
+      [["enqueue", JSON.stringify({ command: "true", retry_on: [1, sql] })], 2, /'retry_on.1' must be a number/],
     ];
     const results = await Promise.all(cases.map(([args]) => queuectl(args)));
     results.forEach((res, i) => expectError(res, cases[i]![1], cases[i]![2], cases[i]![0].join(" ")));
@@ -108,16 +110,14 @@ describe("hostile input", () => {
   it("ids of 10 000 characters: refused, or not found with a message cut to one short line", async () => {
     const before = await snapshot();
     const long = "a".repeat(10_000);
-    const [enq, enqJson, show, retry] = await Promise.all([
+    const [enq, enqJson, ...notFound] = await Promise.all([
       queuectl(["enqueue", "--command", "true", "--id", long]),
       queuectl(["enqueue", JSON.stringify({ id: long, command: "true" })]),
-      queuectl(["show", long]),
-      queuectl(["dlq", "retry", long]),
+      ...["show", "dlq retry", "cancel", "kill", "logs", "requeue", "wait"].map((c) => queuectl([...c.split(" "), long])),
     ]);
     expectError(enq, 2, /'id' must be 1-200 characters/, "enqueue --id");
     expectError(enqJson, 2, /'id' must be 1-200 characters/, "enqueue JSON id");
-    expectError(show, 3, /^queuectl: no job 'a{60}…' \(10000 characters\)$/, "show");
-    expectError(retry, 3, /^queuectl: no job 'a{60}…' \(10000 characters\)$/, "dlq retry");
+    for (const res of notFound) expectError(res, 3, /^queuectl: no job 'a{60}…' \(10000 characters\)$/, "a command naming a job");
     expect(await snapshot()).toBe(before);
   });
 
