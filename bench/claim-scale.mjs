@@ -60,11 +60,14 @@ async function measure() {
   return stats(times);
 }
 
+/** The claim's SELECT as in dist/queue/sql.js claimJobs (keep the two in step). */
 async function plan() {
   const res = await pool.query(
     `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
      SELECT id FROM jobs
-     WHERE state IN ('pending', 'failed') AND run_at <= now() AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[]))
+     WHERE state IN ('pending', 'failed') AND run_at <= now() AND deps_pending = 0
+       AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[]))
+       AND queue <> ALL (ARRAY(SELECT name FROM queues WHERE paused OR concurrency_limit IS NOT NULL))
      ORDER BY priority DESC, run_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED`,
     [[]],
   );
