@@ -129,8 +129,8 @@ describe("enqueue: bad input changes nothing", () => {
       { args: ['{"command": "x"'], message: /invalid JSON/ },
       { args: ['{"command":"x","prio":1}'], message: /unknown field 'prio'/ },
       { args: ['{"command":"x","priority":1.5}'], message: /'priority' must be an integer/ },
-      { args: ['{"command":"x","max_retries":-1}'], message: /'max_retries' must be at least 0/ },
-      { args: ['{"command":"x","timeout":-5}'], message: /'timeout' must be at least 0/ },
+      { args: ['{"command":"x","max_retries":-1}'], message: /'max_retries' must be an integer from 0 to 1000/ },
+      { args: ['{"command":"x","timeout":-5}'], message: /'timeout' must be an integer from 0 to 2147483647/ },
       { args: ['{"command":""}'], message: /'command' must not be empty/ },
       { args: ['{"command":"   "}'], message: /'command' must not be empty/ },
       { args: ['{"queue":"q"}'], message: /'command'/ },
@@ -141,7 +141,7 @@ describe("enqueue: bad input changes nothing", () => {
   it("bad flags: non-integers, negative retries, --run-at with --delay, a bad delay", async () => {
     await rejects(
       { args: ["--command", "x", "--priority", "high"], message: /--priority must be an integer/ },
-      { args: ["--command", "x", "--max-retries", "-1"], message: /'max_retries' must be at least 0/ },
+      { args: ["--command", "x", "--max-retries", "-1"], message: /'max_retries' must be an integer from 0 to 1000/ },
       { args: ["--command", "x", "--run-at", "2030-01-01T00:00:00Z", "--delay", "5m"], message: /cannot be used with/ },
       { args: ["--command", "x", "--delay", "soon"], message: /--delay 'soon' is not a delay/ },
       { args: ["--command", "   "], message: /'command' must not be empty/ },

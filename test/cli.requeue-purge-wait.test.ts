@@ -44,7 +44,7 @@ describe("dlq retry --edit", () => {
     const cases: Array<[string[], number, string]> = [
       [["dlq", "retry", "e-2", "--edit", '{"cmd":"x"}'], 2, "queuectl: --edit: unknown field 'cmd' (command, timeout, max_retries)"],
       [["dlq", "retry", "e-2", "--edit", "not json"], 2, `queuectl: --edit must be a JSON object, e.g. '{"command":"make report","timeout":60000}'`],
-      [["dlq", "retry", "e-2", "--edit", '{"max_retries":-1}'], 2, "queuectl: --edit: 'max_retries' Too small: expected number to be >=0"],
+      [["dlq", "retry", "e-2", "--edit", '{"max_retries":-1}'], 2, "queuectl: --edit: 'max_retries' must be an integer from 0 to 1000"],
       [["dlq", "retry", "e-2", "--edit", "{}"], 2, "queuectl: --edit: nothing to change (fields: command, timeout, max_retries)"],
       [["dlq", "retry", "e-2", "e-1", "--edit", '{"command":"x"}'], 2, "queuectl: --edit changes one job: name exactly one dead job"],
       [["dlq", "retry", "e-1", "--edit", '{"command":"x"}'], 2, "queuectl: job 'e-1' is not in the DLQ (it is pending)"],

@@ -75,7 +75,7 @@ describe("errors name the place", () => {
 
   it("unknown fields, wrong types, empty input, duplicate ids", async () => {
     expect((await errorOf(read({ arg: '{"command":"a","prio":1}' }))).message).toBe("unknown field 'prio'");
-    expect((await errorOf(read({ arg: '{"command":"a","max_retries":-1}' }))).message).toBe("'max_retries' must be at least 0");
+    expect((await errorOf(read({ arg: '{"command":"a","max_retries":-1}' }))).message).toBe("'max_retries' must be an integer from 0 to 1000");
     expect((await errorOf(read({ arg: '{"command":""}' }))).message).toBe("'command' must not be empty");
     expect((await errorOf(read({ file: file("empty.json", "\n  \n") }))).message).toMatch(/empty/);
     expect((await errorOf(read({ arg: '[{"id":"a","command":"x"},{"id":"a","command":"y"}]' }))).message).toBe(

@@ -21,6 +21,13 @@ export interface PoolOptions {
 }
 
 /**
+ * How long opening a connection may take (ms). A server that accepts TCP but never answers (hung,
+ * frozen, a half-dead proxy) made CLI commands take 5.5-7 s to fail at 5000; the CLI must say so
+ * within 5 s including its own start-up, so 2500.
+ */
+export const CONNECT_TIMEOUT_MS = 2500;
+
+/**
  * A pool that fails fast when the database is unreachable (CLI commands must say so within seconds,
  * not hang) and never lets an idle connection's error crash the process.
  */
@@ -28,7 +35,7 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
     application_name: options.applicationName ?? "queuectl",
     keepAlive: true,

@@ -66,7 +66,9 @@ export function parseDelay(raw: string): number {
 
 function parseIntFlag(flag: string, raw: string): number {
   if (!/^\s*[-+]?\d+\s*$/.test(raw)) throw new InvalidInputError(`${flag} must be an integer (got '${raw}')`);
-  return Number(raw);
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n)) throw new InvalidInputError(`${flag} is out of range (got '${raw}')`);
+  return n;
 }
 
 /** "2,127" as [2, 127] (validated as exit codes by the job schema). */
@@ -202,7 +204,24 @@ export async function readCapped(stream: Readable, source: string, maxBytes = MA
     }
     chunks.push(buf);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return decodeUtf8(Buffer.concat(chunks), source);
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Input must be UTF-8: a lenient decode would turn stray bytes into U+FFFD and silently store a
+ * different command than the one in the file.
+ */
+function decodeUtf8(buf: Buffer, source: string): string {
+  try {
+    return strictUtf8.decode(buf);
+  } catch {
+    // Where the first replacement character lands is where the first bad byte was.
+    const lenient = buf.toString("utf8");
+    const offset = Buffer.byteLength(lenient.slice(0, Math.max(0, lenient.indexOf("\uFFFD"))));
+    throw new InvalidInputError(`${source} is not valid UTF-8 (first bad byte at offset ${offset})`);
+  }
 }
 
 /** A file to read jobs from: a regular file, or a pipe such as bash's <(generate-jobs). */

@@ -34,9 +34,21 @@ export const MAX_DEPENDENCIES = 100;
 /** A command line is stored and shown in full; keep it to something a shell accepts comfortably. */
 export const MAX_COMMAND_BYTES = 65_536;
 
+/**
+ * V8's Date.parse rolls impossible days over (2026-02-30 becomes March 2): the day must exist in its
+ * month, and the time of day must be a real one.
+ */
+function isCalendarDay(s: string): boolean {
+  const [y, m, d] = s.slice(0, 10).split("-").map(Number) as [number, number, number];
+  const day = new Date(Date.UTC(y, m - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d) return false;
+  const t = /[T ](\d{2}):(\d{2})(?::(\d{2}))?/.exec(s);
+  return !t || (Number(t[1]) <= 23 && Number(t[2]) <= 59 && Number(t[3] ?? 0) <= 59);
+}
+
 const isoDate = z
   .string()
-  .refine((s) => /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)), {
+  .refine((s) => /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)) && isCalendarDay(s), {
     message: "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z",
   })
   .refine((s) => {
@@ -46,6 +58,12 @@ const isoDate = z
 
 /** A list of exit codes (retry_on / no_retry_on). */
 const exitCodeList = z.array(z.number().int().min(0).max(255)).max(256);
+/**
+ * An integer in [min, max]. Checked by hand rather than with .int().min().max(): zod's int check
+ * reports numbers past 2^53 (a priority of 1e20) as "at most 9007199254740991", not the field's range.
+ */
+const intBetween = (min: number, max: number) =>
+  z.number().refine((n) => Number.isInteger(n) && n >= min && n <= max, { message: `must be an integer from ${min} to ${max}` });
 
 export const jobSpecSchema = z.strictObject({
   id: z.string().regex(JOB_ID_PATTERN, "must be 1-200 characters: letters, digits and . _ : @ + - (starting with a letter or digit)").optional(),
@@ -55,9 +73,9 @@ export const jobSpecSchema = z.strictObject({
     .refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" })
     .refine((s) => Buffer.byteLength(s, "utf8") <= MAX_COMMAND_BYTES, { message: `must be at most ${MAX_COMMAND_BYTES} bytes` }),
   queue: z.string().regex(QUEUE_NAME_PATTERN, "must be 1-64 characters: letters, digits and . _ -").optional(),
-  priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
-  max_retries: z.number().int().min(0).max(1000).optional(),
-  timeout: z.number().int().min(0).max(INT32_MAX).optional(),
+  priority: intBetween(-1_000_000, 1_000_000).optional(),
+  max_retries: intBetween(0, 1000).optional(),
+  timeout: intBetween(0, INT32_MAX).optional(),
   run_at: isoDate.optional(),
   unique_key: z.string().min(1).max(200).refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" }).optional(),
   retry_on: exitCodeList.optional(),
@@ -75,6 +93,14 @@ export const jobSpecSchema = z.strictObject({
     .record(z.string().regex(ENV_NAME_PATTERN, "names must be letters, digits and _ (not starting with a digit)"), z.string().refine((s) => !NUL.test(s), { message: "values must not contain NUL bytes" }))
     .optional(),
 });
+
+/**
+ * A job id as error messages quote it: an id someone pasted 10 000 characters of is cut, so the
+ * message stays one readable line.
+ */
+export function quoteJobId(id: string): string {
+  return id.length <= 80 ? `'${id}'` : `'${id.slice(0, 60)}…' (${id.length} characters)`;
+}
 
 /** What a user gave, validated. */
 export type JobSpec = z.infer<typeof jobSpecSchema>;

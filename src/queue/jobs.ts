@@ -11,7 +11,7 @@ import { InvalidInputError, InvalidStateError, NotFoundError, OperationalError }
 import { envNameAllowed, loadConfig } from "./config.js";
 import { z } from "zod";
 import type pg from "pg";
-import { generateJobIds, jobSpecSchema, toNewJob, type JobSpec, type NewJob } from "./job-spec.js";
+import { generateJobIds, jobSpecSchema, quoteJobId, toNewJob, type JobSpec, type NewJob } from "./job-spec.js";
 import { uniqueKeyConflict } from "./operator.js";
 import {
   findActiveUniqueJobs,
@@ -286,7 +286,7 @@ export async function getJob(ctx: QueueContext, p: { id: string }): Promise<JobD
     where: { id: p.id },
     include: { history: { orderBy: { id: "asc" } } },
   });
-  if (!job) throw new NotFoundError(`no job '${p.id}'`);
+  if (!job) throw new NotFoundError(`no job ${quoteJobId(p.id)}`);
   const { history, ...rest } = job;
   const chain = await jobChain(ctx, p);
   return { job: jobRowFromPrisma(rest as PrismaJob), history: history.map(attemptRowFromPrisma), ...chain };
@@ -471,7 +471,7 @@ export async function retryDead(ctx: QueueContext, p: RetryDeadParams): Promise<
   const stateOf = new Map(found.map((j) => [j.id, j.state]));
   for (const id of ids) {
     const state = stateOf.get(id);
-    if (state === undefined) throw new NotFoundError(`no job '${id}'`);
+    if (state === undefined) throw new NotFoundError(`no job ${quoteJobId(id)}`);
     if (state !== "dead") throw new InvalidStateError(`job '${id}' is not in the DLQ (it is ${state})`);
   }
   let retried: string[];

@@ -5,6 +5,7 @@
  */
 import pg from "pg";
 import { NotFoundError } from "../errors.js";
+import { quoteJobId } from "./job-spec.js";
 import { OUTPUT_CHANNEL, readJobOutput, type JobState } from "./sql.js";
 
 interface AttemptView {
@@ -26,7 +27,7 @@ async function attemptView(db: pg.Pool, p: { jobId: string; attempt?: number }):
     [p.jobId, p.attempt ?? null],
   );
   const row = res.rows[0];
-  if (!row) throw new NotFoundError(`no job '${p.jobId}'`);
+  if (!row) throw new NotFoundError(`no job ${quoteJobId(p.jobId)}`);
   if (p.attempt !== undefined && row.attempt === null) throw new NotFoundError(`job '${p.jobId}' has no attempt ${p.attempt}`);
   return { state: row.state, attempt: row.attempt, finished: row.finished === true, output: row.output };
 }

@@ -8,6 +8,7 @@ import { constants } from "node:os";
 import type pg from "pg";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
 import { settleFinishedJobs } from "./dependencies.js";
+import { quoteJobId } from "./job-spec.js";
 import {
   cancelJob,
   countPurgeable,
@@ -25,7 +26,7 @@ type Db = pg.Pool;
 async function stateOf(db: Db, id: string): Promise<JobState> {
   const res = await db.query<{ state: JobState }>("SELECT state FROM jobs WHERE id = $1", [id]);
   const state = res.rows[0]?.state;
-  if (state === undefined) throw new NotFoundError(`no job '${id}'`);
+  if (state === undefined) throw new NotFoundError(`no job ${quoteJobId(id)}`);
   return state;
 }
 
@@ -148,7 +149,7 @@ export async function waitForJobs(
     const res = await db.query<WaitedJob>("SELECT id, state, exit_code FROM jobs WHERE id = ANY($1::text[])", [ids]);
     const byId = new Map(res.rows.map((r) => [r.id, r]));
     const missing = ids.find((id) => !byId.has(id));
-    if (missing !== undefined) throw new NotFoundError(`no job '${missing}'`);
+    if (missing !== undefined) throw new NotFoundError(`no job ${quoteJobId(missing)}`);
     const jobs = ids.map((id) => byId.get(id)!);
     p.onProgress?.(jobs);
     const finished = jobs.every((j) => j.state === "completed" || j.state === "dead" || j.state === "cancelled");

@@ -4,7 +4,7 @@
  * after a grace period. Output (stdout and stderr interleaved) is kept as a capped tail.
  */
 import { statSync } from "node:fs";
-import { execa } from "execa";
+import { spawn, type ChildProcess } from "node:child_process";
 import { OutputTail } from "./output-tail.js";
 
 /** How long a process group gets between SIGTERM and SIGKILL. */
@@ -65,6 +65,34 @@ function cwdProblem(cwd: string): string | null {
   }
 }
 
+function groupAlive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Waits until nothing of the command's process group is left: what the shell left behind got
+ * SIGTERM when the shell exited; past the grace period it gets SIGKILL. Without this wait, a child
+ * that ignores SIGTERM outlived its job, and outlived the worker if the worker exited within the
+ * grace period.
+ */
+async function reapGroup(pid: number | undefined): Promise<void> {
+  const graceEnds = Date.now() + KILL_GRACE_MS;
+  let killed = false;
+  while (groupAlive(pid)) {
+    if (!killed && Date.now() >= graceEnds) {
+      signalGroup(pid, "SIGKILL");
+      killed = true;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export function runCommand(p: RunCommandParams): RunningCommand {
   const problem = p.cwd === undefined ? null : cwdProblem(p.cwd);
   if (problem) {
@@ -73,19 +101,21 @@ export function runCommand(p: RunCommandParams): RunningCommand {
   }
   const started = performance.now();
   const tail = new OutputTail(p.outputLimitBytes);
-  const child = execa(p.command, {
-    shell: "/bin/sh",
-    // A process group of its own: kill(-pid) then reaches every process the command started.
-    detached: true,
-    stdin: "ignore",
-    buffer: false,
-    reject: false,
-    // We end the process group ourselves; execa's own cleanup only signals the shell.
-    cleanup: false,
-    env: p.env,
-    cwd: p.cwd,
-    stripFinalNewline: false,
-  });
+  let child: ChildProcess;
+  try {
+    // node's own spawn, not execa: execa's per-job bookkeeping cost more CPU than the queue's
+    // statements (bench/spawn-cost.mjs), and a worker's throughput on a busy host is its CPU per job.
+    child = spawn("/bin/sh", ["-c", p.command], {
+      // A process group of its own: kill(-pid) then reaches every process the command started.
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...p.env },
+      cwd: p.cwd,
+    });
+  } catch (err) {
+    const result: CommandResult = { exitCode: null, signal: null, timedOut: false, terminatedBecause: null, spawnError: (err as Error).message, output: "", durationMs: 0 };
+    return { result: Promise.resolve(result), pid: undefined, terminate: () => {}, signal: () => {} };
+  }
 
   let terminatedBecause: string | null = null;
   let timedOut = false;
@@ -112,8 +142,8 @@ export function runCommand(p: RunCommandParams): RunningCommand {
         p.onOutput!(c);
       }
     : (c: Buffer) => tail.push(c);
-  child.stdout?.on("data", onData);
-  child.stderr?.on("data", onData);
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
   // When the shell exits, processes it left in its group (`cmd &`) would keep the job "running" by
   // holding the output pipe open. The job is the process tree: end what is left of it.
   child.on("exit", () => {
@@ -121,35 +151,20 @@ export function runCommand(p: RunCommandParams): RunningCommand {
     setTimeout(() => signalGroup(child.pid, "SIGKILL"), KILL_GRACE_MS).unref();
   });
 
-  const result = child.then(
-    (r) => {
+  const result = new Promise<CommandResult>((resolve) => {
+    let settled = false;
+    const finish = async (exitCode: number | null, signal: string | null, spawnError: string | null) => {
+      if (settled) return;
+      settled = true;
+      if (child.pid) await reapGroup(child.pid);
       clearTimeout(timeoutTimer);
       clearTimeout(killTimer);
-      const spawnError = r.failed && r.exitCode === undefined && !r.signal ? (r.originalMessage ?? r.shortMessage ?? "could not start") : null;
-      return {
-        exitCode: r.exitCode ?? null,
-        signal: r.signal ?? null,
-        timedOut,
-        terminatedBecause,
-        spawnError,
-        output: tail.text(),
-        durationMs: Math.round(performance.now() - started),
-      } satisfies CommandResult;
-    },
-    (err: Error) => {
-      clearTimeout(timeoutTimer);
-      clearTimeout(killTimer);
-      return {
-        exitCode: null,
-        signal: null,
-        timedOut,
-        terminatedBecause,
-        spawnError: err.message,
-        output: tail.text(),
-        durationMs: Math.round(performance.now() - started),
-      } satisfies CommandResult;
-    },
-  );
+      resolve({ exitCode, signal, timedOut, terminatedBecause, spawnError, output: tail.text(), durationMs: Math.round(performance.now() - started) });
+    };
+    // 'close': the shell exited and its output pipes are drained.
+    child.on("close", (code, signal) => void finish(code, signal, null));
+    child.on("error", (err) => void finish(null, null, err.message));
+  });
 
   return { result, pid: child.pid, terminate, signal: (sig) => signalGroup(child.pid, sig) };
 }
