@@ -82,9 +82,11 @@ describe("SchedulerService.runOnce", () => {
     await addDueSchedule({ name: "raced", cron: "* * * * * *", agoMs: 5000, missed: "catch-up", limit: 5 });
     const results = await Promise.all(Array.from({ length: 8 }, () => scheduler().runOnce()));
     const all = results.flat().filter((id) => id.startsWith("raced@"));
-    expect(all).toHaveLength(5);
-    // One scheduler won the tick; the others found next_run_at moved and enqueued nothing.
-    expect(results.filter((r) => r.some((id) => id.startsWith("raced@")))).toHaveLength(1);
+    // The 5 missed ticks (catch-up limit 5), plus one more if the race ran past a second boundary on a
+    // loaded machine: whichever scheduler won a tick, none was enqueued twice.
+    expect(all.length).toBeGreaterThanOrEqual(5);
+    expect(all.length).toBeLessThanOrEqual(6);
+    expect(new Set(all).size).toBe(all.length);
     expect(await jobIdsOf("raced")).toEqual([...all].sort());
   });
 });
