@@ -154,6 +154,25 @@ export interface ClaimJobsParams {
 }
 
 /**
+ * What claiming does to the rows a claim statement locked (its `next` CTE): processing for worker $1,
+ * one more attempt, a lease of $4 ms, and the attempt's history row, in the same statement. Shared by
+ * claimJobs and claimLimitedJobs so the two claims cannot drift apart.
+ */
+const TAKE_CLAIMED_ROWS = `claimed AS (
+       UPDATE jobs j
+       SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
+           lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
+           started_at = now(), finished_at = NULL, updated_at = now()
+       FROM next WHERE j.id = next.id
+       RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq, j.cwd, j.env
+     ), history AS (
+       INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
+       SELECT id, attempts, $1, now() FROM claimed
+     )
+     SELECT id, command, queue, attempts, max_retries, timeout_ms, priority, cwd, env FROM claimed
+     ORDER BY priority DESC, run_at, seq`;
+
+/**
  * Claims up to `limit` runnable jobs in one statement: highest priority first, then earliest run_at,
  * then enqueue order; only jobs whose run_at has come.
  *
@@ -176,19 +195,7 @@ export async function claimJobs(db: Db, p: ClaimJobsParams): Promise<ClaimedJob[
        ORDER BY priority DESC, run_at, seq
        LIMIT $3
        FOR UPDATE SKIP LOCKED
-     ), claimed AS (
-       UPDATE jobs j
-       SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
-           lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
-           started_at = now(), finished_at = NULL, updated_at = now()
-       FROM next WHERE j.id = next.id
-       RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq, j.cwd, j.env
-     ), history AS (
-       INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
-       SELECT id, attempts, $1, now() FROM claimed
-     )
-     SELECT id, command, queue, attempts, max_retries, timeout_ms, priority, cwd, env FROM claimed
-     ORDER BY priority DESC, run_at, seq`,
+     ), ${TAKE_CLAIMED_ROWS}`,
     [p.workerId, p.queues, p.limit, p.leaseMs],
   );
   return res.rows;
@@ -245,19 +252,7 @@ export async function claimLimitedJobs(pool: pg.Pool, p: ClaimJobsParams): Promi
            ) c
            ORDER BY c.priority DESC, c.run_at, c.seq
            LIMIT $3
-         ), claimed AS (
-           UPDATE jobs j
-           SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
-               lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
-               started_at = now(), finished_at = NULL, updated_at = now()
-           FROM next WHERE j.id = next.id
-           RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq, j.cwd, j.env
-         ), history AS (
-           INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
-           SELECT id, attempts, $1, now() FROM claimed
-         )
-         SELECT id, command, queue, attempts, max_retries, timeout_ms, priority, cwd, env FROM claimed
-         ORDER BY priority DESC, run_at, seq`,
+         ), ${TAKE_CLAIMED_ROWS}`,
         [p.workerId, locked.rows.map((r) => r.name), p.limit, p.leaseMs],
       );
       await client.query("COMMIT");
