@@ -89,7 +89,8 @@ describe("stopping a worker with 8 busy slots", () => {
       await reset();
       const w = startWorkerProcess(["--concurrency", "8"]);
       const out = join(dir, `slots-${how.replace(" ", "-")}`);
-      const ids = await enqueue(db.pool, Array.from({ length: 12 }, (_, i) => ({ id: `slot-${i}`, command: `sleep 1.5; echo $QUEUECTL_JOB_ID >> ${out}`, priority: i < 8 ? 1 : 0 })));
+      const ids = await enqueue(db.pool, Array.from({ length: 12 }, (_, i) => ({ id: `slot-${i}`, command: `sleep 4; echo $QUEUECTL_JOB_ID >> ${out}`, priority: i < 8 ? 1 : 0 })));
+      // 4 s: `queuectl worker stop` is a process start away, which took over 1.5 s on a loaded CI box.
       await waitFor(async () => (await countByState(db.pool)).processing === 8, { what: "8 slots busy" });
       if (how === "SIGTERM") w.child.kill("SIGTERM");
       else expect((await queuectl(["worker", "stop"])).code).toBe(0);
