@@ -42,9 +42,10 @@ describe("retries and the DLQ", () => {
     const gap1 = rows[1]!.started_at.getTime() - rows[0]!.finished_at.getTime();
     const gap2 = rows[2]!.started_at.getTime() - rows[1]!.finished_at.getTime();
     expect(gap1).toBeGreaterThanOrEqual(1950);
-    expect(gap1).toBeLessThan(2400);
+    // Upper bounds leave room for a loaded machine; they still tell 2 s from 4 s (and from base 3's 3 s).
+    expect(gap1).toBeLessThan(2900);
     expect(gap2).toBeGreaterThanOrEqual(3950);
-    expect(gap2).toBeLessThan(4400);
+    expect(gap2).toBeLessThan(4900);
 
     const dlq = await db.pool.query("SELECT job_id, attempts, last_error FROM dead_letters WHERE retried_at IS NULL");
     expect(dlq.rows).toEqual([{ job_id: "flaky", attempts: 3, last_error: "exit code 7" }]);
@@ -59,7 +60,7 @@ describe("retries and the DLQ", () => {
     const rows = await history(id!);
     const gap = rows[1]!.started_at.getTime() - rows[0]!.finished_at.getTime();
     expect(gap).toBeGreaterThanOrEqual(950);
-    expect(gap).toBeLessThan(1500);
+    expect(gap).toBeLessThan(1900);
 
     // Fix the command's environment and send it back: a fresh retry budget, the DLQ entry closed.
     expect(await retryDeadJobs(db.pool, [id!])).toEqual([id]);
@@ -105,6 +106,6 @@ describe("ordering", () => {
     const [attempt] = await history(id!);
     expect(attempt!.started_at.getTime()).toBeGreaterThanOrEqual(runAt.getTime());
     // The idle worker sleeps until the job is due instead of waiting for its next poll (1 s).
-    expect(attempt!.started_at.getTime() - runAt.getTime()).toBeLessThan(400);
+    expect(attempt!.started_at.getTime() - runAt.getTime()).toBeLessThan(800);
   });
 });
