@@ -5,23 +5,19 @@
  * process's CPU, the CPU of the PostgreSQL backends serving it (when the server runs on this host; WAL
  * writer and checkpointer not included) and transactions committed.
  *
- * Variants (what the numbers are for: deciding SQL changes, see the notes in the final report):
- *   as-is           sql.ts as it is: claimJobs + completeJob, unnamed statements (parsed and planned
- *                   on every call)
- *   prepared        the same text as named prepared statements (pg's `name`): parsed and planned
- *                   once per connection
- *   async-commit    as-is with synchronous_commit=off for these sessions: how much of the wall time
- *                   is waiting for the WAL flush
- *   complete+claim  PROPOSAL, not in sql.ts: one statement completes the finished job (same fence as
- *                   completeJob) and claims the slot's next job (same claim as claimJobs): one round
- *                   trip and one commit per job instead of two
- *   c+c prepared    the proposal as a named prepared statement
+ * Variants (sql.ts's statements are named prepared statements: parsed and planned once per connection):
+ *   claim, complete  claimJobs then completeJob: two round trips and two commits per job
+ *   async-commit     the same with synchronous_commit=off for these sessions: how much of the wall time
+ *                    is waiting for the WAL flush
+ *   complete+claim   completeAndClaimJobs, what the worker sends: the finished job's completion and the
+ *                    slot's next claim in one statement, one round trip and one commit per job (a busy
+ *                    worker batches several completions into one, which this loop does not)
  *
  *   node bench/db-cost.mjs [jobs=2000]
  * Uses a scratch database on DATABASE_URL's server (default postgresql://postgres@127.0.0.1:5432/postgres),
  * dropped at the end.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -65,59 +61,13 @@ await admin.connect();
 await admin.query(`CREATE DATABASE ${dbName}`);
 local = ["127.0.0.1", "localhost", "::1", "[::1]", ""].includes(new URL(serverUrl).hostname);
 
-/** A pool whose query(text, values) runs the text as a named prepared statement. */
-function preparedView(pool) {
-  const name = (text) => `q_${createHash("sha1").update(text).digest("hex").slice(0, 16)}`;
-  return {
-    query: (text, values) => (typeof text === "string" ? pool.query({ name: name(text), text, values }) : pool.query(text, values)),
-  };
-}
-
-/**
- * PROPOSAL: completeJob's fenced completion and claimJobs' claim in one statement (see header), the
- * two texts as sql.ts has them (keep in step when they change). The caller still settles dependents.
- */
-const COMPLETE_AND_CLAIM = `
-  WITH done AS (
-    UPDATE jobs SET state = 'completed', exit_code = $4, last_error = NULL, duration_ms = $6,
-           finished_at = now(), updated_at = now(), lease_expires_at = NULL, signal_requested = NULL
-    WHERE id = $1 AND worker_id = $2 AND attempts = $3 AND state = 'processing'
-    RETURNING id, dependents
-  ), done_history AS (
-    UPDATE job_attempts SET finished_at = now(), exit_code = $4, output = $5
-    WHERE job_id = $1 AND attempt = $3 AND worker_id = $2 AND finished_at IS NULL
-      AND EXISTS (SELECT 1 FROM done)
-  ), next AS (
-    SELECT id FROM jobs
-    WHERE state IN ('pending', 'failed') AND run_at <= now() AND deps_pending = 0
-      AND (cardinality($7::text[]) = 0 OR queue = ANY($7::text[]))
-      AND queue <> ALL (ARRAY(SELECT name FROM queues WHERE paused OR concurrency_limit IS NOT NULL))
-    ORDER BY priority DESC, run_at, seq
-    LIMIT $8
-    FOR UPDATE SKIP LOCKED
-  ), claimed AS (
-    UPDATE jobs j
-    SET state = 'processing', attempts = j.attempts + 1, worker_id = $2,
-        lease_expires_at = now() + make_interval(secs => $9::float8 / 1000),
-        started_at = now(), finished_at = NULL, updated_at = now()
-    FROM next WHERE j.id = next.id
-    RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq, j.cwd, j.env
-  ), claimed_history AS (
-    INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
-    SELECT id, attempts, $2, now() FROM claimed
-  )
-  SELECT (SELECT count(*) FROM done) AS completed, (SELECT dependents FROM done) AS dependents,
-         c.id, c.command, c.queue, c.attempts, c.max_retries, c.timeout_ms, c.priority, c.cwd, c.env
-  FROM (SELECT 1) one LEFT JOIN claimed c ON true
-  ORDER BY c.priority DESC, c.run_at, c.seq`;
-
-async function combinedVariant(name, { prepared = false } = {}) {
+async function combinedVariant(name) {
   const pool = new pg.Pool({ connectionString: benchUrl, max: SLOTS + 1 });
   await pool.query("TRUNCATE jobs, job_attempts CASCADE");
   await sql.insertJobs(pool, Array.from({ length: N }, () => toNewJob({ command: "true" }, { maxRetries: 0 })));
   await pool.query("ANALYZE jobs");
   await Promise.all(Array.from({ length: SLOTS }, () => pool.query("SELECT 1")));
-  const db = prepared ? preparedView(pool) : pool;
+  const db = pool;
   const workerId = `bench-${name}`;
   const x0 = await xacts();
   const s0 = await serverCpuMs();
@@ -128,10 +78,11 @@ async function combinedVariant(name, { prepared = false } = {}) {
     Array.from({ length: SLOTS }, async () => {
       let [job] = await sql.claimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000 });
       while (job) {
-        const { rows } = await db.query(COMPLETE_AND_CLAIM, [job.id, workerId, job.attempts, 0, "", 1, [], 1, 30000]);
-        if (Number(rows[0].completed) !== 1) throw new Error("fence rejected a completion");
+        const completions = [{ jobId: job.id, attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 }];
+        const { completed, claimed } = await sql.completeAndClaimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000, completions });
+        if (!completed.has(job.id)) throw new Error("fence rejected a completion");
         done++;
-        job = rows[0].id ? rows[0] : undefined;
+        job = claimed[0];
       }
     }),
   );
@@ -156,14 +107,14 @@ async function xacts() {
   return Number((await admin.query("SELECT xact_commit FROM pg_stat_database WHERE datname = $1", [dbName])).rows[0].xact_commit);
 }
 
-async function variant(name, { prepared = false, options } = {}) {
+async function variant(name, { options } = {}) {
   const pool = new pg.Pool({ connectionString: benchUrl, max: SLOTS + 1, options });
   await pool.query("TRUNCATE jobs, job_attempts CASCADE");
   await sql.insertJobs(pool, Array.from({ length: N }, () => toNewJob({ command: "true" }, { maxRetries: 0 })));
   await pool.query("ANALYZE jobs");
   // Open the connections first so connecting is not timed.
   await Promise.all(Array.from({ length: SLOTS }, () => pool.query("SELECT 1")));
-  const db = prepared ? preparedView(pool) : pool;
+  const db = pool;
   const workerId = `bench-${name}`;
   const x0 = await xacts();
   const s0 = await serverCpuMs();
@@ -198,11 +149,9 @@ try {
   await setup.end();
   console.log(`${N} jobs, ${SLOTS} loops of claim(1) + complete; load ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
   for (let round = 0; round < 2; round++) {
-    await variant("as-is");
-    await variant("prepared", { prepared: true });
+    await variant("claim, complete");
     await variant("async-commit", { options: "-c synchronous_commit=off" });
     await combinedVariant("complete+claim");
-    await combinedVariant("c+c prepared", { prepared: true });
   }
 } finally {
   await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);

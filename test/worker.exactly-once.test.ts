@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { claimJobs } from "../src/queue/sql.js";
+import { claimJobs, completeAndClaimJobs, rescueExpiredJobs, type ClaimedJob } from "../src/queue/sql.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { countByState, enqueue, startWorkerProcess, waitFor } from "./helpers/workers.js";
 
@@ -51,4 +51,59 @@ describe("claiming", () => {
     expect(all.length).toBe(300);
     expect(new Set(all).size).toBe(300);
   });
+
+  it("8 loops completing and claiming in one statement finish 1500 jobs, each once, while leases expire under them", async () => {
+    await enqueue(db.pool, Array.from({ length: 1500 }, (_, i) => ({ id: `cc-${i}`, command: "true", max_retries: 100 })));
+    const accepted: string[] = [];
+    let refused = 0;
+    const loop = async (i: number) => {
+      let held: ClaimedJob[] = [];
+      for (let pass = 0; ; pass++) {
+        // Every fifth pass, loop 0 holds its jobs past their 1 ms lease, so the rescuer takes them
+        // over and its completions must be refused while the other loops' batches go through.
+        const slow = i === 0 && pass % 5 === 4;
+        const slowNext = i === 0 && pass % 5 === 3;
+        if (slow && held.length > 0) {
+          await new Promise((r) => setTimeout(r, 30));
+          await rescueExpiredJobs(db.pool, { backoffBase: 1, backoffMaxS: 0, limit: 100 });
+          // Let the other loops claim them again first: the late result then meets a newer attempt (or a finished job).
+          const ids = held.map((j) => j.id);
+          await waitFor(async () => (await db.pool.query("SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1) AND state = 'failed'", [ids])).rows[0].n === 0, { what: "rescued jobs claimed again" });
+        }
+        const { completed, claimed } = await completeAndClaimJobs(db.pool, {
+          workerId: `w${i}`,
+          queues: [],
+          limit: 3,
+          leaseMs: slowNext ? 1 : 60_000,
+          completions: held.map((j) => ({ jobId: j.id, attempt: j.attempts, exitCode: 0, output: `by w${i}`, durationMs: 1 })),
+        });
+        for (const j of held) {
+          if (completed.has(j.id)) accepted.push(j.id);
+          else refused++;
+        }
+        held = claimed;
+        if (held.length === 0) {
+          // Nothing runnable: done, unless a failed (rescued) job is waiting for its retry.
+          const left = await db.pool.query("SELECT count(*)::int AS n FROM jobs WHERE state <> 'completed'");
+          if (left.rows[0].n === 0) return;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, (_, i) => loop(i)));
+
+    expect(accepted.length).toBe(1500);
+    expect(new Set(accepted).size).toBe(1500);
+    expect(await countByState(db.pool)).toEqual({ completed: 1500 });
+    // Every finished attempt row belongs to the completion that was accepted; a refused attempt
+    // was closed by the rescuer, never by its late completion.
+    const rows = await db.pool.query(
+      `SELECT count(*)::int AS finished, count(*) FILTER (WHERE a.output = 'by ' || a.worker_id)::int AS by_holder
+       FROM job_attempts a JOIN jobs j ON j.id = a.job_id AND j.attempts = a.attempt WHERE a.finished_at IS NOT NULL`,
+    );
+    expect(rows.rows[0]).toEqual({ finished: 1500, by_holder: 1500 });
+    // The race was real: the rescuer took jobs from the slow loop and their late results were refused.
+    expect(refused).toBeGreaterThan(0);
+  });
 });
+

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { setConfigValue } from "../src/queue/config.js";
-import { claimJobs, completeJob, failJob, rescueExpiredJobs } from "../src/queue/sql.js";
+import { claimJobs, completeAndClaimJobs, completeJob, failJob, rescueExpiredJobs } from "../src/queue/sql.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { enqueue, jobState, startWorkerProcess, waitFor } from "./helpers/workers.js";
 
@@ -60,6 +60,31 @@ describe("leases", () => {
     expect(rows.rows).toEqual([
       { attempt: 1, worker_id: "A", output: null },
       { attempt: 2, worker_id: "B", output: "ok" },
+    ]);
+  });
+
+  it("in one batch, refuses the stale completion and records the rest, and claims only other jobs", async () => {
+    await enqueue(db.pool, [{ id: "lost", command: "true", priority: 9 }, { id: "kept", command: "true", priority: 8 }]);
+    const [lost] = await claimJobs(db.pool, { workerId: "A", queues: [], limit: 1, leaseMs: 1 });
+    const [kept] = await claimJobs(db.pool, { workerId: "A", queues: [], limit: 1, leaseMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await rescueExpiredJobs(db.pool, { backoffBase: 1, backoffMaxS: 0, limit: 10 })).map((j) => j.id)).toEqual(["lost"]);
+    const [retaken] = await claimJobs(db.pool, { workerId: "B", queues: [], limit: 1, leaseMs: 60_000 });
+    expect(retaken).toMatchObject({ id: "lost", attempts: 2 });
+    await enqueue(db.pool, [{ id: "next", command: "true" }]);
+
+    const done = (j: { id: string; attempts: number }) => ({ jobId: j.id, attempt: j.attempts, exitCode: 0, output: "by A", durationMs: 1 });
+    const result = await completeAndClaimJobs(db.pool, { workerId: "A", queues: [], limit: 5, leaseMs: 60_000, completions: [done(lost!), done(kept!)] });
+    expect([...result.completed.keys()]).toEqual(["kept"]);
+    expect(result.claimed.map((j) => j.id)).toEqual(["next"]);
+    expect(await jobState(db.pool, "lost")).toMatchObject({ state: "processing", worker_id: "B", attempts: 2 });
+    expect(await jobState(db.pool, "kept")).toMatchObject({ state: "completed", worker_id: "A", attempts: 1 });
+    const rows = await db.pool.query("SELECT job_id, attempt, worker_id, output, finished_at IS NOT NULL AS finished FROM job_attempts ORDER BY id");
+    expect(rows.rows).toEqual([
+      { job_id: "lost", attempt: 1, worker_id: "A", output: null, finished: true },
+      { job_id: "kept", attempt: 1, worker_id: "A", output: "by A", finished: true },
+      { job_id: "lost", attempt: 2, worker_id: "B", output: null, finished: false },
+      { job_id: "next", attempt: 1, worker_id: "A", output: null, finished: false },
     ]);
   });
 

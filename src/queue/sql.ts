@@ -156,7 +156,8 @@ export interface ClaimJobsParams {
 /**
  * What claiming does to the rows a claim statement locked (its `next` CTE): processing for worker $1,
  * one more attempt, a lease of $4 ms, and the attempt's history row, in the same statement. Shared by
- * claimJobs and claimLimitedJobs so the two claims cannot drift apart.
+ * completeAndClaimJobs and claimLimitedJobs so the two claims cannot drift apart. The statement's
+ * final SELECT reads `claimed`; CLAIMED_ORDER is the order to start them in.
  */
 const TAKE_CLAIMED_ROWS = `claimed AS (
        UPDATE jobs j
@@ -168,37 +169,116 @@ const TAKE_CLAIMED_ROWS = `claimed AS (
      ), history AS (
        INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
        SELECT id, attempts, $1, now() FROM claimed
-     )
-     SELECT id, command, queue, attempts, max_retries, timeout_ms, priority, cwd, env FROM claimed
-     ORDER BY priority DESC, run_at, seq`;
+     )`;
+const CLAIMED_COLUMNS = "id, command, queue, attempts, max_retries, timeout_ms, priority, cwd, env";
+const CLAIMED_ORDER = "priority DESC, run_at, seq";
+
+/** A successful attempt to record: the command exited 0 and the job is still ours. */
+export interface SuccessfulAttempt {
+  jobId: string;
+  attempt: number;
+  exitCode: number;
+  /** Captured output tail (already capped and made valid text). */
+  output: string;
+  durationMs: number;
+}
+
+export interface CompleteAndClaimParams extends ClaimJobsParams {
+  /** Successful attempts of worker `workerId` to record in the same statement; may be empty. */
+  completions: readonly SuccessfulAttempt[];
+}
+
+export interface CompleteAndClaimResult {
+  /**
+   * The completions the fence accepted, by job id, with the number of jobs depending on each (read
+   * from the row as this statement updated it; > 0: the caller settles them). A completion missing
+   * here was refused: the lease was taken over or the job cancelled, and someone else owns it now.
+   */
+  completed: Map<string, CompletedJob>;
+  /** The jobs claimed, in the order to start them. */
+  claimed: ClaimedJob[];
+}
 
 /**
- * Claims up to `limit` runnable jobs in one statement: highest priority first, then earliest run_at,
- * then enqueue order; only jobs whose run_at has come.
+ * The worker's hot path, one statement and one commit: records the attempts that just succeeded and
+ * claims up to `limit` runnable jobs for the slots they (and any other free slots) leave. A worker
+ * under load sends one of these per batch of finished commands instead of a completion and a claim
+ * per job: half the round trips and commits, and the next command starts one round trip after the
+ * last one ended. A named prepared statement, so PostgreSQL parses and plans it once per connection.
  *
- * Safe under concurrency: FOR UPDATE SKIP LOCKED makes each claimer lock a disjoint set of rows
- * without waiting; the UPDATE re-checks nothing because the locked rows cannot change under us. The
- * attempt's history row is written by the same statement, so a claim never exists without its history.
- * The partial index jobs_claim_idx serves the ORDER BY over runnable rows only; a job waiting for its
- * dependencies (deps_pending > 0) is not in it, so waiting jobs never slow the claim down.
+ * Completion (`done`): fenced on (id, worker_id, attempts, state = 'processing'), like every way out
+ * of processing; a holder whose lease was taken over updates zero rows for that job and its result is
+ * dropped. The attempt's history row is updated only for completions the fence accepted.
  *
- * Paused queues and queues with a concurrency limit are left out (read once per statement, as an
- * array, so the index walk stays in claim order); limited queues are claimed by claimLimitedJobs.
+ * Claim (`next`): highest priority first, then earliest run_at, then enqueue order; only jobs whose
+ * run_at has come. FOR UPDATE SKIP LOCKED makes each claimer lock a disjoint set of rows without
+ * waiting; the UPDATE re-checks nothing because the locked rows cannot change under us. The partial
+ * index jobs_claim_idx serves the ORDER BY over runnable rows only; a job waiting for its dependencies
+ * (deps_pending > 0) is not in it, so waiting jobs never slow the claim down. Paused queues and queues
+ * with a concurrency limit are left out (read once per statement, as an array, so the index walk stays
+ * in claim order); limited queues are claimed by claimLimitedJobs.
+ *
+ * Why one statement is safe: the rows completed are `processing` and held by this worker, the rows
+ * claimed are `pending` or `failed`; no row is in both sets, and all parts see one snapshot and commit
+ * together, so a crash loses both or neither. A job finished here cannot be claimed again by the same
+ * statement (its snapshot still shows it processing).
  */
-export async function claimJobs(db: Db, p: ClaimJobsParams): Promise<ClaimedJob[]> {
-  const res = await db.query<ClaimedJob>(
-    `WITH next AS (
+export async function completeAndClaimJobs(db: Db, p: CompleteAndClaimParams): Promise<CompleteAndClaimResult> {
+  const c = p.completions;
+  const res = await db.query<ClaimedJob & { kind: "claimed" | "completed"; dependents: number | null }>({
+    name: "queuectl_complete_and_claim",
+    text: `WITH finished AS (
+       SELECT * FROM unnest($5::text[], $6::int[], $7::int[], $8::text[], $9::int[]) AS f(id, attempt, exit_code, output, duration_ms)
+     ), done AS (
+       UPDATE jobs j SET state = 'completed', exit_code = f.exit_code, last_error = NULL, duration_ms = f.duration_ms,
+              finished_at = now(), updated_at = now(), lease_expires_at = NULL, signal_requested = NULL
+       FROM finished f
+       WHERE j.id = f.id AND j.worker_id = $1 AND j.attempts = f.attempt AND j.state = 'processing'
+       RETURNING j.id, j.dependents
+     ), done_history AS (
+       UPDATE job_attempts a SET finished_at = now(), exit_code = f.exit_code, output = f.output
+       FROM finished f JOIN done d ON d.id = f.id
+       WHERE a.job_id = f.id AND a.attempt = f.attempt AND a.worker_id = $1 AND a.finished_at IS NULL
+     ), next AS (
        SELECT id FROM jobs
        WHERE state IN ('pending', 'failed') AND run_at <= now() AND deps_pending = 0
          AND (cardinality($2::text[]) = 0 OR queue = ANY($2::text[]))
          AND queue <> ALL (${HELD_QUEUES})
-       ORDER BY priority DESC, run_at, seq
+       ORDER BY ${CLAIMED_ORDER}
        LIMIT $3
        FOR UPDATE SKIP LOCKED
-     ), ${TAKE_CLAIMED_ROWS}`,
-    [p.workerId, p.queues, p.limit, p.leaseMs],
-  );
-  return res.rows;
+     ), ${TAKE_CLAIMED_ROWS}
+     SELECT 'claimed' AS kind, ${CLAIMED_COLUMNS}, NULL::int AS dependents, run_at, seq FROM claimed
+     UNION ALL
+     SELECT 'completed', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, dependents, NULL, NULL FROM done
+     ORDER BY ${CLAIMED_ORDER}`,
+    values: [
+      p.workerId,
+      p.queues,
+      p.limit,
+      p.leaseMs,
+      c.map((x) => x.jobId),
+      c.map((x) => x.attempt),
+      c.map((x) => x.exitCode),
+      c.map((x) => x.output),
+      c.map((x) => x.durationMs),
+    ],
+  });
+  const completed = new Map<string, CompletedJob>();
+  const claimed: ClaimedJob[] = [];
+  for (const { kind, dependents, ...row } of res.rows) {
+    if (kind === "completed") completed.set(row.id, { dependents: dependents ?? 0 });
+    else {
+      const { run_at: _r, seq: _s, ...job } = row as ClaimedJob & { run_at?: unknown; seq?: unknown };
+      claimed.push(job);
+    }
+  }
+  return { completed, claimed };
+}
+
+/** Claims up to `limit` runnable jobs (completeAndClaimJobs with nothing to complete). */
+export async function claimJobs(db: Db, p: ClaimJobsParams): Promise<ClaimedJob[]> {
+  return (await completeAndClaimJobs(db, { ...p, completions: [] })).claimed;
 }
 
 /**
@@ -252,7 +332,8 @@ export async function claimLimitedJobs(pool: pg.Pool, p: ClaimJobsParams): Promi
            ) c
            ORDER BY c.priority DESC, c.run_at, c.seq
            LIMIT $3
-         ), ${TAKE_CLAIMED_ROWS}`,
+         ), ${TAKE_CLAIMED_ROWS}
+         SELECT ${CLAIMED_COLUMNS} FROM claimed ORDER BY ${CLAIMED_ORDER}`,
         [p.workerId, locked.rows.map((r) => r.name), p.limit, p.leaseMs],
       );
       await client.query("COMMIT");
@@ -364,26 +445,18 @@ export interface CompletedJob {
 }
 
 /**
- * Marks an attempt successful. Returns null when the fence rejects it: the lease was taken over
- * (or the job cancelled) and someone else owns the job's state now.
+ * Marks one attempt successful (completeAndClaimJobs, claiming nothing). Returns null when the fence
+ * rejects it: the lease was taken over (or the job cancelled) and someone else owns the job's state now.
  */
 export async function completeJob(db: Db, o: AttemptOutcome): Promise<CompletedJob | null> {
-  const res = await db.query<{ dependents: number }>(
-    `WITH done AS (
-       UPDATE jobs SET state = 'completed', exit_code = $4, last_error = NULL, duration_ms = $6,
-              finished_at = now(), updated_at = now(), lease_expires_at = NULL, signal_requested = NULL
-       WHERE id = $1 AND worker_id = $2 AND attempts = $3 AND state = 'processing'
-       RETURNING id, dependents
-     ), history AS (
-       UPDATE job_attempts SET finished_at = now(), exit_code = $4, output = $5
-       WHERE job_id = $1 AND attempt = $3 AND worker_id = $2 AND finished_at IS NULL
-         AND EXISTS (SELECT 1 FROM done)
-     )
-     SELECT dependents FROM done`,
-    [o.jobId, o.workerId, o.attempt, o.exitCode, o.output, o.durationMs],
-  );
-  const row = res.rows[0];
-  return row ? { dependents: row.dependents } : null;
+  const { completed } = await completeAndClaimJobs(db, {
+    workerId: o.workerId,
+    queues: [],
+    limit: 0,
+    leaseMs: 0,
+    completions: [{ jobId: o.jobId, attempt: o.attempt, exitCode: o.exitCode ?? 0, output: o.output, durationMs: o.durationMs }],
+  });
+  return completed.get(o.jobId) ?? null;
 }
 
 export interface FailureOutcome extends AttemptOutcome {

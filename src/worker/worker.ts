@@ -13,9 +13,8 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { loadConfig, type QueueConfig } from "../queue/config.js";
 import {
-  claimJobs,
   claimLimitedJobs,
-  completeJob,
+  completeAndClaimJobs,
   failJob,
   hasLimitedQueues,
   nextRunAt,
@@ -25,6 +24,8 @@ import {
   setWorkerState,
   takeJobSignals,
   type ClaimedJob,
+  type CompletedJob,
+  type SuccessfulAttempt,
   type WorkerRegistration,
 } from "../queue/sql.js";
 import { settleFinishedJobs } from "../queue/dependencies.js";
@@ -70,6 +71,8 @@ export interface WorkerEvents {
 interface Slot {
   job: ClaimedJob;
   run: RunningCommand;
+  /** The command has ended; the slot's outcome may still be on its way to the database. */
+  exited?: boolean;
   /** Set when the lease was lost or the job was released: the outcome is not ours to record. */
   discardReason?: string;
   /** Forced shutdown ended it: give the job back instead of failing it. */
@@ -78,6 +81,14 @@ interface Slot {
 
 /** How long a completion keeps retrying through a database outage before leaving the job to the rescuer. */
 const COMPLETION_RETRY_MS = 120_000;
+
+/** A success waiting for the slot loop's next statement (completeAndClaimJobs) to record it. */
+interface QueuedCompletion {
+  attempt: SuccessfulAttempt;
+  queuedAt: number;
+  /** The fence's answer: accepted (with its dependents), refused (null), or given up after an outage. */
+  settle: (outcome: CompletedJob | null | "gave-up") => void;
+}
 
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly id: string;
@@ -99,6 +110,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private loopDone: Promise<void> | undefined;
   private readonly registration: WorkerRegistration;
   private readonly completions = new Set<Promise<void>>();
+  /** Successes the slot loop records with its next claim (one statement for both). */
+  private queuedCompletions: QueuedCompletion[] = [];
+  /** Commands running now; a slot whose command has ended no longer counts, even before its outcome is recorded. */
+  private commandsRunning = 0;
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -198,6 +213,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.forced = true;
     this.deps.log.warn({ reason, running: this.slots.size }, "forced stop: ending running commands and releasing their jobs");
     for (const slot of this.slots.values()) {
+      // An ended command's outcome is already being recorded; its process group id may belong to someone else now.
+      if (slot.exited) continue;
       slot.release = true;
       slot.run.terminate(`worker shutdown (${reason})`);
     }
@@ -230,19 +247,30 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
   }
 
+  /**
+   * The slot loop. Each pass sends one statement that records the successes queued since the last
+   * pass and claims jobs for the free slots (completeAndClaimJobs), then starts what it claimed. A
+   * command's end wakes it, so a busy worker runs one statement per batch of finished commands. While
+   * stopping it claims nothing but keeps recording successes until the last slot is done.
+   */
   private async loop(): Promise<void> {
     let failures = 0;
-    while (!this.stopping) {
-      const free = this.options.concurrency - this.slots.size;
-      if (free <= 0) {
+    for (;;) {
+      if (this.stopping && this.slots.size === 0 && this.queuedCompletions.length === 0) break;
+      const free = this.stopping ? 0 : this.options.concurrency - this.commandsRunning;
+      if (free <= 0 && this.queuedCompletions.length === 0) {
         await this.sleep(this.config.poll_interval_ms);
         continue;
       }
+      const completions = this.queuedCompletions;
+      this.queuedCompletions = [];
       let claimed: ClaimedJob[];
       try {
-        const params = { workerId: this.id, queues: this.options.queues, limit: free, leaseMs: this.config.lease_ms };
-        claimed = await claimJobs(this.deps.pool, params);
-        if (this.limitedQueues && claimed.length < free) {
+        const params = { workerId: this.id, queues: this.options.queues, limit: Math.max(0, free), leaseMs: this.config.lease_ms };
+        const result = await completeAndClaimJobs(this.deps.pool, { ...params, completions: completions.map((c) => c.attempt) });
+        for (const c of completions) c.settle(result.completed.get(c.attempt.jobId) ?? null);
+        claimed = result.claimed;
+        if (this.limitedQueues && free > 0 && claimed.length < free) {
           // Its own failure must not lose the jobs the first claim already holds.
           const limited = await claimLimitedJobs(this.deps.pool, { ...params, limit: free - claimed.length }).catch((err: unknown) => {
             this.deps.log.warn({ err: (err as Error).message }, "claim of limited queues failed; retrying");
@@ -253,24 +281,44 @@ export class Worker extends EventEmitter<WorkerEvents> {
         failures = 0;
       } catch (err) {
         failures++;
-        this.deps.log.warn({ err: (err as Error).message }, "claim failed; retrying");
+        this.deps.log.warn({ err: (err as Error).message }, completions.length > 0 ? "database unavailable while recording outcomes; retrying" : "claim failed; retrying");
+        this.requeueCompletions(completions);
         await this.sleep(Math.min(this.config.poll_interval_ms, 100 * 2 ** Math.min(failures, 6)));
         continue;
       }
       if (this.stopping) {
         // A stop arrived while the claim was in flight: these were never started, give them back.
         await Promise.all(claimed.map((job) => this.withRetry(() => releaseJob(this.deps.pool, { jobId: job.id, workerId: this.id, attempt: job.attempts, reason: "released: worker stopping", output: "" }))));
-        break;
+        continue;
       }
       for (const job of claimed) this.startJob(job);
-      if (claimed.length === free) continue;
+      if (free <= 0 || claimed.length === free) continue;
       if (await this.shouldExitWhenIdle()) {
         this.requestStop("no runnable job left (--exit-when-idle)");
-        break;
+        continue;
       }
       await this.sleep(await this.idleWaitMs());
     }
     await this.drain();
+  }
+
+  /** After a failed statement: keep the successes for the next pass, except those past COMPLETION_RETRY_MS. */
+  private requeueCompletions(completions: QueuedCompletion[]): void {
+    const now = Date.now();
+    for (const c of completions) {
+      if (now - c.queuedAt > COMPLETION_RETRY_MS) {
+        this.deps.log.error({ job: c.attempt.jobId }, "giving up recording an outcome; the rescuer will retry the job");
+        c.settle("gave-up");
+      } else this.queuedCompletions.push(c);
+    }
+  }
+
+  /** Queues a success for the slot loop's next statement; resolves with the fence's answer. */
+  private queueCompletion(attempt: SuccessfulAttempt): Promise<CompletedJob | null | "gave-up"> {
+    return new Promise((settle) => {
+      this.queuedCompletions.push({ attempt, queuedAt: Date.now(), settle });
+      this.wake();
+    });
   }
 
   /** Re-reads whether a served queue is limited; a failure keeps the last answer (the claims re-check the table anyway). */
@@ -336,9 +384,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     const slot: Slot = { job, run };
     this.slots.set(job.id, slot);
+    this.commandsRunning++;
     this.emit("job:start", { id: job.id, attempt: job.attempts });
     const done = run.result
-      .then((result) => this.recordOutcome(slot, result))
+      .then((result) => {
+        slot.exited = true;
+        this.commandsRunning--;
+        // The slot is free for the next claim now, while its outcome is being recorded.
+        this.wake();
+        return this.recordOutcome(slot, result);
+      })
       .catch((err: unknown) => this.deps.log.error({ job: job.id, err: (err as Error).message }, "could not record the outcome"))
       .finally(() => {
         this.output.close(job.id);
@@ -354,6 +409,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const slot = this.slots.get(jobId);
     if (!slot || slot.discardReason) return;
     slot.discardReason = why;
+    if (slot.exited) return;
     this.deps.log.warn({ job: jobId, attempt: slot.job.attempts, why }, "stopping a command whose job this worker no longer holds");
     slot.run.terminate(why);
   }
@@ -373,7 +429,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     const failure = describeFailure(result);
     if (failure === null) {
-      const ok = await this.withRetry(() => completeJob(this.deps.pool, base));
+      const ok = await this.queueCompletion({ jobId: job.id, attempt: job.attempts, exitCode: 0, output: result.output, durationMs: result.durationMs });
+      if (ok === "gave-up") return;
       if (ok) {
         this.emit("job:complete", { id: job.id, attempt: job.attempts, durationMs: result.durationMs });
         if (ok.dependents > 0) await this.settle(job.id);
