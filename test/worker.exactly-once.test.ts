@@ -53,7 +53,7 @@ describe("claiming", () => {
   });
 
   it("8 loops completing and claiming in one statement finish 1500 jobs, each once, while leases expire under them", async () => {
-    await enqueue(db.pool, Array.from({ length: 1500 }, (_, i) => ({ id: `cc-${i}`, command: "true", max_retries: 100 })));
+    await enqueue(db.pool, Array.from({ length: 1500 }, (_, i) => ({ id: `cc-${i}`, queue: "cc", command: "true", max_retries: 100 })));
     const accepted: string[] = [];
     let refused = 0;
     const loop = async (i: number) => {
@@ -72,7 +72,7 @@ describe("claiming", () => {
         }
         const { completed, claimed } = await completeAndClaimJobs(db.pool, {
           workerId: `w${i}`,
-          queues: [],
+          queues: ["cc"],
           limit: 3,
           leaseMs: slowNext ? 1 : 60_000,
           completions: held.map((j) => ({ jobId: j.id, attempt: j.attempts, exitCode: 0, output: `by w${i}`, durationMs: 1 })),
@@ -84,7 +84,7 @@ describe("claiming", () => {
         held = claimed;
         if (held.length === 0) {
           // Nothing runnable: done, unless a failed (rescued) job is waiting for its retry.
-          const left = await db.pool.query("SELECT count(*)::int AS n FROM jobs WHERE state <> 'completed'");
+          const left = await db.pool.query("SELECT count(*)::int AS n FROM jobs WHERE id LIKE 'cc-%' AND state <> 'completed'");
           if (left.rows[0].n === 0) return;
           await new Promise((r) => setTimeout(r, 20));
         }
@@ -94,12 +94,13 @@ describe("claiming", () => {
 
     expect(accepted.length).toBe(1500);
     expect(new Set(accepted).size).toBe(1500);
-    expect(await countByState(db.pool)).toEqual({ completed: 1500 });
+    const states = await db.pool.query("SELECT state, count(*)::int AS n FROM jobs WHERE id LIKE 'cc-%' GROUP BY state");
+    expect(states.rows).toEqual([{ state: "completed", n: 1500 }]);
     // Every finished attempt row belongs to the completion that was accepted; a refused attempt
     // was closed by the rescuer, never by its late completion.
     const rows = await db.pool.query(
       `SELECT count(*)::int AS finished, count(*) FILTER (WHERE a.output = 'by ' || a.worker_id)::int AS by_holder
-       FROM job_attempts a JOIN jobs j ON j.id = a.job_id AND j.attempts = a.attempt WHERE a.finished_at IS NOT NULL`,
+       FROM job_attempts a JOIN jobs j ON j.id = a.job_id AND j.attempts = a.attempt WHERE a.job_id LIKE 'cc-%' AND a.finished_at IS NOT NULL`,
     );
     expect(rows.rows[0]).toEqual({ finished: 1500, by_holder: 1500 });
     // The race was real: the rescuer took jobs from the slow loop and their late results were refused.

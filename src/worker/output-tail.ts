@@ -26,6 +26,14 @@ export class OutputTail {
     }
   }
 
+  /** Hands over the kept bytes and starts empty again (`total` keeps counting). */
+  take(): Buffer {
+    const buf = Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.kept = 0;
+    return buf.length > this.limitBytes ? buf.subarray(buf.length - this.limitBytes) : buf;
+  }
+
   /**
    * The kept tail as text PostgreSQL accepts: invalid UTF-8 becomes U+FFFD and NUL bytes (which a
    * text column rejects) become U+2400, with a note of how much was dropped.

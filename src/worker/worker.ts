@@ -36,7 +36,8 @@ import { RescuerService } from "./rescuer-service.js";
 import { OutputStreamer } from "./output-streamer.js";
 import { RetentionService } from "./retention-service.js";
 import { SchedulerService } from "./scheduler-service.js";
-import { describeFailure, runCommand, type CommandResult, type RunningCommand } from "./run-command.js";
+import { CommandRunner, commandThreadsFor } from "./command-runner.js";
+import { describeFailure, type CommandResult, type RunningCommand } from "./run-command.js";
 
 export interface WorkerOptions {
   /** Queues to take jobs from; empty = all queues. */
@@ -102,6 +103,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private limitedQueues = false;
   private readonly scheduler: SchedulerService;
   private readonly listener: JobListener;
+  private readonly commands: CommandRunner;
   private stopping = false;
   private forced = false;
   private stopTimer: NodeJS.Timeout | undefined;
@@ -143,6 +145,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onLeaseLost: (jobId) => this.abandon(jobId, "no longer held (cancelled, or the lease was taken over by another worker)"),
       onSignals: () => this.deliverSignals(),
     });
+    this.commands = new CommandRunner(commandThreadsFor(options.concurrency));
     this.retention = new RetentionService({ pool: deps.pool, log, config: () => this.config });
     this.output = new OutputStreamer({ pool: deps.pool, log, limitBytes: () => this.config.output_limit_bytes });
     this.rescuer = new RescuerService({ pool: deps.pool, log, config: () => this.config, onRescued: () => this.wake() });
@@ -374,7 +377,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private startJob(job: ClaimedJob): void {
     const timeoutMs = job.timeout_ms ?? (this.config.job_timeout_ms > 0 ? this.config.job_timeout_ms : null);
-    const run = runCommand({
+    const run = this.commands.run({
       command: job.command,
       timeoutMs,
       outputLimitBytes: this.config.output_limit_bytes,
@@ -494,6 +497,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.output.stop();
     await this.scheduler.stop();
     await this.listener.stop();
+    await this.commands.close();
     await this.withRetry(() => setWorkerState(this.deps.pool, this.id, "stopped"));
     this.deps.log.info({ worker: this.id }, "worker stopped");
     this.emit("stopped");
