@@ -3,8 +3,8 @@
  * the job's environment, interleaved output, terminate, and many at once (the worker runs its slots
  * concurrently: each result belongs to its own command).
  */
-import { describe, expect, it } from "vitest";
-import { describeFailure, runCommand } from "../src/worker/run-command.js";
+import { describe, expect, it, vi } from "vitest";
+import { describeFailure, KILL_GRACE_MS, runCommand } from "../src/worker/run-command.js";
 
 const run = (command: string, extra: Partial<Parameters<typeof runCommand>[0]> = {}) =>
   runCommand({ command, timeoutMs: null, outputLimitBytes: 65_536, ...extra });
@@ -40,6 +40,18 @@ describe("runCommand", () => {
     expect(r.terminatedBecause).toBe("lease lost");
     expect(describeFailure(r)).toBe("terminated: lease lost");
     expect(r.durationMs).toBeLessThan(3000);
+  });
+
+  it("sends nothing to a finished command's process group id afterwards (it may belong to someone else by then)", async () => {
+    const ran = run("true");
+    await ran.result;
+    const kill = vi.spyOn(process, "kill");
+    try {
+      await new Promise((r) => setTimeout(r, KILL_GRACE_MS + 500));
+      expect(kill.mock.calls.filter(([pid]) => pid === -ran.pid!)).toEqual([]);
+    } finally {
+      kill.mockRestore();
+    }
   });
 
   it("100 commands at once each get their own result", async () => {

@@ -146,9 +146,11 @@ export function runCommand(p: RunCommandParams): RunningCommand {
   child.stderr!.on("data", onData);
   // When the shell exits, processes it left in its group (`cmd &`) would keep the job "running" by
   // holding the output pipe open. The job is the process tree: end what is left of it.
+  let leftoverKillTimer: NodeJS.Timeout | undefined;
   child.on("exit", () => {
     signalGroup(child.pid, "SIGTERM");
-    setTimeout(() => signalGroup(child.pid, "SIGKILL"), KILL_GRACE_MS).unref();
+    leftoverKillTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), KILL_GRACE_MS);
+    leftoverKillTimer.unref();
   });
 
   const result = new Promise<CommandResult>((resolve) => {
@@ -157,6 +159,9 @@ export function runCommand(p: RunCommandParams): RunningCommand {
       if (settled) return;
       settled = true;
       if (child.pid) await reapGroup(child.pid);
+      // The group is gone: its id may be handed to another process group from now on, which a late
+      // SIGKILL would hit.
+      clearTimeout(leftoverKillTimer);
       clearTimeout(timeoutTimer);
       clearTimeout(killTimer);
       resolve({ exitCode, signal, timedOut, terminatedBecause, spawnError, output: tail.text(), durationMs: Math.round(performance.now() - started) });
