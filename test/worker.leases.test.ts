@@ -2,6 +2,9 @@
  * Leases: a job whose worker dies is taken back after its lease and finished by another worker, and a
  * late result from the old holder is refused by the completion fence.
  */
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { setConfigValue } from "../src/queue/config.js";
 import { claimJobs, completeAndClaimJobs, completeJob, failJob, rescueExpiredJobs } from "../src/queue/sql.js";
@@ -10,16 +13,31 @@ import { enqueue, jobState, startWorkerProcess, waitFor } from "./helpers/worker
 
 const db = useTestDatabase();
 
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe("leases", () => {
   it("a job whose worker was killed with SIGKILL completes on another worker after its lease", async () => {
     await setConfigValue(db.pool, "lease_ms", "1000");
     await setConfigValue(db.pool, "backoff_base", "1");
     const first = startWorkerProcess();
-    const [id] = await enqueue(db.pool, [{ id: "orphan", command: 'if [ "$QUEUECTL_ATTEMPT" = 1 ]; then sleep 30; fi; echo finished' }]);
-    await waitFor(async () => (await jobState(db.pool, id!))?.state === "processing", { what: "job claimed" });
+    const pidFile = join(tmpdir(), `queuectl-orphan-${process.pid}-${Date.now()}`);
+    const [id] = await enqueue(db.pool, [{ id: "orphan", command: `if [ "$QUEUECTL_ATTEMPT" = 1 ]; then echo $$ > ${pidFile}; sleep 30; fi; echo finished` }]);
+    await waitFor(async () => (await jobState(db.pool, id!))?.state === "processing" && existsSync(pidFile), { what: "job claimed" });
     const victim = (await jobState(db.pool, id!))!.worker_id;
+    const group = Number(readFileSync(pidFile, "utf8"));
     first.child.kill("SIGKILL");
     await first.exited;
+    // The command went down with its worker (its command host saw the worker go), so it cannot run
+    // on beside the retry.
+    await waitFor(() => !groupAlive(group), { timeoutMs: 6000, what: "the killed worker's command to end" });
+    rmSync(pidFile, { force: true });
 
     const second = startWorkerProcess();
     try {

@@ -36,7 +36,7 @@ import { RescuerService } from "./rescuer-service.js";
 import { OutputStreamer } from "./output-streamer.js";
 import { RetentionService } from "./retention-service.js";
 import { SchedulerService } from "./scheduler-service.js";
-import { CommandRunner, commandThreadsFor } from "./command-runner.js";
+import { CommandRunner, commandHostsFor } from "./command-runner.js";
 import { describeFailure, type CommandResult, type RunningCommand } from "./run-command.js";
 
 export interface WorkerOptions {
@@ -145,7 +145,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onLeaseLost: (jobId) => this.abandon(jobId, "no longer held (cancelled, or the lease was taken over by another worker)"),
       onSignals: () => this.deliverSignals(),
     });
-    this.commands = new CommandRunner(commandThreadsFor(options.concurrency));
+    this.commands = new CommandRunner(commandHostsFor(options.concurrency));
     this.retention = new RetentionService({ pool: deps.pool, log, config: () => this.config });
     this.output = new OutputStreamer({ pool: deps.pool, log, limitBytes: () => this.config.output_limit_bytes });
     this.rescuer = new RescuerService({ pool: deps.pool, log, config: () => this.config, onRescued: () => this.wake() });
