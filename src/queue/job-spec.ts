@@ -180,10 +180,15 @@ export function generateJobId(): string {
   return generateJobIds(1)[0]!;
 }
 
-/** Applies defaults: the config's max_retries, no per-job timeout, run now. */
-export function toNewJob(spec: JobSpec, defaults: { maxRetries: number }): NewJob {
+/**
+ * Applies defaults: the config's max_retries, no per-job timeout, run now, the given working
+ * directory (or the worker's). `id` is the id for a spec without one (default: a new one): passing
+ * it beats `{ ...spec, id }`, whose copies V8 made ~20x slower to read here (55 ms of a 20 000-job
+ * enqueue, measured).
+ */
+export function toNewJob(spec: JobSpec, defaults: { maxRetries: number; cwd?: string }, id?: string): NewJob {
   return {
-    id: spec.id ?? generateJobId(),
+    id: spec.id ?? id ?? generateJobId(),
     queue: spec.queue ?? "default",
     command: spec.command,
     priority: spec.priority ?? 0,
@@ -194,7 +199,7 @@ export function toNewJob(spec: JobSpec, defaults: { maxRetries: number }): NewJo
     retryOn: spec.retry_on ?? null,
     noRetryOn: spec.no_retry_on ?? null,
     dependsOn: spec.depends_on ? [...new Set(spec.depends_on)] : undefined,
-    cwd: spec.cwd ?? null,
+    cwd: spec.cwd ?? defaults.cwd ?? null,
     env: spec.env ?? null,
   };
 }

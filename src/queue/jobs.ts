@@ -46,6 +46,8 @@ export interface EnqueueJobsParams {
   specs: readonly JobSpec[];
   /** Rows per INSERT statement; default ENQUEUE_BATCH_SIZE. */
   batchSize?: number;
+  /** Working directory of the jobs that set none (the CLI: where it was run); default: the worker's. */
+  cwd?: string;
   /** Called after each INSERT batch with the jobs written so far (uncommitted until the end). */
   onBatch?: (done: number, total: number) => void;
 }
@@ -84,7 +86,8 @@ export async function enqueueJobsWithOutcome(ctx: Pick<QueueContext, "pool">, p:
       if (config) checkEnvAllowed(p.specs, config.env_allowlist);
       const ids = generateJobIds(p.specs.reduce((n, s) => (s.id === undefined ? n + 1 : n), 0));
       let next = 0;
-      const jobs: NewJob[] = p.specs.map((s) => toNewJob(s.id === undefined ? { ...s, id: ids[next++]! } : s, { maxRetries }));
+      const defaults = { maxRetries, cwd: p.cwd };
+      const jobs: NewJob[] = p.specs.map((s) => toNewJob(s, defaults, s.id === undefined ? ids[next++]! : undefined));
       const inserted = new Set<string>();
       const edges = await resolveDependencies(client, jobs);
       for (let i = 0; i < jobs.length; i += batchSize) {
