@@ -140,7 +140,8 @@ export async function enqueueJobsWithOutcome(ctx: Pick<QueueContext, "pool">, p:
 /** Throws InvalidInputError for the first env name that config env_allowlist does not allow. */
 export function checkEnvAllowed(specs: readonly JobSpec[], allowlist: string): void {
   for (const spec of specs) {
-    for (const name of Object.keys(spec.env ?? {})) {
+    if (spec.env === undefined) continue;
+    for (const name of Object.keys(spec.env)) {
       if (!envNameAllowed(allowlist, name)) {
         throw new InvalidInputError(`environment variable '${name}' is not allowed by config env_allowlist (${allowlist})`);
       }
