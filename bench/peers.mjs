@@ -18,7 +18,7 @@
  *     spawn, the same for all three). pg-boss with useListenNotify and a notify queue; pg-boss
  *     polling (its minimum, 0.5 s) for reference.
  * (c) batch enqueue of B jobs through each one's batch API, timed in this process:
- *       queuectl        validation (parseJobSpec) + enqueueJobs (one transaction, unnest batches)
+ *       queuectl        validation (parseJobSpec) + enqueueJobs (one transaction, COPY batches)
  *       graphile-worker workerUtils.addJobs(specs)
  *       pg-boss         boss.insert(queue, jobs)
  *     and queuectl's CLI end to end (`queuectl enqueue --file jobs.jsonl`, spawn to exit).

@@ -82,10 +82,14 @@ export async function insertJobs(db: Db, jobs: readonly NewJob[]): Promise<strin
     else {
       // COPY needs a connection of its own for its exchange; one statement is atomic anyway.
       const client = await db.connect();
+      let failed = false;
       try {
         await copyJobs(client, jobs);
+      } catch (err) {
+        failed = true;
+        throw err;
       } finally {
-        client.release();
+        client.release(failed);
       }
     }
     return jobs.map((j) => j.id);
