@@ -45,7 +45,7 @@ export const ENQUEUE_BATCH_SIZE = 5000;
 export interface EnqueueJobsParams {
   /** Validated job specs (parseJobSpec / readEnqueueInput). */
   specs: readonly JobSpec[];
-  /** Rows per INSERT statement; default ENQUEUE_BATCH_SIZE. */
+  /** Rows per COPY or INSERT statement; default ENQUEUE_BATCH_SIZE. */
   batchSize?: number;
   /** Working directory of the jobs that set none (the CLI: where it was run); default: the worker's. */
   cwd?: string;
