@@ -18,12 +18,16 @@
  *     spawn, the same for all three). pg-boss with useListenNotify and a notify queue; pg-boss
  *     polling (its minimum, 0.5 s) for reference.
  * (c) batch enqueue of B jobs through each one's batch API, timed in this process:
- *       queuectl        validation (parseJobSpec) + enqueueJobs (one transaction, unnest batches)
+ *       queuectl        validation (parseJobSpec) + enqueueJobs (one transaction, COPY batches)
  *       graphile-worker workerUtils.addJobs(specs)
  *       pg-boss         boss.insert(queue, jobs)
  *     and queuectl's CLI end to end (`queuectl enqueue --file jobs.jsonl`, spawn to exit).
  *
- *   npm run build && npm run bench:peers [-- --jobs 1000 --pickups 100 --bulk 20000]
+ *   npm run build && npm run bench:peers [-- --jobs 1000 --pickups 100 --bulk 20000] [-- --only c]
+ *
+ * `--only c` runs (c) alone (and no ceiling): each system first enqueues N jobs in one batch to
+ * another queue, unmeasured, as the full run's (a) does before its (c), so all three are as warm as
+ * there (JIT, prepared plans, pool connections).
  *
  * Database: a scratch database `queuectl_peers_<rand>` on DATABASE_URL's server (default
  * postgresql://postgres@127.0.0.1:5432/postgres), dropped at the end. The machine is shared: the
@@ -50,8 +54,19 @@ const quiet = new Logger(() => () => {});
 const { PgBoss } = await import("pg-boss");
 
 const { values } = parseArgs({
-  options: { jobs: { type: "string", default: "1000" }, pickups: { type: "string", default: "100" }, bulk: { type: "string", default: "20000" } },
+  options: {
+    jobs: { type: "string", default: "1000" },
+    pickups: { type: "string", default: "100" },
+    bulk: { type: "string", default: "20000" },
+    only: { type: "string", default: "a,b,c" },
+  },
 });
+const only = new Set(values.only.split(",").map((s) => s.trim()));
+const ONLY_C = !only.has("a") && !only.has("b");
+if (!only.has("c") || [...only].some((s) => !["a", "b", "c"].includes(s))) {
+  console.error("--only: c alone, or a,b,c (a and b share one worker run)");
+  process.exit(2);
+}
 const N = Number(values.jobs);
 const P = Number(values.pickups);
 const B = Number(values.bulk);
@@ -125,6 +140,10 @@ async function pickups(enqueueOne, commandNs) {
 async function benchQueuectl() {
   await applyMigrations(pool);
   const ctx = { pool };
+  if (ONLY_C) {
+    await enqueueJobs(ctx, { specs: Array.from({ length: N }, () => ({ command: "true", queue: "tp", max_retries: 0 })) });
+    return { ...(await bulkQueuectl(ctx)), throughput: NaN, pickup: null };
+  }
   const worker = spawn(process.execPath, [CLI, "worker", "start", "--foreground", "--concurrency", String(SLOTS), "--queue", "tp", "--queue", "pick"], {
     env: { ...process.env, DATABASE_URL: url, QUEUECTL_LOG_LEVEL: "warn" },
     stdio: ["ignore", "ignore", "inherit"],
@@ -155,7 +174,10 @@ async function benchQueuectl() {
   );
   worker.kill("SIGTERM");
   await exited;
+  return { throughput, pickup, ...(await bulkQueuectl(ctx)) };
+}
 
+async function bulkQueuectl(ctx) {
   const specs = Array.from({ length: B }, (_, i) => ({ command: `echo ${i}`, queue: "bulk" }));
   const raw = specs.map((s) => JSON.stringify(s));
   const tb = performance.now();
@@ -170,13 +192,21 @@ async function benchQueuectl() {
     c.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`enqueue exited ${code}`))));
   });
   const bulkCli = (B * 1000) / (performance.now() - tc);
-  return { throughput, pickup, bulk, bulkCli };
+  return { bulk, bulkCli };
 }
 
 // ------------------------------------------------------------------------------------------------
 // graphile-worker
 // ------------------------------------------------------------------------------------------------
 async function benchGraphile() {
+  if (ONLY_C) {
+    const utils = await makeWorkerUtils({ connectionString: url, logger: quiet });
+    await utils.migrate();
+    await utils.addJobs(Array.from({ length: N }, () => ({ identifier: "sh", payload: {}, maxAttempts: 1 })));
+    const bulk = await bulkGraphile(utils);
+    await utils.release();
+    return { throughput: NaN, pickup: null, bulk };
+  }
   let done = 0;
   const picked = new Map();
   const runner = await runGraphile({
@@ -211,12 +241,15 @@ async function benchGraphile() {
     },
   );
   await runner.stop();
-
-  const tb = performance.now();
-  await utils.addJobs(Array.from({ length: B }, (_, i) => ({ identifier: "bulk", payload: { i } })));
-  const bulk = (B * 1000) / (performance.now() - tb);
+  const bulk = await bulkGraphile(utils);
   await utils.release();
   return { throughput, pickup, bulk };
+}
+
+async function bulkGraphile(utils) {
+  const tb = performance.now();
+  await utils.addJobs(Array.from({ length: B }, (_, i) => ({ identifier: "bulk", payload: { i } })));
+  return (B * 1000) / (performance.now() - tb);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -227,6 +260,12 @@ async function benchPgBoss() {
   boss.on("error", () => {});
   await boss.start();
   for (const [name, notify] of [["tp", true], ["pick", true], ["poll", false], ["bulk", false]]) await boss.createQueue(name, { notify, retryLimit: 0 });
+  if (ONLY_C) {
+    await boss.insert("tp", Array.from({ length: N }, () => ({ data: {} })));
+    const bulk = await bulkPgBoss(boss);
+    await boss.stop({ graceful: false, wait: true }).catch(() => {});
+    return { throughput: NaN, pickup: null, polling: null, bulk, pollP: P };
+  }
   let done = 0;
   const picked = new Map();
   await boss.work("tp", { localConcurrency: SLOTS, batchSize: 10, burstWhenBatchFull: true, pollingIntervalSeconds: 0.5 }, async (jobs) => {
@@ -258,41 +297,57 @@ async function benchPgBoss() {
     return picked.get(i);
   });
 
-  const tb = performance.now();
-  await boss.insert("bulk", Array.from({ length: B }, (_, i) => ({ data: { i } })));
-  const bulk = (B * 1000) / (performance.now() - tb);
+  const bulk = await bulkPgBoss(boss);
   await boss.stop({ graceful: false, wait: true }).catch(() => {});
   return { throughput, pickup, polling, bulk, pollP };
 }
 
+async function bulkPgBoss(boss) {
+  const tb = performance.now();
+  await boss.insert("bulk", Array.from({ length: B }, (_, i) => ({ data: { i } })));
+  return (B * 1000) / (performance.now() - tb);
+}
+
+function printTable(rows, title) {
+  const head = ["", "queuectl", "graphile-worker", "pg-boss", "queuectl vs best peer"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  console.log(title);
+  console.log(line(head));
+  for (const r of rows) console.log(line(r));
+}
+
 try {
   const loadBefore = loadavg();
-  const ceil1 = await ceiling(N);
+  const ceil1 = ONLY_C ? NaN : await ceiling(N);
   const q = await benchQueuectl();
   const g = await benchGraphile();
   const b = await benchPgBoss();
-  const ceil2 = await ceiling(N);
+  const ceil2 = ONLY_C ? NaN : await ceiling(N);
   const ceil = Math.max(ceil1, ceil2);
   const loadAfter = loadavg();
 
   const f0 = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
   const rows = [];
-  const bestTp = Math.max(g.throughput, b.throughput);
-  const bestPick = Math.min(g.pickup.p95, b.pickup.p95);
   const bestBulk = Math.max(g.bulk, b.bulk);
-  rows.push(["shell jobs/s, 4 slots", f0(q.throughput), f0(g.throughput), f0(b.throughput), `${(q.throughput / bestTp).toFixed(2)}x best peer`]);
-  rows.push(["  / spawn ceiling " + f0(ceil) + "/s", (q.throughput / ceil).toFixed(2), (g.throughput / ceil).toFixed(2), (b.throughput / ceil).toFixed(2), "goal >= 0.85"]);
-  rows.push(["idle pickup p95 ms", q.pickup.p95.toFixed(1), g.pickup.p95.toFixed(1), b.pickup.p95.toFixed(1), `${(q.pickup.p95 / bestPick).toFixed(2)}x best peer (goal <= 1)`]);
-  rows.push(["idle pickup p50 ms", q.pickup.p50.toFixed(1), g.pickup.p50.toFixed(1), b.pickup.p50.toFixed(1), ""]);
-  rows.push(["  pg-boss polling p95 ms", "", "", b.polling.p95.toFixed(1), "(no notify, 0.5 s poll)"]);
-  rows.push([`batch enqueue jobs/s (${B})`, f0(q.bulk), f0(g.bulk), f0(b.bulk), `${(q.bulk / bestBulk).toFixed(2)}x best peer (goal >= 1.5)`]);
-  rows.push(["  queuectl CLI enqueue --file", f0(q.bulkCli), "", "", `${(q.bulkCli / bestBulk).toFixed(2)}x best peer`]);
-  const head = ["", "queuectl", "graphile-worker", "pg-boss", "queuectl vs best peer"];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
-  console.log(`peers: ${N} shell jobs, ${P} pickups, ${B} batch; ceiling ${f0(ceil1)}/s before, ${f0(ceil2)}/s after; load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")} before, ${loadAfter.map((l) => l.toFixed(2)).join(" ")} after`);
-  console.log(line(head));
-  for (const r of rows) console.log(line(r));
+  const bulkRows = [
+    [`batch enqueue jobs/s (${B})`, f0(q.bulk), f0(g.bulk), f0(b.bulk), `${(q.bulk / bestBulk).toFixed(2)}x best peer (goal >= 1.5)`],
+    ["  queuectl CLI enqueue --file", f0(q.bulkCli), "", "", `${(q.bulkCli / bestBulk).toFixed(2)}x best peer`],
+  ];
+  if (ONLY_C) {
+    rows.push(...bulkRows);
+    printTable(rows, `peers: (c) only, ${B} batch after an unmeasured ${N}-job batch each; load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")} before, ${loadAfter.map((l) => l.toFixed(2)).join(" ")} after`);
+  } else {
+    const bestTp = Math.max(g.throughput, b.throughput);
+    const bestPick = Math.min(g.pickup.p95, b.pickup.p95);
+    rows.push(["shell jobs/s, 4 slots", f0(q.throughput), f0(g.throughput), f0(b.throughput), `${(q.throughput / bestTp).toFixed(2)}x best peer`]);
+    rows.push(["  / spawn ceiling " + f0(ceil) + "/s", (q.throughput / ceil).toFixed(2), (g.throughput / ceil).toFixed(2), (b.throughput / ceil).toFixed(2), "goal >= 0.85"]);
+    rows.push(["idle pickup p95 ms", q.pickup.p95.toFixed(1), g.pickup.p95.toFixed(1), b.pickup.p95.toFixed(1), `${(q.pickup.p95 / bestPick).toFixed(2)}x best peer (goal <= 1)`]);
+    rows.push(["idle pickup p50 ms", q.pickup.p50.toFixed(1), g.pickup.p50.toFixed(1), b.pickup.p50.toFixed(1), ""]);
+    rows.push(["  pg-boss polling p95 ms", "", "", b.polling.p95.toFixed(1), "(no notify, 0.5 s poll)"]);
+    rows.push(...bulkRows);
+    printTable(rows, `peers: ${N} shell jobs, ${P} pickups, ${B} batch; ceiling ${f0(ceil1)}/s before, ${f0(ceil2)}/s after; load average ${loadBefore.map((l) => l.toFixed(2)).join(" ")} before, ${loadAfter.map((l) => l.toFixed(2)).join(" ")} after`);
+  }
 } finally {
   await pool.end();
   await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});

@@ -9,6 +9,7 @@ import { Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { InvalidInputError } from "../src/errors.js";
 import { flagOverrides, parseDelay, readCapped, readEnqueueInput, type EnqueueFlags } from "../src/queue/enqueue-input.js";
+import { jobSpecSchema, MAX_COMMAND_BYTES, parseJobSpec } from "../src/queue/job-spec.js";
 
 const dir = mkdtempSync(join(tmpdir(), "queuectl-input-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -146,6 +147,44 @@ describe("dependencies and run environment flags", () => {
     await expect(read({ arg: '{"command":"x","cwd":"rel/dir"}' })).rejects.toThrow("'cwd' must be an absolute path");
     await expect(read({ arg: '{"command":"x","depends_on":["has space"]}' })).rejects.toThrow(/'depends_on.0' must hold job ids/);
     await expect(read({ arg: '{"command":"x","env":{"A":1}}' })).rejects.toThrow(/'env.A' must be a string/);
+  });
+});
+
+describe("parseJobSpec's hand-written path for common jobs", () => {
+  it("accepts exactly what the schema accepts, with the same output (the rest goes to zod for its error)", () => {
+    const ok = { command: "true" };
+    const values: Record<string, unknown[]> = {
+      id: ["a", "A.b_c:d@e+f-g", "x".repeat(200), "x".repeat(201), "-a", "a b", "", 5, null, undefined],
+      command: ["true", " x ", "", "   ", "a\u0000b", "é".repeat(MAX_COMMAND_BYTES / 2), "é".repeat(MAX_COMMAND_BYTES / 2 + 1), "x".repeat(MAX_COMMAND_BYTES), "x".repeat(MAX_COMMAND_BYTES + 1), "𝄞".repeat(MAX_COMMAND_BYTES / 4 + 1), 1, null],
+      queue: ["q", "a.b-c_d", "x".repeat(64), "x".repeat(65), "_q", "q q", "", 1, null, undefined],
+      priority: [0, -0, 5, -1_000_000, 1_000_000, 1_000_001, 1.5, Number.NaN, Infinity, "1", null, 1e20],
+      max_retries: [0, 1000, 1001, -1, 2.5, "3", null],
+      timeout: [0, 2_147_483_647, 2_147_483_648, -1, 1.1, null],
+      unique_key: ["k", "x".repeat(200), "x".repeat(201), "", "a\u0000", 3, null],
+      cwd: ["/", "/tmp/x y", "tmp", "", "/a\u0000", 1, null],
+      run_at: ["2030-01-01T00:00:00Z", "2030-02-30"],
+      retry_on: [[1, 2], [256]],
+      env: [{ A: "b" }, { "1A": "b" }],
+      depends_on: [["a"], ["a b"]],
+      bogus: [1],
+    };
+    const inputs: unknown[] = [null, [], "x", 1, ok, {}, { ...ok, queue: "q", priority: 3, max_retries: 2, timeout: 5, unique_key: "k", cwd: "/w", id: "i" }, Object.create({ command: "inherited" })];
+    for (const [field, list] of Object.entries(values)) for (const v of list) inputs.push({ ...ok, [field]: v });
+    for (const input of inputs) {
+      const zod = jobSpecSchema.safeParse(input);
+      let got: unknown;
+      try {
+        got = parseJobSpec(input);
+      } catch (err) {
+        got = err;
+      }
+      if (zod.success) {
+        expect(got, JSON.stringify(input)?.slice(0, 100)).toStrictEqual(zod.data);
+        expect(Object.keys(got as object)).toEqual(Object.keys(zod.data));
+      } else {
+        expect(got, JSON.stringify(input)?.slice(0, 100)).toBeInstanceOf(InvalidInputError);
+      }
+    }
   });
 });
 

@@ -52,6 +52,37 @@ describe("enqueueJobs", () => {
     expect(await enqueueJobs(ctx, { specs: [{ id: "after", command: "true" }] })).toEqual(["after"]);
   });
 
+  it("20 000 jobs with one id that exists already, in the middle: nothing is inserted", async () => {
+    await enqueueJobs(ctx, { specs: [{ id: "taken", command: "true" }] });
+    const before = await jobCount();
+    const specs = Array.from({ length: 20_000 }, (_, i) => ({ command: `echo ${i}`, ...(i === 12_345 ? { id: "taken" } : {}) }));
+    const err = await enqueueJobs(ctx, { specs }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InvalidInputError);
+    expect((err as Error).message).toBe("job id 'taken' already exists");
+    expect(await jobCount()).toBe(before);
+    expect(await enqueueJobs(ctx, { specs: [{ id: "after-20k", command: "true" }] })).toEqual(["after-20k"]);
+  });
+
+  it("stores every field exactly: tabs, newlines, backslashes, \\N, \\., quotes and unicode; run_at given or now()", async () => {
+    const odd = ["a\tb", "line1\nline2\r\n", "back\\slash \\N \\. \\\\", "\\.", "\\N", "'\"; DROP TABLE jobs; --", "ünïcødé ✓ 𝄞 日本", " lead and trail "];
+    const specs = [
+      ...odd.map((command, i) => ({ id: `odd-${i}`, command, queue: "odd", cwd: `/tmp/${command.replace(/\s/g, "")}`, env: { V: command, W_X: "x\ty" } })),
+      { id: "odd-plain", command: "true", queue: "odd", retry_on: [1, 75], no_retry_on: [], timeout: 1500, run_at: "2030-01-02T03:04:05.678Z", priority: -7, max_retries: 9 },
+    ];
+    await enqueueJobs(ctx, { specs });
+    const rows = (
+      await db.pool.query(
+        "SELECT id, command, cwd, env, retry_on, no_retry_on, timeout_ms, run_at, run_at = created_at AS run_now, priority, max_retries, deps_pending FROM jobs WHERE queue = 'odd' ORDER BY seq",
+      )
+    ).rows;
+    expect(rows.map((r) => r.id)).toEqual(specs.map((s) => s.id));
+    for (const [i, command] of odd.entries()) {
+      expect(rows[i]).toMatchObject({ command, cwd: `/tmp/${command.replace(/\s/g, "")}`, env: { V: command, W_X: "x\ty" }, retry_on: null, timeout_ms: null, run_now: true });
+    }
+    expect(rows.at(-1)).toMatchObject({ retry_on: [1, 75], no_retry_on: [], timeout_ms: 1500, priority: -7, max_retries: 9, cwd: null, env: null, deps_pending: 0 });
+    expect((rows.at(-1).run_at as Date).toISOString()).toBe("2030-01-02T03:04:05.678Z");
+  });
+
   it("wakes listeners once per queue, on commit", async () => {
     const listener = new pg.Client({ connectionString: db.url });
     await listener.connect();

@@ -147,8 +147,69 @@ function describeIssue(issue: z.core.$ZodIssue, label: string): string {
   return `${label}'${field}' ${issue.message}`;
 }
 
+const validCommand = (s: string) =>
+  s.trim().length > 0 && !NUL.test(s) && (s.length * 3 <= MAX_COMMAND_BYTES || Buffer.byteLength(s, "utf8") <= MAX_COMMAND_BYTES);
+const intIn = (v: unknown, min: number, max: number): v is number => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+
+/**
+ * jobSpecSchema's checks by hand, for jobs that set only id, command, queue, priority, max_retries,
+ * timeout, unique_key and cwd, each valid: the same rules and the same output (fields in schema
+ * order). Anything else (another field, an undefined value, any invalid value) returns undefined and
+ * goes through zod, which also words the error. Measured on 20 000 `{"command","queue"}` jobs: zod
+ * took ~13 ms warm and ~50 ms more in a fresh process (the peers benchmark's and the CLI's case),
+ * this ~2 ms.
+ */
+function fastJobSpec(input: unknown): JobSpec | undefined {
+  if (input === null || typeof input !== "object" || Object.getPrototypeOf(input) !== Object.prototype) return undefined;
+  const o = input as Record<string, unknown>;
+  for (const key in o) {
+    const v = o[key];
+    switch (key) {
+      case "id":
+        if (typeof v !== "string" || !JOB_ID_PATTERN.test(v)) return undefined;
+        break;
+      case "command":
+        if (typeof v !== "string" || !validCommand(v)) return undefined;
+        break;
+      case "queue":
+        if (typeof v !== "string" || !QUEUE_NAME_PATTERN.test(v)) return undefined;
+        break;
+      case "priority":
+        if (!intIn(v, -1_000_000, 1_000_000)) return undefined;
+        break;
+      case "max_retries":
+        if (!intIn(v, 0, 1000)) return undefined;
+        break;
+      case "timeout":
+        if (!intIn(v, 0, INT32_MAX)) return undefined;
+        break;
+      case "unique_key":
+        if (typeof v !== "string" || v.length < 1 || v.length > 200 || NUL.test(v)) return undefined;
+        break;
+      case "cwd":
+        if (typeof v !== "string" || !v.startsWith("/") || NUL.test(v)) return undefined;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  if (typeof o.command !== "string") return undefined;
+  const spec = {} as JobSpec;
+  if (o.id !== undefined) spec.id = o.id as string;
+  spec.command = o.command;
+  if (o.queue !== undefined) spec.queue = o.queue as string;
+  if (o.priority !== undefined) spec.priority = o.priority as number;
+  if (o.max_retries !== undefined) spec.max_retries = o.max_retries as number;
+  if (o.timeout !== undefined) spec.timeout = o.timeout as number;
+  if (o.unique_key !== undefined) spec.unique_key = o.unique_key as string;
+  if (o.cwd !== undefined) spec.cwd = o.cwd as string;
+  return spec;
+}
+
 /** Validates one job object (already parsed from JSON). `where` prefixes the error, e.g. "line 3: ". */
 export function parseJobSpec(input: unknown, where = ""): JobSpec {
+  const fast = fastJobSpec(input);
+  if (fast) return fast;
   const result = jobSpecSchema.safeParse(input);
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -180,10 +241,15 @@ export function generateJobId(): string {
   return generateJobIds(1)[0]!;
 }
 
-/** Applies defaults: the config's max_retries, no per-job timeout, run now. */
-export function toNewJob(spec: JobSpec, defaults: { maxRetries: number }): NewJob {
+/**
+ * Applies defaults: the config's max_retries, no per-job timeout, run now, the given working
+ * directory (or the worker's). `id` is the id for a spec without one (default: a new one): passing
+ * it beats `{ ...spec, id }`, whose copies V8 made ~20x slower to read here (55 ms of a 20 000-job
+ * enqueue, measured).
+ */
+export function toNewJob(spec: JobSpec, defaults: { maxRetries: number; cwd?: string }, id?: string): NewJob {
   return {
-    id: spec.id ?? generateJobId(),
+    id: spec.id ?? id ?? generateJobId(),
     queue: spec.queue ?? "default",
     command: spec.command,
     priority: spec.priority ?? 0,
@@ -194,7 +260,7 @@ export function toNewJob(spec: JobSpec, defaults: { maxRetries: number }): NewJo
     retryOn: spec.retry_on ?? null,
     noRetryOn: spec.no_retry_on ?? null,
     dependsOn: spec.depends_on ? [...new Set(spec.depends_on)] : undefined,
-    cwd: spec.cwd ?? null,
+    cwd: spec.cwd ?? defaults.cwd ?? null,
     env: spec.env ?? null,
   };
 }

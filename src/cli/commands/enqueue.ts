@@ -60,12 +60,15 @@ Examples:
     .action(async (job: string | undefined, opts: EnqueueOptions) => {
       // Everything is read and validated before the database is touched: invalid input changes nothing.
       const input = await readEnqueueInput({ arg: job, file: opts.file, flags: opts, stdin: process.stdin });
-      // A job runs where it was enqueued from, like the command would have in this shell.
-      const cwd = process.cwd();
-      const specs = input.specs.map((s) => (s.cwd === undefined ? { ...s, cwd } : s));
+      const specs = input.specs;
       const bar = progressBar("enqueueing");
       const { ids, existing } = await withContext((ctx) =>
-        enqueueJobsWithOutcome(ctx, { specs, onBatch: specs.length > 1 ? (done, total) => bar.update(done, total, "jobs") : undefined }),
+        enqueueJobsWithOutcome(ctx, {
+          specs,
+          // A job runs where it was enqueued from, like the command would have in this shell.
+          cwd: process.cwd(),
+          onBatch: specs.length > 1 ? (done, total) => bar.update(done, total, "jobs") : undefined,
+        }),
         { prisma: false },
       ).finally(() => bar.done());
       if (opts.json) {
