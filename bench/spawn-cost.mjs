@@ -3,7 +3,7 @@
  * Where a worker's per-job CPU goes when it starts a command: the same `sh -c true`, 4 at a time,
  * started (1) with child_process.spawn and stdio ignored (the ceiling of bench/core.mjs), (2) with
  * child_process.spawn set up like a job (own process group, stdout/stderr piped, env extended),
- * (3) through dist/worker/run-command.js (execa, what the worker does). Prints wall time and this
+ * (3) through dist/worker/run-command.js (what the worker's command hosts run). Prints wall time and this
  * process's user/system CPU per job, and the children's CPU per job.
  *
  *   node bench/spawn-cost.mjs [jobs=1000] [--load-cli]   (--load-cli: import the CLI first, as a worker has)
@@ -39,7 +39,7 @@ const variants = {
       c.stderr.on("data", () => {});
       c.on("close", resolve);
     }),
-  "runCommand (execa)": () =>
+  "runCommand (what command hosts run)": () =>
     runCommand({ command: "true", timeoutMs: null, outputLimitBytes: 262144, env: { QUEUECTL_JOB_ID: "x", QUEUECTL_ATTEMPT: "1", QUEUECTL_QUEUE: "default", QUEUECTL_WORKER_ID: "w" } }).result,
 };
 
