@@ -152,3 +152,37 @@ describe("commands that misbehave", () => {
     }
   });
 });
+
+describe("a command host that dies", () => {
+  it("SIGKILL of the process that started a command: its command is ended, the attempt fails, the retry runs on a new host", async () => {
+    await setConfigValue(db.pool, "backoff_base", "1");
+    const pidFile = join(dir, "host-victim.pid");
+    const worker = startWorkerProcess();
+    try {
+      await enqueue(db.pool, [{ id: "hosted", max_retries: 2, command: `if [ "$QUEUECTL_ATTEMPT" = 1 ]; then echo $$ > ${pidFile}; sleep 30; fi; echo second` }]);
+      await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() !== "", { what: "attempt 1 running" });
+      const group = Number(readFileSync(pidFile, "utf8"));
+      const hosts = readFileSync(`/proc/${worker.child.pid}/task/${worker.child.pid}/children`, "utf8").trim().split(/\s+/).map(Number);
+      expect(hosts.length).toBe(1);
+      process.kill(hosts[0]!, "SIGKILL");
+
+      // The worker kills the dead host's command before failing the attempt, so the retry never runs beside it.
+      await waitFor(() => {
+        try {
+          process.kill(-group, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      }, { timeoutMs: 5000, what: "the orphaned command to be killed" });
+      await waitFor(async () => (await jobState(db.pool, "hosted"))?.state === "completed", { timeoutMs: 15_000, what: "the retry to complete" });
+      const attempts = await db.pool.query("SELECT attempt, error, output FROM job_attempts WHERE job_id = 'hosted' ORDER BY attempt");
+      expect(attempts.rows.map((r) => r.attempt)).toEqual([1, 2]);
+      expect(attempts.rows[0].error).toMatch(/command host failed: killed by SIGKILL/);
+      expect(attempts.rows[1].output).toBe("second\n");
+    } finally {
+      worker.child.kill("SIGTERM");
+      await worker.exited;
+    }
+  });
+});
