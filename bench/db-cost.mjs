@@ -61,41 +61,6 @@ await admin.connect();
 await admin.query(`CREATE DATABASE ${dbName}`);
 local = ["127.0.0.1", "localhost", "::1", "[::1]", ""].includes(new URL(serverUrl).hostname);
 
-async function combinedVariant(name) {
-  const pool = new pg.Pool({ connectionString: benchUrl, max: SLOTS + 1 });
-  await pool.query("TRUNCATE jobs, job_attempts CASCADE");
-  await sql.insertJobs(pool, Array.from({ length: N }, () => toNewJob({ command: "true" }, { maxRetries: 0 })));
-  await pool.query("ANALYZE jobs");
-  await Promise.all(Array.from({ length: SLOTS }, () => pool.query("SELECT 1")));
-  const db = pool;
-  const workerId = `bench-${name}`;
-  const x0 = await xacts();
-  const s0 = await serverCpuMs();
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: SLOTS }, async () => {
-      let [job] = await sql.claimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000 });
-      while (job) {
-        const completions = [{ jobId: job.id, attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 }];
-        const { completed, claimed } = await sql.completeAndClaimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000, completions });
-        if (!completed.has(job.id)) throw new Error("fence rejected a completion");
-        done++;
-        job = claimed[0];
-      }
-    }),
-  );
-  const ms = performance.now() - t0;
-  const cpu = process.cpuUsage(c0);
-  const s1 = await serverCpuMs();
-  await pool.end();
-  await new Promise((r) => setTimeout(r, 300));
-  const x1 = await xacts();
-  if (done !== N) throw new Error(`${done} of ${N} done`);
-  report(name, ms, cpu, s1 - s0, x1 - x0);
-}
-
 function report(name, ms, cpu, serverMs, xactCount) {
   console.log(
     `${name.padEnd(15)} ${((N * 1000) / ms).toFixed(0).padStart(6)} jobs/s  ${(ms / N).toFixed(3)} ms/job wall (4 loops)  client CPU ${((cpu.user + cpu.system) / 1000 / N).toFixed(3)} ms/job  server CPU ${(serverMs / N).toFixed(3)} ms/job  ${(xactCount / N).toFixed(2)} xact/job`,
@@ -107,32 +72,47 @@ async function xacts() {
   return Number((await admin.query("SELECT xact_commit FROM pg_stat_database WHERE datname = $1", [dbName])).rows[0].xact_commit);
 }
 
-async function variant(name, { options } = {}) {
+/** One slot's loop: runs jobs until none is left, returns how many it finished. */
+const slotLoops = {
+  /** claimJobs, then completeJob: two statements per job. */
+  separate: async (db, workerId) => {
+    let done = 0;
+    for (;;) {
+      const [job] = await sql.claimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000 });
+      if (!job) return done;
+      const ok = await sql.completeJob(db, { jobId: job.id, workerId, attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 });
+      if (ok === null) throw new Error("fence rejected a completion");
+      done++;
+    }
+  },
+  /** completeAndClaimJobs: the finished job's completion and the next claim in one statement. */
+  combined: async (db, workerId) => {
+    let done = 0;
+    let [job] = await sql.claimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000 });
+    while (job) {
+      const completions = [{ jobId: job.id, attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 }];
+      const { completed, claimed } = await sql.completeAndClaimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000, completions });
+      if (!completed.has(job.id)) throw new Error("fence rejected a completion");
+      done++;
+      job = claimed[0];
+    }
+    return done;
+  },
+};
+
+async function variant(name, slotLoop, { options } = {}) {
   const pool = new pg.Pool({ connectionString: benchUrl, max: SLOTS + 1, options });
   await pool.query("TRUNCATE jobs, job_attempts CASCADE");
   await sql.insertJobs(pool, Array.from({ length: N }, () => toNewJob({ command: "true" }, { maxRetries: 0 })));
   await pool.query("ANALYZE jobs");
   // Open the connections first so connecting is not timed.
   await Promise.all(Array.from({ length: SLOTS }, () => pool.query("SELECT 1")));
-  const db = pool;
   const workerId = `bench-${name}`;
   const x0 = await xacts();
   const s0 = await serverCpuMs();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: SLOTS }, async () => {
-      for (;;) {
-        const [job] = await sql.claimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000 });
-        if (!job) return;
-        const ok = await sql.completeJob(db, { jobId: job.id, workerId, attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 });
-        // false (before) or null (after completeJob began returning {dependents}) = refused.
-        if (ok === false || ok === null) throw new Error("fence rejected a completion");
-        done++;
-      }
-    }),
-  );
+  const done = (await Promise.all(Array.from({ length: SLOTS }, () => slotLoop(pool, workerId)))).reduce((a, b) => a + b, 0);
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(c0);
   const s1 = await serverCpuMs();
@@ -149,9 +129,9 @@ try {
   await setup.end();
   console.log(`${N} jobs, ${SLOTS} loops of claim(1) + complete; load ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
   for (let round = 0; round < 2; round++) {
-    await variant("claim, complete");
-    await variant("async-commit", { options: "-c synchronous_commit=off" });
-    await combinedVariant("complete+claim");
+    await variant("claim, complete", slotLoops.separate);
+    await variant("async-commit", slotLoops.separate, { options: "-c synchronous_commit=off" });
+    await variant("complete+claim", slotLoops.combined);
   }
 } finally {
   await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
