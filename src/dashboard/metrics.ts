@@ -16,6 +16,7 @@
  */
 import type pg from "pg";
 import { Counter, Gauge, Histogram, Registry, type LabelValues, type MetricType } from "prom-client";
+import { inTransaction } from "../db/transaction.js";
 import { loadConfig } from "../queue/config.js";
 import { JOB_STATES } from "../queue/sql.js";
 import { countLiveWorkers } from "../queue/workers.js";
@@ -51,28 +52,19 @@ export async function loadMetricsSnapshot(pool: pg.Pool): Promise<MetricsSnapsho
 }
 
 async function loadJobNumbers(pool: pg.Pool): Promise<Omit<MetricsSnapshot, "workersAlive">> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    try {
+  return inTransaction(
+    pool,
+    async (client) => {
       // One connection runs one statement at a time; sequential keeps it simple and consistent.
       const jobs = await countJobsByQueueAndState(client);
       const lag = await queueLagSeconds(client);
       const attempts = await aggregateAttempts(client);
       const deadLettered = await countDeadLettered(client);
       const dlq = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM dead_letters WHERE retried_at IS NULL`);
-      await client.query("COMMIT");
       return { jobs, lag, attempts, deadLettered, dlqSize: dlq.rows[0]?.n ?? 0 };
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {
-        broken = true;
-      });
-      throw err;
-    }
-  } finally {
-    client.release(broken);
-  }
+    },
+    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+  );
 }
 
 type AttemptLabels = "queue" | "outcome";

@@ -6,6 +6,7 @@
  * query where an aggregate is clearer in SQL.
  */
 import type { AppContext } from "../db/context.js";
+import { inTransaction } from "../db/transaction.js";
 import type { Job as PrismaJob, JobAttempt as PrismaJobAttempt } from "../generated/prisma/client.js";
 import { InvalidInputError, InvalidStateError, NotFoundError, OperationalError } from "../errors.js";
 import { envNameAllowed, loadConfig } from "./config.js";
@@ -76,11 +77,8 @@ export async function enqueueJobs(ctx: Pick<QueueContext, "pool">, p: EnqueueJob
 export async function enqueueJobsWithOutcome(ctx: Pick<QueueContext, "pool">, p: EnqueueJobsParams): Promise<EnqueueOutcome> {
   if (p.specs.length === 0) return { ids: [], existing: new Set() };
   const batchSize = p.batchSize ?? ENQUEUE_BATCH_SIZE;
-  const client = await ctx.pool.connect();
-  let broken = false;
   try {
-    await client.query("BEGIN");
-    try {
+    return await inTransaction(ctx.pool, async (client) => {
       const needsConfig = p.specs.some((s) => s.max_retries === undefined || s.env !== undefined);
       const config = needsConfig ? await loadConfig(client) : null;
       const maxRetries = config?.max_retries ?? 0;
@@ -120,21 +118,15 @@ export async function enqueueJobsWithOutcome(ctx: Pick<QueueContext, "pool">, p:
       // A job not added because its unique_key is held has no edges of its own.
       await insertDependencies(client, edges.filter((e) => inserted.has(e.jobId)));
       await notifyJobsAvailable(client, jobs.filter((j) => !j.depsPending && inserted.has(j.id)).map((j) => j.queue));
-      await client.query("COMMIT");
       return { ids: result, existing };
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {
-        broken = true;
-      });
-      const e = err as { code?: string; constraint?: string; detail?: string };
-      if (e.code === "23505" && e.constraint === "jobs_pkey") {
-        const id = /\(id\)=\((.*)\) already exists/.exec(e.detail ?? "")?.[1];
-        throw new InvalidInputError(id !== undefined ? `job id '${id}' already exists` : "a job id already exists");
-      }
-      throw err;
+    });
+  } catch (err) {
+    const e = err as { code?: string; constraint?: string; detail?: string };
+    if (e.code === "23505" && e.constraint === "jobs_pkey") {
+      const id = /\(id\)=\((.*)\) already exists/.exec(e.detail ?? "")?.[1];
+      throw new InvalidInputError(id !== undefined ? `job id '${id}' already exists` : "a job id already exists");
     }
-  } finally {
-    client.release(broken);
+    throw err;
   }
 }
 

@@ -15,6 +15,7 @@ import type pg from "pg";
 import { finished } from "node:stream/promises";
 import { from as copyFrom } from "pg-copy-streams";
 import type { NewJob } from "./job-spec.js";
+import { inTransaction } from "../db/transaction.js";
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -375,52 +376,36 @@ export async function claimJobs(db: Db, p: ClaimJobsParams): Promise<ClaimedJob[
  * lowered) while more jobs run does not stop them; it applies to claims that start afterwards.
  */
 export async function claimLimitedJobs(pool: pg.Pool, p: ClaimJobsParams): Promise<ClaimedJob[]> {
-  const client = await pool.connect();
-  let broken = false;
-  try {
-    await client.query("BEGIN");
-    try {
-      const locked = await client.query<{ name: string }>(
-        `SELECT name FROM queues
-         WHERE concurrency_limit IS NOT NULL AND NOT paused AND (cardinality($1::text[]) = 0 OR name = ANY($1::text[]))
-         ORDER BY name
-         FOR UPDATE`,
-        [p.queues],
-      );
-      if (locked.rows.length === 0) {
-        await client.query("COMMIT");
-        return [];
-      }
-      const res = await client.query<ClaimedJob>(
-        `WITH caps AS (
-           SELECT q.name, greatest(0, q.concurrency_limit
-                  - (SELECT count(*) FROM jobs WHERE jobs.queue = q.name AND jobs.state = 'processing'))::int AS free
-           FROM queues q WHERE q.name = ANY($2::text[]) AND q.concurrency_limit IS NOT NULL AND NOT q.paused
-         ), next AS (
-           SELECT c.id, c.priority, c.run_at, c.seq FROM caps, LATERAL (
-             SELECT id, priority, run_at, seq FROM jobs
-             WHERE jobs.queue = caps.name AND state IN ('pending', 'failed') AND run_at <= now() AND deps_pending = 0
-             ORDER BY priority DESC, run_at, seq
-             LIMIT caps.free
-             FOR UPDATE SKIP LOCKED
-           ) c
-           ORDER BY c.priority DESC, c.run_at, c.seq
-           LIMIT $3
-         ), ${TAKE_CLAIMED_ROWS}
-         SELECT ${CLAIMED_COLUMNS} FROM claimed ORDER BY ${CLAIMED_ORDER}`,
-        [p.workerId, locked.rows.map((r) => r.name), p.limit, p.leaseMs],
-      );
-      await client.query("COMMIT");
-      return res.rows;
-    } catch (err) {
-      await client.query("ROLLBACK").catch(() => {
-        broken = true;
-      });
-      throw err;
-    }
-  } finally {
-    client.release(broken);
-  }
+  return inTransaction(pool, async (client) => {
+    const locked = await client.query<{ name: string }>(
+      `SELECT name FROM queues
+       WHERE concurrency_limit IS NOT NULL AND NOT paused AND (cardinality($1::text[]) = 0 OR name = ANY($1::text[]))
+       ORDER BY name
+       FOR UPDATE`,
+      [p.queues],
+    );
+    if (locked.rows.length === 0) return [];
+    const res = await client.query<ClaimedJob>(
+      `WITH caps AS (
+         SELECT q.name, greatest(0, q.concurrency_limit
+                - (SELECT count(*) FROM jobs WHERE jobs.queue = q.name AND jobs.state = 'processing'))::int AS free
+         FROM queues q WHERE q.name = ANY($2::text[]) AND q.concurrency_limit IS NOT NULL AND NOT q.paused
+       ), next AS (
+         SELECT c.id, c.priority, c.run_at, c.seq FROM caps, LATERAL (
+           SELECT id, priority, run_at, seq FROM jobs
+           WHERE jobs.queue = caps.name AND state IN ('pending', 'failed') AND run_at <= now() AND deps_pending = 0
+           ORDER BY priority DESC, run_at, seq
+           LIMIT caps.free
+           FOR UPDATE SKIP LOCKED
+         ) c
+         ORDER BY c.priority DESC, c.run_at, c.seq
+         LIMIT $3
+       ), ${TAKE_CLAIMED_ROWS}
+       SELECT ${CLAIMED_COLUMNS} FROM claimed ORDER BY ${CLAIMED_ORDER}`,
+      [p.workerId, locked.rows.map((r) => r.name), p.limit, p.leaseMs],
+    );
+    return res.rows;
+  });
 }
 
 /** Whether any queue this worker serves has a concurrency limit (and is not paused): claimLimitedJobs has work to look at. */

@@ -5,6 +5,7 @@
  * lets a `* * * * * *` schedule fire every second.
  */
 import type pg from "pg";
+import { inTransaction } from "../db/transaction.js";
 import type { QueueConfig } from "../queue/config.js";
 import { toNewJob } from "../queue/job-spec.js";
 import { parseScheduleJob, tickJobId, ticksToRun, nextTick, type MissedPolicy } from "../queue/schedules.js";
@@ -70,33 +71,22 @@ export class SchedulerService extends PeriodicService {
     } catch (err) {
       this.deps.log.error({ schedule: s.name, err: (err as Error).message }, "schedule's job is no longer valid; tick skipped");
     }
-    const client = await this.deps.pool.connect();
-    let broken = false;
-    try {
-      await client.query("BEGIN");
-      try {
-        const claimed = await advanceSchedule(client, { name: s.name, from: s.next_run_at, to, lastJobId: jobs.at(-1)?.id ?? null });
-        if (!claimed) {
-          // Another scheduler took this tick (or the schedule was paused or removed meanwhile).
-          await client.query("ROLLBACK");
-          return [];
-        }
-        await insertJobs(client, jobs);
-        await notifyJobsAvailable(client, jobs.map((j) => j.queue));
-        await client.query("COMMIT");
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => {
-          broken = true;
-        });
-        if ((err as { code?: string }).code !== "23505") throw err;
-        // A job with this tick's id exists already (the schedule was removed and added again under
-        // the same name): the tick has its job; move on without enqueueing another.
-        await advanceSchedule(client, { name: s.name, from: s.next_run_at, to, lastJobId: null });
-        return [];
-      }
-    } finally {
-      client.release(broken);
-    }
+    const enqueued = await inTransaction(this.deps.pool, async (client) => {
+      const claimed = await advanceSchedule(client, { name: s.name, from: s.next_run_at, to, lastJobId: jobs.at(-1)?.id ?? null });
+      // Not claimed: another scheduler took this tick (or the schedule was paused or removed
+      // meanwhile); nothing was written.
+      if (!claimed) return false;
+      await insertJobs(client, jobs);
+      await notifyJobsAvailable(client, jobs.map((j) => j.queue));
+      return true;
+    }).catch(async (err: unknown) => {
+      if ((err as { code?: string }).code !== "23505") throw err;
+      // A job with this tick's id exists already (the schedule was removed and added again under
+      // the same name): the tick has its job; move on without enqueueing another.
+      await advanceSchedule(this.deps.pool, { name: s.name, from: s.next_run_at, to, lastJobId: null });
+      return false;
+    });
+    if (!enqueued) return [];
     if (ticks.length === 0) this.deps.log.info({ schedule: s.name, due: s.next_run_at }, "missed ticks skipped (policy skip)");
     for (const j of jobs) this.deps.log.info({ schedule: s.name, job: j.id }, "schedule enqueued a job");
     return jobs.map((j) => j.id);
