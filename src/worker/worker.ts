@@ -114,8 +114,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly completions = new Set<Promise<void>>();
   /** Successes the slot loop records with its next claim (one statement for both). */
   private queuedCompletions: QueuedCompletion[] = [];
-  /** Commands running now; a slot whose command has ended no longer counts, even before its outcome is recorded. */
-  private commandsRunning = 0;
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -260,7 +258,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     let failures = 0;
     for (;;) {
       if (this.stopping && this.slots.size === 0 && this.queuedCompletions.length === 0) break;
-      const free = this.stopping ? 0 : this.options.concurrency - this.commandsRunning;
+      const free = this.stopping ? 0 : this.options.concurrency - this.commandsRunning();
       if (free <= 0 && this.queuedCompletions.length === 0) {
         await this.sleep(this.config.poll_interval_ms);
         continue;
@@ -303,6 +301,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.sleep(await this.idleWaitMs());
     }
     await this.drain();
+  }
+
+  /** Commands running now: a slot whose command has ended no longer counts, even before its outcome is recorded. */
+  private commandsRunning(): number {
+    let n = 0;
+    for (const slot of this.slots.values()) if (!slot.exited) n++;
+    return n;
   }
 
   /** After a failed statement: keep the successes for the next pass, except those past COMPLETION_RETRY_MS. */
@@ -387,12 +392,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     const slot: Slot = { job, run };
     this.slots.set(job.id, slot);
-    this.commandsRunning++;
     this.emit("job:start", { id: job.id, attempt: job.attempts });
     const done = run.result
       .then((result) => {
         slot.exited = true;
-        this.commandsRunning--;
         // The slot is free for the next claim now, while its outcome is being recorded.
         this.wake();
         return this.recordOutcome(slot, result);
