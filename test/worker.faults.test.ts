@@ -180,6 +180,13 @@ describe("a command host that dies", () => {
       expect(attempts.rows.map((r) => r.attempt)).toEqual([1, 2]);
       expect(attempts.rows[0].error).toMatch(/command host failed: killed by SIGKILL/);
       expect(attempts.rows[1].output).toBe("second\n");
+
+      // A host that dies while idle is replaced when the next job comes.
+      const [idleHost] = readFileSync(`/proc/${worker.child.pid}/task/${worker.child.pid}/children`, "utf8").trim().split(/\s+/).map(Number);
+      process.kill(idleHost!, "SIGKILL");
+      await new Promise((r) => setTimeout(r, 200));
+      await enqueue(db.pool, [{ id: "after-idle-death", command: "echo fine" }]);
+      await waitFor(async () => (await jobState(db.pool, "after-idle-death"))?.state === "completed", { timeoutMs: 10_000, what: "a job after the idle host died" });
     } finally {
       worker.child.kill("SIGTERM");
       await worker.exited;

@@ -67,8 +67,7 @@ export class CommandRunner {
   /** Starts a command; the same contract as runCommand. */
   run(params: RunCommandParams): RunningCommand {
     if (this.hosts.length === 0) return runCommand(params);
-    // The host with the fewest running commands.
-    const ct = this.hosts.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    const ct = this.pickHost();
     const key = this.nextKey++;
     const { onOutput, ...rest } = params;
     const result = new Promise<CommandResult>((resolve) => ct.pending.set(key, { resolve, onOutput }));
@@ -105,6 +104,18 @@ export class CommandRunner {
     );
   }
 
+  /**
+   * The host with the fewest running commands. One that has gone away is replaced here, when work
+   * arrives, not when it dies: a host that cannot start fails the attempts given to it instead of
+   * being forked again in a loop.
+   */
+  private pickHost(): CommandHost {
+    let i = 0;
+    for (let k = 1; k < this.hosts.length; k++) if (this.hosts[k]!.pending.size < this.hosts[i]!.pending.size) i = k;
+    if (!this.hosts[i]!.child.connected) this.hosts[i] = this.startHost();
+    return this.hosts[i]!;
+  }
+
   private startHost(): CommandHost {
     const child = fork(HOST_SCRIPT, [], { serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: [] });
     const ct: CommandHost = { child, pending: new Map() };
@@ -121,8 +132,6 @@ export class CommandRunner {
     // A host that dies must not leave its commands running unwatched while their jobs are retried
     // elsewhere: their process groups are killed, and the attempts fail (and are retried).
     const fail = (why: string) => {
-      const i = this.hosts.indexOf(ct);
-      if (i >= 0) this.hosts.splice(i, 1, this.startHost());
       for (const p of ct.pending.values()) {
         if (p.pid) {
           try {
@@ -136,9 +145,7 @@ export class CommandRunner {
       ct.pending.clear();
     };
     child.on("error", (err) => fail(err.message));
-    child.on("exit", (code, signal) => {
-      if (ct.pending.size > 0) fail(signal ? `killed by ${signal}` : `exited with code ${code}`);
-    });
+    child.on("exit", (code, signal) => fail(signal ? `killed by ${signal}` : `exited with code ${code}`));
     // Idle hosts must not keep a finished worker process alive.
     child.unref();
     child.channel?.unref();
