@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { cancelJob } from "../src/queue/sql.js";
 import { queuectl, queuectlJson } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
-import { enqueue, jobState, startWorkerProcess, waitFor, type WorkerProcess } from "./helpers/workers.js";
+import { alive, enqueue, jobState, startWorkerProcess, waitFor, type WorkerProcess } from "./helpers/workers.js";
 
 const db = useTestDatabase();
 const dir = mkdtempSync(join(tmpdir(), "queuectl-cancel-"));
@@ -21,15 +21,6 @@ afterAll(async () => {
   await worker?.exited;
   rmSync(dir, { recursive: true, force: true });
 });
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("cancel", () => {
   it("a pending job becomes cancelled and never runs", async () => {

@@ -11,20 +11,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { setConfigValue } from "../src/queue/config.js";
 import { queuectl } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
-import { countByState, enqueue, jobState, startWorkerProcess, waitFor } from "./helpers/workers.js";
+import { alive, countByState, enqueue, jobState, startWorkerProcess, waitFor } from "./helpers/workers.js";
 
 const db = useTestDatabase();
 const dir = mkdtempSync(join(tmpdir(), "queuectl-faults-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The peak resident set of a process, in MiB (VmHWM from /proc/<pid>/status). */
 function peakRssMiB(pid: number): number {
@@ -167,14 +158,7 @@ describe("a command host that dies", () => {
       process.kill(hosts[0]!, "SIGKILL");
 
       // The worker kills the dead host's command before failing the attempt, so the retry never runs beside it.
-      await waitFor(() => {
-        try {
-          process.kill(-group, 0);
-          return false;
-        } catch {
-          return true;
-        }
-      }, { timeoutMs: 5000, what: "the orphaned command to be killed" });
+      await waitFor(() => !alive(-group), { timeoutMs: 5000, what: "the orphaned command to be killed" });
       await waitFor(async () => (await jobState(db.pool, "hosted"))?.state === "completed", { timeoutMs: 15_000, what: "the retry to complete" });
       const attempts = await db.pool.query("SELECT attempt, error, output FROM job_attempts WHERE job_id = 'hosted' ORDER BY attempt");
       expect(attempts.rows.map((r) => r.attempt)).toEqual([1, 2]);

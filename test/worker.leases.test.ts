@@ -9,18 +9,9 @@ import { describe, expect, it } from "vitest";
 import { setConfigValue } from "../src/queue/config.js";
 import { claimJobs, completeAndClaimJobs, completeJob, failJob, rescueExpiredJobs } from "../src/queue/sql.js";
 import { useTestDatabase } from "./helpers/db.js";
-import { enqueue, jobState, startWorkerProcess, waitFor } from "./helpers/workers.js";
+import { alive, enqueue, jobState, startWorkerProcess, waitFor } from "./helpers/workers.js";
 
 const db = useTestDatabase();
-
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("leases", () => {
   it("a job whose worker was killed with SIGKILL completes on another worker after its lease", async () => {
@@ -36,7 +27,7 @@ describe("leases", () => {
     await first.exited;
     // The command went down with its worker (its command host saw the worker go), so it cannot run
     // on beside the retry.
-    await waitFor(() => !groupAlive(group), { timeoutMs: 6000, what: "the killed worker's command to end" });
+    await waitFor(() => !alive(-group), { timeoutMs: 6000, what: "the killed worker's command to end" });
     rmSync(pidFile, { force: true });
 
     const second = startWorkerProcess();

@@ -75,3 +75,13 @@ export async function startInProcessWorker(
   await worker.start();
   return worker;
 }
+
+/** Whether a process (or, given -pgid, any process of a group) still exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
