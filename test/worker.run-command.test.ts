@@ -4,6 +4,8 @@
  * concurrently: each result belongs to its own command).
  */
 import { describe, expect, it, vi } from "vitest";
+import { availableParallelism } from "node:os";
+import { commandHostsFor } from "../src/worker/command-runner.js";
 import { describeFailure, KILL_GRACE_MS, runCommand } from "../src/worker/run-command.js";
 
 const run = (command: string, extra: Partial<Parameters<typeof runCommand>[0]> = {}) =>
@@ -60,5 +62,16 @@ describe("runCommand", () => {
       expect(r.output).toBe(`${i}\n`);
       expect(r.exitCode).toBe(i % 7);
     });
+  });
+});
+
+describe("commandHostsFor", () => {
+  it("gives one host to a single slot, one per two slots, at most the CPUs (at least 2)", () => {
+    const cap = Math.max(2, availableParallelism());
+    expect(commandHostsFor(1)).toBe(1);
+    expect(commandHostsFor(2)).toBe(1);
+    expect(commandHostsFor(4)).toBe(Math.min(2, cap));
+    expect(commandHostsFor(5)).toBe(Math.min(3, cap));
+    expect(commandHostsFor(64)).toBe(cap);
   });
 });
