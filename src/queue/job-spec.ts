@@ -65,6 +65,11 @@ const exitCodeList = z.array(z.number().int().min(0).max(255)).max(256);
 const intBetween = (min: number, max: number) =>
   z.number().refine((n) => Number.isInteger(n) && n >= min && n <= max, { message: `must be an integer from ${min} to ${max}` });
 
+/** Bounds shared by jobSpecSchema and its fast path (fastJobSpec), so the two cannot drift apart. */
+const PRIORITY_BOUND = 1_000_000;
+const MAX_RETRIES_BOUND = 1000;
+const UNIQUE_KEY_MAX_LENGTH = 200;
+
 export const jobSpecSchema = z.strictObject({
   id: z.string().regex(JOB_ID_PATTERN, "must be 1-200 characters: letters, digits and . _ : @ + - (starting with a letter or digit)").optional(),
   command: z
@@ -73,11 +78,11 @@ export const jobSpecSchema = z.strictObject({
     .refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" })
     .refine((s) => Buffer.byteLength(s, "utf8") <= MAX_COMMAND_BYTES, { message: `must be at most ${MAX_COMMAND_BYTES} bytes` }),
   queue: z.string().regex(QUEUE_NAME_PATTERN, "must be 1-64 characters: letters, digits and . _ -").optional(),
-  priority: intBetween(-1_000_000, 1_000_000).optional(),
-  max_retries: intBetween(0, 1000).optional(),
+  priority: intBetween(-PRIORITY_BOUND, PRIORITY_BOUND).optional(),
+  max_retries: intBetween(0, MAX_RETRIES_BOUND).optional(),
   timeout: intBetween(0, INT32_MAX).optional(),
   run_at: isoDate.optional(),
-  unique_key: z.string().min(1).max(200).refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" }).optional(),
+  unique_key: z.string().min(1).max(UNIQUE_KEY_MAX_LENGTH).refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" }).optional(),
   retry_on: exitCodeList.optional(),
   no_retry_on: exitCodeList.optional(),
   /** Ids of jobs that must complete first; each must exist (or come earlier in the same input). */
@@ -175,16 +180,16 @@ function fastJobSpec(input: unknown): JobSpec | undefined {
         if (typeof v !== "string" || !QUEUE_NAME_PATTERN.test(v)) return undefined;
         break;
       case "priority":
-        if (!intIn(v, -1_000_000, 1_000_000)) return undefined;
+        if (!intIn(v, -PRIORITY_BOUND, PRIORITY_BOUND)) return undefined;
         break;
       case "max_retries":
-        if (!intIn(v, 0, 1000)) return undefined;
+        if (!intIn(v, 0, MAX_RETRIES_BOUND)) return undefined;
         break;
       case "timeout":
         if (!intIn(v, 0, INT32_MAX)) return undefined;
         break;
       case "unique_key":
-        if (typeof v !== "string" || v.length < 1 || v.length > 200 || NUL.test(v)) return undefined;
+        if (typeof v !== "string" || v.length < 1 || v.length > UNIQUE_KEY_MAX_LENGTH || NUL.test(v)) return undefined;
         break;
       case "cwd":
         if (typeof v !== "string" || !v.startsWith("/") || NUL.test(v)) return undefined;
