@@ -44,6 +44,15 @@ describe("schedule", () => {
     expect(table.stdout).toMatch(/nightly\s+0 3 \* \* \*\s+Europe\/Berlin\s+active \(skip\)\s+\S+ \(in \d+h\)\s+-\s+echo backup/);
   });
 
+  it("masks secret-looking env values of a schedule's job in --json, as show and list do for a job's", async () => {
+    await queuectl(["schedule", "add", "with-secret", "0 4 * * *", '{"command":"dump","env":{"DB_PASSWORD":"hunter2","TZ":"UTC"}}']);
+    const list = await queuectl(["schedule", "list", "--json"]);
+    expect(list.stdout).not.toContain("hunter2");
+    const s = (JSON.parse(list.stdout) as Array<ScheduleJson & { job: { env: Record<string, string> } }>).find((x) => x.name === "with-secret");
+    expect(s?.job.env).toEqual({ DB_PASSWORD: "***", TZ: "UTC" });
+    await queuectl(["schedule", "remove", "with-secret"]);
+  });
+
   it("pauses and resumes a schedule", async () => {
     expect(await queuectl(["schedule", "pause", "nightly"])).toMatchObject({ code: 0, stdout: "schedule 'nightly' paused" });
     const [paused] = await queuectlJson<ScheduleJson[]>(["schedule", "list"]);

@@ -9,7 +9,7 @@ import type { AppContext } from "../db/context.js";
 import type { Schedule as PrismaSchedule } from "../generated/prisma/client.js";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
 import { loadConfig } from "./config.js";
-import { parseJobSpec, type JobSpec } from "./job-spec.js";
+import { maskEnv, parseJobSpec, type JobSpec } from "./job-spec.js";
 import { checkEnvAllowed } from "./jobs.js";
 import { notifySchedulesChanged } from "./sql.js";
 
@@ -185,6 +185,29 @@ export async function setSchedulePaused(ctx: ScheduleContext, p: { name: string;
   });
   await notifySchedulesChanged(ctx.pool);
   return scheduleRowFromPrisma(row);
+}
+
+/**
+ * A schedule as JSON, for `schedule list --json` and the dashboard's /api/schedules alike: snake_case,
+ * ISO times, the next `upcoming` runs (none while paused), and the job with secret-looking env values
+ * masked, as `show` and `list` mask a job's.
+ */
+export function scheduleToJson(s: ScheduleRow, upcoming = 1): Record<string, unknown> {
+  const iso = (d: Date | null) => (d ? d.toISOString() : null);
+  return {
+    name: s.name,
+    cron: s.cron,
+    timezone: s.timezone,
+    paused: s.paused,
+    missed: s.missed,
+    catch_up_limit: s.catch_up_limit,
+    next_run_at: s.paused ? null : iso(s.next_run_at),
+    next_runs: s.paused ? [] : upcomingTicks(s, upcoming).map((d) => d.toISOString()),
+    last_run_at: iso(s.last_run_at),
+    last_job_id: s.last_job_id,
+    job: s.job.env ? { ...s.job, env: maskEnv(s.job.env) } : s.job,
+    created_at: iso(s.created_at),
+  };
 }
 
 /** The next `count` ticks after `from` (for `schedule list`). */

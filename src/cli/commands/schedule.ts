@@ -7,33 +7,14 @@ import {
   MAX_CATCH_UP_LIMIT,
   parseScheduleJob,
   removeSchedule,
+  scheduleToJson,
   setSchedulePaused,
   upcomingTicks,
   type MissedPolicy,
-  type ScheduleRow,
 } from "../../queue/schedules.js";
 import { parseCount } from "../args.js";
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
-
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
-function scheduleToJson(s: ScheduleRow, upcoming = 1): Record<string, unknown> {
-  return {
-    name: s.name,
-    cron: s.cron,
-    timezone: s.timezone,
-    paused: s.paused,
-    missed: s.missed,
-    catch_up_limit: s.catch_up_limit,
-    next_run_at: s.paused ? null : iso(s.next_run_at),
-    next_runs: s.paused ? [] : upcomingTicks(s, upcoming).map((d) => d.toISOString()),
-    last_run_at: iso(s.last_run_at),
-    last_job_id: s.last_job_id,
-    job: s.job,
-    created_at: iso(s.created_at),
-  };
-}
 
 function parseJobArg(raw: string): unknown {
   try {

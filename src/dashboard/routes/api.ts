@@ -9,8 +9,7 @@ import { InvalidInputError, NotFoundError } from "../../errors.js";
 import { CONFIG_KEY_NAMES, CONFIG_KEYS, isConfigKey, loadConfig, setConfigValue } from "../../queue/config.js";
 import { getJob, listDeadLetters, listJobs, queueStatus, retryDead, type QueueContext } from "../../queue/jobs.js";
 import { JOB_STATES, type JobState } from "../../queue/sql.js";
-import { maskEnv } from "../../queue/job-spec.js";
-import { listSchedules, upcomingTicks } from "../../queue/schedules.js";
+import { listSchedules, scheduleToJson } from "../../queue/schedules.js";
 import { listWorkers } from "../../queue/workers.js";
 import { cancel } from "../../queue/operator.js";
 import { listQueues, parseQueueName, setQueuePaused } from "../../queue/queues.js";
@@ -147,19 +146,7 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
     const [schedules, now] = await Promise.all([listSchedules(ctx), databaseNow(ctx.pool)]);
     return c.json({
       now,
-      schedules: schedules.map((s) => ({
-        name: s.name,
-        cron: s.cron,
-        timezone: s.timezone,
-        paused: s.paused,
-        missed: s.missed,
-        catch_up_limit: s.catch_up_limit,
-        next_runs: s.paused ? [] : upcomingTicks(s, 3),
-        last_run_at: s.last_run_at,
-        last_job_id: s.last_job_id,
-        // The job as the CLI's JSON would print it: secret-looking env values masked.
-        job: { ...s.job, env: s.job.env ? maskEnv(s.job.env) : undefined },
-      })),
+      schedules: schedules.map((s) => scheduleToJson(s, 3)),
     });
   });
 
