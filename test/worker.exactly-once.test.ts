@@ -108,3 +108,41 @@ describe("claiming", () => {
   });
 });
 
+describe("the claim statement's plan", () => {
+  it("walks the claim index, not the whole table, once PostgreSQL plans it generically (one queue, 3000 jobs waiting)", async () => {
+    // One queue name in the statistics is what made the generic plan sort every runnable job: it
+    // costed "not a held queue" as matching no row.
+    await db.pool.query("DELETE FROM jobs");
+    await enqueue(db.pool, Array.from({ length: 3000 }, (_, i) => ({ id: `plan-${i}`, command: "true" })));
+    await db.pool.query("ANALYZE jobs");
+    const client = await db.pool.connect();
+    try {
+      await client.query("SET plan_cache_mode = force_generic_plan");
+      await client.query("BEGIN");
+      // This backend's table counters, flushed or not (pg_stat_xact_*): scans of jobs since `before`.
+      const scans = async () => {
+        const r = await client.query("SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'jobs'");
+        return { seq: Number(r.rows[0].seq_scan), idx: Number(r.rows[0].idx_scan) };
+      };
+      const before = await scans();
+      let held: ClaimedJob[] = [];
+      for (let i = 0; i < 8; i++) {
+        const r = await completeAndClaimJobs(client, {
+          workerId: "planner",
+          queues: [],
+          limit: 2,
+          leaseMs: 60_000,
+          completions: held.map((j) => ({ jobId: j.id, attempt: j.attempts, exitCode: 0, output: "", durationMs: 1 })),
+        });
+        expect(r.claimed.length).toBe(2);
+        held = r.claimed;
+      }
+      const after = await scans();
+      expect(after.seq - before.seq).toBe(0);
+      expect(after.idx - before.idx).toBeGreaterThanOrEqual(8);
+    } finally {
+      await client.query("ROLLBACK").catch(() => {});
+      client.release(true);
+    }
+  });
+});
