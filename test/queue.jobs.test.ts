@@ -89,10 +89,12 @@ describe("enqueueJobs", () => {
     const payloads: string[] = [];
     listener.on("notification", (n) => payloads.push(n.payload ?? ""));
     await listener.query(`LISTEN ${JOBS_CHANNEL}`);
+    // A few plain jobs go in with one statement; keyed ones through the transaction: both notify.
     await enqueueJobs(ctx, { specs: [{ command: "a", queue: "q1" }, { command: "b", queue: "q2" }, { command: "c", queue: "q1" }] });
-    for (let i = 0; i < 50 && payloads.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    await enqueueJobs(ctx, { specs: [{ command: "d", queue: "q3", unique_key: "wake-q3" }] });
+    for (let i = 0; i < 50 && payloads.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
     await listener.end();
-    expect(payloads.sort()).toEqual(["q1", "q2"]);
+    expect(payloads.sort()).toEqual(["q1", "q2", "q3"]);
   });
 
   it("generates distinct 12-character ids", () => {

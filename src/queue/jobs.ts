@@ -18,6 +18,8 @@ import {
   findActiveUniqueJobs,
   insertDependencies,
   insertJobs,
+  canInsertAlone,
+  insertJobsAndNotify,
   JOB_STATES,
   lockDependencies,
   notifyJobsAvailable,
@@ -42,6 +44,8 @@ export type QueueContext = Pick<AppContext, "pool" | "prisma">;
  * was no faster (~300 ms either way); with COPY, 4 x 5000 rows and 1 x 20 000 took the same (~180 ms).
  */
 export const ENQUEUE_BATCH_SIZE = 5000;
+/** Up to this many jobs with neither unique_key nor dependencies are added by one statement. */
+const SMALL_ENQUEUE = 100;
 
 export interface EnqueueJobsParams {
   /** Validated job specs (parseJobSpec / readEnqueueInput). */
@@ -78,15 +82,14 @@ export async function enqueueJobsWithOutcome(ctx: Pick<QueueContext, "pool">, p:
   if (p.specs.length === 0) return { ids: [], existing: new Set() };
   const batchSize = p.batchSize ?? ENQUEUE_BATCH_SIZE;
   try {
+    const jobs = await toNewJobs(ctx.pool, p);
+    if (jobs.length <= SMALL_ENQUEUE && jobs.every(canInsertAlone)) {
+      // One statement, no transaction around it (insertJobsAndNotify): the common case of adding a job.
+      await insertJobsAndNotify(ctx.pool, jobs);
+      p.onBatch?.(jobs.length, jobs.length);
+      return { ids: jobs.map((j) => j.id), existing: new Set() };
+    }
     return await inTransaction(ctx.pool, async (client) => {
-      const needsConfig = p.specs.some((s) => s.max_retries === undefined || s.env !== undefined);
-      const config = needsConfig ? await loadConfig(client) : null;
-      const maxRetries = config?.max_retries ?? 0;
-      if (config) checkEnvAllowed(p.specs, config.env_allowlist);
-      const ids = generateJobIds(p.specs.reduce((n, s) => (s.id === undefined ? n + 1 : n), 0));
-      let next = 0;
-      const defaults = { maxRetries, cwd: p.cwd };
-      const jobs: NewJob[] = p.specs.map((s) => toNewJob(s, defaults, s.id === undefined ? ids[next++]! : undefined));
       const inserted = new Set<string>();
       const edges = await resolveDependencies(client, jobs);
       for (let i = 0; i < jobs.length; i += batchSize) {
@@ -128,6 +131,20 @@ export async function enqueueJobsWithOutcome(ctx: Pick<QueueContext, "pool">, p:
     }
     throw err;
   }
+}
+
+/**
+ * The specs as rows to insert: generated ids for those without one, the config's max_retries for
+ * those that set none (config is read only when some spec needs it, also for env_allowlist).
+ */
+async function toNewJobs(db: pg.Pool, p: EnqueueJobsParams): Promise<NewJob[]> {
+  const needsConfig = p.specs.some((s) => s.max_retries === undefined || s.env !== undefined);
+  const config = needsConfig ? await loadConfig(db) : null;
+  if (config) checkEnvAllowed(p.specs, config.env_allowlist);
+  const ids = generateJobIds(p.specs.reduce((n, s) => (s.id === undefined ? n + 1 : n), 0));
+  let next = 0;
+  const defaults = { maxRetries: config?.max_retries ?? 0, cwd: p.cwd };
+  return p.specs.map((s) => toNewJob(s, defaults, s.id === undefined ? ids[next++]! : undefined));
 }
 
 /** Throws InvalidInputError for the first env name that config env_allowlist does not allow. */

@@ -95,34 +95,62 @@ export async function insertJobs(db: Db, jobs: readonly NewJob[]): Promise<strin
     }
     return jobs.map((j) => j.id);
   }
-  const intList = (l: readonly number[] | null | undefined) => (l ? `{${l.join(",")}}` : null);
-  const res = await db.query<{ id: string }>(
-    `INSERT INTO jobs (id, queue, command, priority, max_retries, timeout_ms, run_at, unique_key, retry_on, no_retry_on,
+  const res = await db.query<{ id: string }>(`${INSERT_JOBS} RETURNING id`, insertJobsValues(jobs));
+  return res.rows.map((r) => r.id);
+}
+
+/**
+ * Inserts a few jobs and wakes the listeners of their queues, in one statement, outside any explicit
+ * transaction: one round trip where the transactional path takes five (BEGIN, COPY's two, the
+ * notification, COMMIT). For `queuectl enqueue` of one job and any caller adding jobs one at a time,
+ * that is most of the time from the call to a worker starting the job. Only for jobs that need no
+ * other statement: no unique_key (whose losers need a second look) and no dependencies. The
+ * statement is atomic; its NOTIFYs go out on its commit, once per queue it added to, like
+ * notifyJobsAvailable.
+ */
+export async function insertJobsAndNotify(db: Db, jobs: readonly NewJob[]): Promise<void> {
+  if (!jobs.every(canInsertAlone)) throw new Error("insertJobsAndNotify: a job needs the transactional path");
+  await db.query(
+    `WITH inserted AS (${INSERT_JOBS} RETURNING queue),
+     woken AS (SELECT pg_notify($15, queue) FROM inserted GROUP BY queue)
+     SELECT count(*) FROM woken`,
+    [...insertJobsValues(jobs), JOBS_CHANNEL],
+  );
+}
+
+/** Whether a job can go in with insertJobsAndNotify: no unique_key and no dependencies. */
+export function canInsertAlone(job: NewJob): boolean {
+  return !job.uniqueKey && !job.dependsOn?.length;
+}
+
+/** INSERT of jobs from 14 arrays, one element per job (insertJobsValues); keyed jobs whose key is held are skipped. */
+const INSERT_JOBS = `INSERT INTO jobs (id, queue, command, priority, max_retries, timeout_ms, run_at, unique_key, retry_on, no_retry_on,
                        deps_pending, dependents, cwd, env)
      SELECT id, queue, command, priority, max_retries, timeout_ms, COALESCE(run_at, now()), unique_key, retry_on::int[], no_retry_on::int[],
             deps_pending, dependents, cwd, env
      FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[],
                  $11::int[], $12::int[], $13::text[], $14::jsonb[])
        AS t(id, queue, command, priority, max_retries, timeout_ms, run_at, unique_key, retry_on, no_retry_on, deps_pending, dependents, cwd, env)
-     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'processing', 'failed') DO NOTHING RETURNING id`,
-    [
-      jobs.map((j) => j.id),
-      jobs.map((j) => j.queue),
-      jobs.map((j) => j.command),
-      jobs.map((j) => j.priority),
-      jobs.map((j) => j.maxRetries),
-      jobs.map((j) => j.timeoutMs),
-      jobs.map((j) => j.runAt),
-      jobs.map((j) => j.uniqueKey ?? null),
-      jobs.map((j) => intList(j.retryOn)),
-      jobs.map((j) => intList(j.noRetryOn)),
-      jobs.map((j) => j.depsPending ?? 0),
-      jobs.map((j) => j.dependents ?? 0),
-      jobs.map((j) => j.cwd ?? null),
-      jobs.map((j) => (j.env ? JSON.stringify(j.env) : null)),
-    ],
-  );
-  return res.rows.map((r) => r.id);
+     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('pending', 'processing', 'failed') DO NOTHING`;
+
+function insertJobsValues(jobs: readonly NewJob[]): unknown[] {
+  const intList = (l: readonly number[] | null | undefined) => (l ? `{${l.join(",")}}` : null);
+  return [
+    jobs.map((j) => j.id),
+    jobs.map((j) => j.queue),
+    jobs.map((j) => j.command),
+    jobs.map((j) => j.priority),
+    jobs.map((j) => j.maxRetries),
+    jobs.map((j) => j.timeoutMs),
+    jobs.map((j) => j.runAt),
+    jobs.map((j) => j.uniqueKey ?? null),
+    jobs.map((j) => intList(j.retryOn)),
+    jobs.map((j) => intList(j.noRetryOn)),
+    jobs.map((j) => j.depsPending ?? 0),
+    jobs.map((j) => j.dependents ?? 0),
+    jobs.map((j) => j.cwd ?? null),
+    jobs.map((j) => (j.env ? JSON.stringify(j.env) : null)),
+  ];
 }
 
 /** The characters COPY's text format gives a meaning to; each is sent backslash-escaped. */
