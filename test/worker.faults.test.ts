@@ -144,6 +144,30 @@ describe("commands that misbehave", () => {
   });
 });
 
+describe("where commands start", () => {
+  it("from a Perl command host, or from the worker itself where there is no perl on PATH", async () => {
+    for (const [name, env] of [["hosted", {}], ["in-process", { PATH: "/nonexistent" }]] as const) {
+      const worker = startWorkerProcess([], env);
+      try {
+        await enqueue(db.pool, [{ id: `parent-${name}`, command: "echo $PPID" }]);
+        await waitFor(async () => (await jobState(db.pool, `parent-${name}`))?.state === "completed", { what: `the ${name} job` });
+        const out = await db.pool.query("SELECT output FROM job_attempts WHERE job_id = $1", [`parent-${name}`]);
+        const parent = Number(out.rows[0].output);
+        if (name === "hosted") {
+          expect(parent).not.toBe(worker.child.pid);
+          expect(readFileSync(`/proc/${parent}/cmdline`, "utf8")).toMatch(/command-host\.pl/);
+        } else {
+          expect(parent).toBe(worker.child.pid);
+          expect(worker.log()).toMatch(/"commands":"in the worker process \(no perl on PATH\)"/);
+        }
+      } finally {
+        worker.child.kill("SIGTERM");
+        await worker.exited;
+      }
+    }
+  });
+});
+
 describe("a command host that dies", () => {
   it("SIGKILL of the process that started a command: its command is ended, the attempt fails, the retry runs on a new host", async () => {
     await setConfigValue(db.pool, "backoff_base", "1");

@@ -1,17 +1,32 @@
 /**
- * runCommand on node's child_process.spawn: exit codes, signals, a command that cannot be found,
- * the job's environment, interleaved output, terminate, and many at once (the worker runs its slots
- * concurrently: each result belongs to its own command).
+ * Running one command, by both ways the worker has: runCommand in the worker's own process (where
+ * there is no perl) and the Perl command host (command-host.pl through CommandRunner). Both must keep
+ * the same contract: exit codes, signals, a command that cannot be found, the job's environment and
+ * working directory, interleaved and capped output, live output, timeouts, terminate and signals to
+ * the whole process group, and many at once (the worker runs its slots concurrently: each result
+ * belongs to its own command).
  */
-import { describe, expect, it, vi } from "vitest";
-import { availableParallelism } from "node:os";
-import { commandHostsFor } from "../src/worker/command-runner.js";
-import { describeFailure, KILL_GRACE_MS, runCommand } from "../src/worker/run-command.js";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { mkdtempSync, realpathSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { CommandRunner, commandHostsFor, findPerl } from "../src/worker/command-runner.js";
+import { describeFailure, KILL_GRACE_MS, runCommand, type RunCommandParams, type RunningCommand } from "../src/worker/run-command.js";
 
-const run = (command: string, extra: Partial<Parameters<typeof runCommand>[0]> = {}) =>
-  runCommand({ command, timeoutMs: null, outputLimitBytes: 65_536, ...extra });
+const perl = findPerl();
+if (!perl) throw new Error("these tests need perl on PATH (Debian's perl-base)");
+const hosts = new CommandRunner(2, perl);
+afterAll(() => hosts.close());
 
-describe("runCommand", () => {
+type Start = (p: RunCommandParams) => RunningCommand;
+const ways: Array<[string, Start]> = [
+  ["runCommand, in the worker's process", runCommand],
+  ["the Perl command host", (p) => hosts.run(p)],
+];
+
+describe.each(ways)("%s", (_name, start) => {
+  const run = (command: string, extra: Partial<RunCommandParams> = {}) => start({ command, timeoutMs: null, outputLimitBytes: 65_536, ...extra });
+
   it("reports exit codes, signals and commands that cannot be found", async () => {
     const [ok, three, missing, killed] = await Promise.all([
       run("echo out; echo err >&2").result,
@@ -19,7 +34,7 @@ describe("runCommand", () => {
       run("no-such-command-queuectl").result,
       run("kill -KILL $$").result,
     ]);
-    expect(ok).toMatchObject({ exitCode: 0, signal: null, spawnError: null });
+    expect(ok).toMatchObject({ exitCode: 0, signal: null, spawnError: null, timedOut: false, terminatedBecause: null });
     expect(ok.output).toBe("out\nerr\n");
     expect(describeFailure(ok)).toBeNull();
     expect(describeFailure(three)).toBe("exit code 3");
@@ -29,12 +44,50 @@ describe("runCommand", () => {
     expect(describeFailure(killed)).toBe("killed by SIGKILL");
   });
 
-  it("passes the job's environment over the worker's", async () => {
-    const r = await run('echo "$QUEUECTL_JOB_ID $PATH"', { env: { QUEUECTL_JOB_ID: "j-1" } }).result;
-    expect(r.output).toBe(`j-1 ${process.env.PATH}\n`);
+  it("passes the job's environment over the worker's, and runs a multi-line command as written", async () => {
+    const env = { QUEUECTL_JOB_ID: "j-1", ODD: "a=b\nc d 'é'" };
+    const r = await run('echo "$QUEUECTL_JOB_ID $PATH"\nprintf "%s|" "$ODD"; echo "héllo \\"quoted\\""', { env }).result;
+    expect(r.output).toBe(`j-1 ${process.env.PATH}\na=b\nc d 'é'|héllo "quoted"\n`);
+    // One job's environment is not the next one's.
+    expect((await run('echo "${ODD-unset}"').result).output).toBe("unset\n");
+    // A NUL (which enqueue refuses) cannot smuggle in another variable: the command does not start.
+    const nul = await run('echo "$PATH"', { env: { X: "a\u0000PATH=/evil" } }).result;
+    expect(nul).toMatchObject({ exitCode: null, output: "" });
+    expect(nul.spawnError).toMatch(/null bytes/);
   });
 
-  it("terminate ends the whole process group and says why", async () => {
+  it("runs in the job's working directory, and fails to start where it does not exist", async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), "queuectl-cwd-")));
+    expect((await run("pwd", { cwd: dir }).result).output).toBe(`${dir}\n`);
+    const r = await run("pwd", { cwd: join(dir, "gone") }).result;
+    expect(r).toMatchObject({ exitCode: null, spawnError: `working directory ${join(dir, "gone")} does not exist on this host` });
+    expect(describeFailure(r)).toMatch(/^could not start: working directory/);
+  });
+
+  it("keeps the last bytes of a big output, says how much was dropped, and stores bytes that are not text", async () => {
+    const big = await run("head -c 300000 /dev/zero | tr '\\0' a; echo END", { outputLimitBytes: 1000 }).result;
+    expect(big.output).toMatch(/^\[… 299004 earlier bytes not kept \(output_limit_bytes=1000\) …\]\na+END\n$/);
+    const odd = await run("printf 'x\\377\\000y'").result;
+    expect(odd.output).toBe("x\ufffd\u2400y");
+  });
+
+  it("hands over output while the command runs", async () => {
+    const seen: string[] = [];
+    const r = run("echo first; sleep 0.4; echo second", { onOutput: (c) => seen.push(c.toString()) });
+    await new Promise((res) => setTimeout(res, 300));
+    expect(seen.join("")).toBe("first\n");
+    await r.result;
+  });
+
+  it("a timeout ends the command and its children", async () => {
+    const r = await run("sleep 30 & sleep 30", { timeoutMs: 300 }).result;
+    expect(r).toMatchObject({ timedOut: true, terminatedBecause: "timed out after 300 ms" });
+    expect(describeFailure(r)).toBe("timed out after 300 ms (process group terminated)");
+    expect(r.durationMs).toBeGreaterThanOrEqual(280);
+    expect(r.durationMs).toBeLessThan(1000);
+  });
+
+  it("terminate ends the whole process group and says why; SIGKILL follows for what ignores SIGTERM", async () => {
     const c = run("sleep 30 & sleep 30; wait");
     await new Promise((r) => setTimeout(r, 200));
     c.terminate("lease lost");
@@ -42,7 +95,49 @@ describe("runCommand", () => {
     expect(r.terminatedBecause).toBe("lease lost");
     expect(describeFailure(r)).toBe("terminated: lease lost");
     expect(r.durationMs).toBeLessThan(3000);
+
+    const stubborn = run("trap '' TERM; sleep 30 & wait");
+    await new Promise((res) => setTimeout(res, 200));
+    const t0 = performance.now();
+    stubborn.terminate("cancelled");
+    const s = await stubborn.result;
+    const waited = performance.now() - t0;
+    expect(s.signal).toBe("SIGKILL");
+    expect(waited).toBeGreaterThanOrEqual(KILL_GRACE_MS - 100);
+    expect(waited).toBeLessThan(KILL_GRACE_MS + 700);
   });
+
+  it("a command that returns while something it started runs on: the job ends, and so does what it left", async () => {
+    const t0 = performance.now();
+    const r = await run("sleep 30 & echo started").result;
+    expect(r).toMatchObject({ exitCode: 0, output: "started\n" });
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it("signal reaches the command's process group, even sent right after the start", async () => {
+    const c = run("trap 'echo got HUP; exit 5' HUP; sleep 10 & wait");
+    await new Promise((r) => setTimeout(r, 300));
+    c.signal("SIGHUP");
+    expect(await c.result).toMatchObject({ exitCode: 5, output: "got HUP\n" });
+
+    const early = run("sleep 10");
+    early.signal("SIGTERM");
+    const t0 = performance.now();
+    expect(await early.result).toMatchObject({ exitCode: null, signal: "SIGTERM" });
+    expect(performance.now() - t0).toBeLessThan(2000);
+  });
+
+  it("100 commands at once each get their own result", async () => {
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => run(`echo ${i}; exit ${i % 7}`).result));
+    results.forEach((r, i) => {
+      expect(r.output).toBe(`${i}\n`);
+      expect(r.exitCode).toBe(i % 7);
+    });
+  });
+});
+
+describe("runCommand", () => {
+  const run = (command: string) => runCommand({ command, timeoutMs: null, outputLimitBytes: 65_536 });
 
   it("sends nothing to a finished command's process group id afterwards (it may belong to someone else by then)", async () => {
     const ran = run("true");
@@ -54,14 +149,6 @@ describe("runCommand", () => {
     } finally {
       kill.mockRestore();
     }
-  });
-
-  it("100 commands at once each get their own result", async () => {
-    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => run(`echo ${i}; exit ${i % 7}`).result));
-    results.forEach((r, i) => {
-      expect(r.output).toBe(`${i}\n`);
-      expect(r.exitCode).toBe(i % 7);
-    });
   });
 });
 

@@ -1,154 +1,252 @@
 /**
- * Where a worker's commands are started: in a few small command-host processes (command-host.ts),
- * forked by the worker, not on the worker's main thread. Node's spawn blocks its thread until the
- * child has exec'd, about a millisecond per command and several on a busy host; with 4 slots of short
- * commands a main thread that spawns is busy most of the time, and the database round trips queue up
- * behind it (bench/core.mjs (a), README "Benchmarks"). Threads of the worker's own process were tried:
- * forks from one process serialise on its memory map, and forking the bigger process costs more.
+ * Where a worker's commands are started: in a few command-host processes (command-host.pl), not on the
+ * worker's own thread. Node's spawn forks the whole Node process and blocks its thread until the child
+ * has exec'd: with 4 slots of short commands that was more CPU per job than the queue's statements, and
+ * the database round trips queued up behind it (bench/core.mjs (a), README "Benchmarks"). A host is a
+ * small Perl process that forks cheaply and never waits on a child. Node command hosts and worker
+ * threads were both built and measured first; each cost more than the fork it moved.
  *
- * Each command still runs under runCommand (run-command.ts): the process group, timeouts, output tail
- * and the wait for the whole group are unchanged; only the process that starts it differs. Run from
- * TypeScript sources (the tests' in-process workers) there is no compiled host script, and commands
- * start in-process.
+ * The rules a command runs under are run-command.ts's (process group, timeout, output tail, the wait
+ * for the whole group); the host applies them, and this side turns its messages into the same
+ * CommandResult. Where there is no perl, commands start in-process with runCommand.
  */
-import { fork, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { spawn, type ChildProcess } from "node:child_process";
+import { accessSync, constants as fsConstants } from "node:fs";
+import { availableParallelism, constants as osConstants } from "node:os";
+import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runCommand, type CommandResult, type RunCommandParams, type RunningCommand } from "./run-command.js";
+import { outputText } from "./output-tail.js";
+import { cwdProblemFromCode, runCommand, type CommandResult, type RunCommandParams, type RunningCommand } from "./run-command.js";
 
-export type ToCommandHost =
-  | { type: "run"; key: number; params: Omit<RunCommandParams, "onOutput">; liveOutput: boolean }
-  | { type: "terminate"; key: number; reason: string }
-  | { type: "signal"; key: number; signal: NodeJS.Signals };
-
-export type FromCommandHost =
-  | { type: "started"; key: number; pid: number | undefined }
-  | { type: "output"; key: number; chunk: Uint8Array }
-  | { type: "result"; key: number; result: CommandResult };
-
-interface Pending {
-  resolve: (r: CommandResult) => void;
-  onOutput: ((chunk: Buffer) => void) | undefined;
-  /** The command's process group, once the host has started it. */
-  pid?: number;
-}
-
-interface CommandHost {
-  child: ChildProcess;
-  pending: Map<number, Pending>;
-}
-
-const HOST_SCRIPT = fileURLToPath(new URL("./command-host.js", import.meta.url));
+const HOST_SCRIPT = fileURLToPath(new URL("./command-host.pl", import.meta.url));
 
 /** How long a host gets to exit after the worker closes it, before SIGKILL. */
 const HOST_EXIT_MS = 2000;
 
+const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, num]) => [num, name]));
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, num]) => [num, name]));
+
 /**
  * Command hosts for a worker with `concurrency` slots: one per two slots, at most the CPUs (at least
  * 2 then). Even one slot gets a host: a worker killed with SIGKILL takes its commands down with it
- * (the host sees the channel close), instead of leaving them running beside their retries.
+ * (the host sees its stdin close), instead of leaving them running beside their retries.
  */
 export function commandHostsFor(concurrency: number): number {
   if (concurrency < 2) return 1;
   return Math.min(Math.ceil(concurrency / 2), Math.max(2, availableParallelism()));
 }
 
+/** The perl on PATH, or null. */
+export function findPerl(path = process.env.PATH ?? ""): string | null {
+  for (const dir of path.split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, "perl");
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // Not here.
+    }
+  }
+  return null;
+}
+
+interface Refable {
+  ref(): void;
+  unref(): void;
+}
+
+interface Pending {
+  params: RunCommandParams;
+  resolve: (r: CommandResult) => void;
+  startedAt: number;
+  /** The command's process group, once the host has started it. */
+  pid?: number;
+  /** Why the worker ended it (terminate), if it did. */
+  terminatedBecause?: string;
+}
+
+/** One host process and the commands it is running, keyed by the worker's numbering. */
+class CommandHost {
+  readonly pending = new Map<number, Pending>();
+  private readonly child: ChildProcess;
+  private inbox: Buffer = Buffer.alloc(0);
+  private gone = false;
+
+  constructor(perl: string) {
+    this.child = spawn(perl, [HOST_SCRIPT], { stdio: ["pipe", "pipe", "inherit"] });
+    this.child.stdout!.on("data", (chunk: Buffer) => this.receive(chunk));
+    // A host that dies must not leave its commands running unwatched while their jobs are retried
+    // elsewhere: their process groups are killed, and the attempts fail (and are retried).
+    this.child.on("error", (err) => this.fail(err.message));
+    this.child.on("exit", (code, signal) => this.fail(signal ? `killed by ${signal}` : `exited with code ${code}`));
+    // A write to a host that has just died fails with EPIPE; its exit is what counts.
+    this.child.stdin!.on("error", () => {});
+    // An idle host must not keep a finished worker process alive; one running commands must (see track).
+    this.child.unref();
+    this.stdout.unref();
+    (this.child.stdin as unknown as Refable).unref();
+  }
+
+  private get stdout(): Refable {
+    return this.child.stdout as unknown as Refable;
+  }
+
+  /** Counts a command in; the host's output keeps the process alive while any runs. */
+  track(key: number, p: Pending): void {
+    if (this.pending.size === 0) this.stdout.ref();
+    this.pending.set(key, p);
+  }
+
+  private settle(key: number, p: Pending, result: CommandResult): void {
+    this.pending.delete(key);
+    if (this.pending.size === 0) this.stdout.unref();
+    p.resolve(result);
+  }
+
+  get alive(): boolean {
+    return !this.gone;
+  }
+
+  send(line: string, body?: Buffer): void {
+    if (this.gone) return;
+    this.child.stdin!.write(body ? Buffer.concat([Buffer.from(`${line} ${body.length}\n`), body]) : `${line}\n`);
+  }
+
+  /** Ends the host once its commands have ended: a closed stdin is its cue to exit. */
+  close(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) return resolve();
+      const kill = setTimeout(() => this.child.kill("SIGKILL"), HOST_EXIT_MS);
+      this.child.once("exit", () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      this.child.stdin!.end();
+    });
+  }
+
+  private fail(why: string): void {
+    this.gone = true;
+    for (const p of this.pending.values()) {
+      if (p.pid) {
+        try {
+          process.kill(-p.pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }
+      p.resolve({ exitCode: null, signal: "SIGKILL", timedOut: false, terminatedBecause: `command host failed: ${why}`, spawnError: null, output: "", durationMs: 0 });
+    }
+    this.pending.clear();
+  }
+
+  /** Messages from the host: a header line, and for some a body of the length it ends with. */
+  private receive(chunk: Buffer): void {
+    let buf = this.inbox.length > 0 ? Buffer.concat([this.inbox, chunk]) : chunk;
+    for (;;) {
+      const nl = buf.indexOf(10);
+      if (nl < 0) break;
+      const f = buf.toString("latin1", 0, nl).split(" ");
+      const hasBody = f[0] !== "P";
+      const len = hasBody ? Number(f[f.length - 1]) : 0;
+      if (buf.length < nl + 1 + len) break;
+      const body = buf.subarray(nl + 1, nl + 1 + len);
+      buf = buf.subarray(nl + 1 + len);
+      this.handle(f, body);
+    }
+    this.inbox = buf.length > 0 ? Buffer.from(buf) : Buffer.alloc(0);
+  }
+
+  private handle(f: string[], body: Buffer): void {
+    const key = Number(f[1]);
+    const p = this.pending.get(key);
+    if (!p) return;
+    switch (f[0]) {
+      case "P":
+        p.pid = Number(f[2]);
+        return;
+      case "O":
+        p.params.onOutput?.(Buffer.from(body));
+        return;
+      case "F": {
+        const [step, errno] = body.toString("latin1").split(" ");
+        const code = ERRNO_NAMES.get(Number(errno)) ?? `errno ${errno}`;
+        const spawnError = step === "cwd" ? cwdProblemFromCode(p.params.cwd ?? "", code) : `${step} /bin/sh ${code}`;
+        this.settle(key, p, { exitCode: null, signal: null, timedOut: false, terminatedBecause: null, spawnError, output: "", durationMs: 0 });
+        return;
+      }
+      case "E": {
+        const [exit, sig, timedOutFlag, total] = f.slice(2).map(Number) as [number, number, number, number];
+        const timedOut = timedOutFlag === 1;
+        this.settle(key, p, {
+          exitCode: exit >= 0 ? exit : null,
+          signal: sig > 0 ? (SIGNAL_NAMES.get(sig) ?? `signal ${sig}`) : null,
+          timedOut,
+          terminatedBecause: timedOut ? `timed out after ${p.params.timeoutMs} ms` : (p.terminatedBecause ?? null),
+          spawnError: null,
+          output: outputText(body, total, p.params.outputLimitBytes),
+          durationMs: Math.round(performance.now() - p.startedAt),
+        });
+      }
+    }
+  }
+}
+
 export class CommandRunner {
   private readonly hosts: CommandHost[] = [];
+  private readonly perl: string | null;
   private nextKey = 1;
 
-  constructor(hostCount: number) {
-    if (hostCount > 0 && existsSync(HOST_SCRIPT)) {
-      for (let i = 0; i < hostCount; i++) this.hosts.push(this.startHost());
-    }
+  constructor(hostCount: number, perl: string | null = findPerl()) {
+    this.perl = hostCount > 0 ? perl : null;
+    if (this.perl) for (let i = 0; i < hostCount; i++) this.hosts.push(new CommandHost(this.perl));
+  }
+
+  /** Where commands start, for the worker's start-up log line. */
+  describe(): string {
+    return this.perl ? `${this.hosts.length} command host(s) (${this.perl})` : "in the worker process (no perl on PATH)";
   }
 
   /** Starts a command; the same contract as runCommand. */
   run(params: RunCommandParams): RunningCommand {
     if (this.hosts.length === 0) return runCommand(params);
-    const ct = this.pickHost();
+    const fields = [params.command, params.cwd ?? "", ...Object.entries(params.env ?? {}).map(([k, v]) => `${k}=${v}`)];
+    // The host splits on NUL; enqueue rejects it everywhere, and exec could not pass it anyway.
+    if (fields.some((f) => f.includes("\0"))) return runCommand(params);
+    const host = this.pickHost();
     const key = this.nextKey++;
-    const { onOutput, ...rest } = params;
-    const result = new Promise<CommandResult>((resolve) => ct.pending.set(key, { resolve, onOutput }));
-    const send = (msg: ToCommandHost) => {
-      if (ct.child.connected) ct.child.send(msg);
-    };
-    send({ type: "run", key, params: rest, liveOutput: onOutput !== undefined });
+    const pending: Pending = { params, resolve: () => {}, startedAt: performance.now() };
+    const result = new Promise<CommandResult>((resolve) => (pending.resolve = resolve));
+    host.track(key, pending);
+    const payload = fields.join("\0");
+    host.send(`R ${key} ${params.timeoutMs ?? 0} ${params.outputLimitBytes} ${params.onOutput ? 1 : 0}`, Buffer.from(payload));
     return {
       result,
-      // Known only inside the host; nothing in the worker signals by pid.
+      // Known only once the host has started it; nothing in the worker signals by pid.
       pid: undefined,
-      terminate: (reason) => send({ type: "terminate", key, reason }),
-      signal: (signal) => send({ type: "signal", key, signal }),
+      terminate: (reason) => {
+        pending.terminatedBecause ??= reason;
+        host.send(`T ${key}`);
+      },
+      signal: (signal) => host.send(`S ${key} ${osConstants.signals[signal]}`),
     };
   }
 
   /** Ends the hosts; call once no command is running. */
   async close(): Promise<void> {
-    const hosts = this.hosts.splice(0);
-    await Promise.all(
-      hosts.map(
-        (ct) =>
-          new Promise<void>((resolve) => {
-            if (ct.child.exitCode !== null || ct.child.signalCode !== null) return resolve();
-            const kill = setTimeout(() => ct.child.kill("SIGKILL"), HOST_EXIT_MS);
-            ct.child.once("exit", () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            // A closed channel is the host's cue to exit (it ignores SIGTERM, which is the worker's).
-            if (ct.child.connected) ct.child.disconnect();
-          }),
-      ),
-    );
+    await Promise.all(this.hosts.splice(0).map((h) => h.close()));
   }
 
   /**
    * The host with the fewest running commands. One that has gone away is replaced here, when work
    * arrives, not when it dies: a host that cannot start fails the attempts given to it instead of
-   * being forked again in a loop.
+   * being started again in a loop.
    */
   private pickHost(): CommandHost {
     let i = 0;
     for (let k = 1; k < this.hosts.length; k++) if (this.hosts[k]!.pending.size < this.hosts[i]!.pending.size) i = k;
-    if (!this.hosts[i]!.child.connected) this.hosts[i] = this.startHost();
+    if (!this.hosts[i]!.alive) this.hosts[i] = new CommandHost(this.perl!);
     return this.hosts[i]!;
-  }
-
-  private startHost(): CommandHost {
-    const child = fork(HOST_SCRIPT, [], { serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"], execArgv: [] });
-    const ct: CommandHost = { child, pending: new Map() };
-    child.on("message", (msg: FromCommandHost) => {
-      const p = ct.pending.get(msg.key);
-      if (!p) return;
-      if (msg.type === "started") p.pid = msg.pid;
-      else if (msg.type === "output") p.onOutput?.(Buffer.from(msg.chunk.buffer, msg.chunk.byteOffset, msg.chunk.byteLength));
-      else {
-        ct.pending.delete(msg.key);
-        p.resolve(msg.result);
-      }
-    });
-    // A host that dies must not leave its commands running unwatched while their jobs are retried
-    // elsewhere: their process groups are killed, and the attempts fail (and are retried).
-    const fail = (why: string) => {
-      for (const p of ct.pending.values()) {
-        if (p.pid) {
-          try {
-            process.kill(-p.pid, "SIGKILL");
-          } catch {
-            // Already gone.
-          }
-        }
-        p.resolve({ exitCode: null, signal: "SIGKILL", timedOut: false, terminatedBecause: `command host failed: ${why}`, spawnError: null, output: "", durationMs: 0 });
-      }
-      ct.pending.clear();
-    };
-    child.on("error", (err) => fail(err.message));
-    child.on("exit", (code, signal) => fail(signal ? `killed by ${signal}` : `exited with code ${code}`));
-    // Idle hosts must not keep a finished worker process alive.
-    child.unref();
-    child.channel?.unref();
-    return ct;
   }
 }

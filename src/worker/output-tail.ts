@@ -26,14 +26,6 @@ export class OutputTail {
     }
   }
 
-  /** Hands over the kept bytes and starts empty again (`total` keeps counting). */
-  take(): Buffer {
-    const buf = Buffer.concat(this.chunks);
-    this.chunks = [];
-    this.kept = 0;
-    return buf.length > this.limitBytes ? buf.subarray(buf.length - this.limitBytes) : buf;
-  }
-
   /**
    * The kept tail as text PostgreSQL accepts: invalid UTF-8 becomes U+FFFD and NUL bytes (which a
    * text column rejects) become U+2400, with a note of how much was dropped.
@@ -41,8 +33,13 @@ export class OutputTail {
   text(): string {
     let buf = Buffer.concat(this.chunks);
     if (buf.length > this.limitBytes) buf = buf.subarray(buf.length - this.limitBytes);
-    const dropped = this.total - buf.length;
-    const body = buf.toString("utf8").replace(/\u0000/g, "\u2400");
-    return dropped > 0 ? `[… ${dropped} earlier bytes not kept (output_limit_bytes=${this.limitBytes}) …]\n${body}` : body;
+    return outputText(buf, this.total, this.limitBytes);
   }
+}
+
+/** A kept tail of `total` bytes of output as stored text; see OutputTail.text. */
+export function outputText(tail: Buffer, total: number, limitBytes: number): string {
+  const dropped = total - tail.length;
+  const body = tail.toString("utf8").replace(/\u0000/g, "\u2400");
+  return dropped > 0 ? `[… ${dropped} earlier bytes not kept (output_limit_bytes=${limitBytes}) …]\n${body}` : body;
 }

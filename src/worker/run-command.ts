@@ -3,7 +3,7 @@
  * shutdown can end the whole tree (the shell and everything it started), SIGTERM first and SIGKILL
  * after a grace period. Output (stdout and stderr interleaved) is kept as a capped tail.
  */
-import { statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { spawn, type ChildProcess } from "node:child_process";
 import { OutputTail } from "./output-tail.js";
 
@@ -55,24 +55,49 @@ function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
   }
 }
 
+/** Why `cwd` cannot be used on this host, from the error code of stat or chdir. */
+export function cwdProblemFromCode(cwd: string, code: string | undefined): string {
+  if (code === "ENOENT") return `working directory ${cwd} does not exist on this host`;
+  if (code === "ENOTDIR") return `working directory ${cwd} is not a directory on this host`;
+  return `working directory ${cwd} is not usable on this host (${code})`;
+}
+
 /** Why `cwd` cannot be used on this host, or null when it can. */
 function cwdProblem(cwd: string): string | null {
   try {
-    return statSync(cwd).isDirectory() ? null : `working directory ${cwd} is not a directory on this host`;
+    return statSync(cwd).isDirectory() ? null : cwdProblemFromCode(cwd, "ENOTDIR");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === "ENOENT" ? `working directory ${cwd} does not exist on this host` : `working directory ${cwd} is not usable on this host (${code})`;
+    return cwdProblemFromCode(cwd, (err as NodeJS.ErrnoException).code);
   }
 }
 
-function groupAlive(pid: number | undefined): boolean {
-  if (!pid) return false;
+/**
+ * Whether anything of process group `pgid` still runs. A zombie does not count: what the shell left
+ * behind is reparented to PID 1 when the shell exits, and PID 1 may take seconds to reap it (or never,
+ * in a container without an init), while kill(-pgid, 0) still finds it. On Linux, /proc tells zombies
+ * apart; it is read only when kill says the group exists, which is rare once the shell has exited.
+ */
+function groupAlive(pgid: number | undefined): boolean {
+  if (!pgid) return false;
   try {
-    process.kill(-pid, 0);
-    return true;
+    process.kill(-pgid, 0);
   } catch {
     return false;
   }
+  if (process.platform !== "linux") return true;
+  for (const name of readdirSync("/proc")) {
+    if (name.charCodeAt(0) > 57) continue; // not a pid
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, "latin1");
+    } catch {
+      continue; // gone meanwhile
+    }
+    // After "(comm)": state, ppid, pgrp, ...
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 3);
+    if (Number(pgrp) === pgid && state !== "Z") return true;
+  }
+  return false;
 }
 
 /**

@@ -176,7 +176,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.retention.start();
     this.scheduler.start();
     this.scheduler.trigger();
-    this.deps.log.info({ worker: this.id, queues: this.options.queues, concurrency: this.options.concurrency }, "worker started");
+    this.deps.log.info({ worker: this.id, queues: this.options.queues, concurrency: this.options.concurrency, commands: this.commands.describe() }, "worker started");
     this.loopDone = this.loop();
   }
 

@@ -13,9 +13,9 @@ export interface WorkerProcess {
   exited: Promise<number | string>;
 }
 
-export function startWorkerProcess(args: string[] = []): WorkerProcess {
+export function startWorkerProcess(args: string[] = [], env: NodeJS.ProcessEnv = {}): WorkerProcess {
   const child = spawn(process.execPath, [CLI, "worker", "start", "--foreground", ...args], {
-    env: { ...process.env },
+    env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";

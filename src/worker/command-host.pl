@@ -1,0 +1,285 @@
+#!/usr/bin/perl
+# queuectl command host: the small process that starts a worker's commands and watches them.
+#
+# Why Perl: starting a process from Node forks the whole Node process and blocks its thread until the
+# child has exec'd; in a worker that cost more CPU per job than the queue's own SQL. This host forks a
+# 5 MB interpreter instead, away from the worker's thread, and uses only perl-base, which every Debian and
+# Ubuntu image has (it is "Essential"), as does macOS. Where there is no perl, the worker starts
+# commands itself (run-command.ts), with the same rules. command-runner.ts is the other end.
+#
+# The rules are those of run-command.ts: `/bin/sh -c COMMAND` in a session (and process group) of its
+# own, stdin /dev/null, stdout and stderr into one pipe of which the last LIMIT bytes are kept; a
+# timeout or a terminate ends the group with SIGTERM, then SIGKILL after a grace period; when the
+# shell exits, what it left in its group gets the same; a command is over when the shell has exited,
+# its output pipe is drained and nothing of its group is left.
+#
+# If the worker goes away (stdin closes: it exited, crashed or was killed with SIGKILL), the host ends
+# every running command the same way and exits: their jobs are rescued and retried elsewhere, and the
+# old run must not go on beside the new one.
+#
+# Protocol, on stdin/stdout. Each message is a header line; some carry LEN bytes after it.
+#   worker -> host
+#     R KEY TIMEOUT_MS LIMIT LIVE LEN\n  COMMAND \0 CWD \0 NAME=VALUE \0 NAME=VALUE ...  run
+#                                        (CWD empty: the host's; TIMEOUT_MS 0: none; LIVE 1: send output)
+#     T KEY\n                            terminate the group (SIGTERM, SIGKILL after the grace period)
+#     S KEY SIGNUM\n                     send one signal to the group
+#   host -> worker
+#     P KEY PID\n                        started (exec'd) as process group PID
+#     F KEY LEN\n STEP ERRNO             could not start: STEP (pipe, fork, cwd, exec) failed with ERRNO
+#     O KEY LEN\n BYTES                  live output, at most every 100 ms, at most LIMIT bytes
+#     E KEY EXIT SIGNUM TIMEDOUT TOTAL LEN\n TAIL   ended (EXIT -1 when ended by a signal); TOTAL = bytes seen
+use strict;
+use warnings;
+use POSIX ();
+
+my $KILL_GRACE_MS = 3000;         # = KILL_GRACE_MS in run-command.ts
+my $FORWARD_INTERVAL_MS = 100;    # live output, as in the worker's log streaming
+my $TICK_MS = 1000 / (POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100);
+
+# A monotonic clock from perl-base alone (Time::HiRes is not in it): times(2), 10 ms resolution.
+sub now_ms { return (POSIX::times())[0] * $TICK_MS }
+
+# The worker's signals are for the worker: a SIGTERM/SIGINT sent to its whole process group (a
+# terminal's Ctrl-C) must not kill the host under the commands the worker is finishing.
+$SIG{TERM} = 'IGNORE';
+$SIG{INT} = 'IGNORE';
+# A write to a worker that has gone is an error to handle, not a reason to die with commands running.
+$SIG{PIPE} = 'IGNORE';
+# A handler (not the default) so that a child's exit interrupts select(); reaping happens in the loop.
+$SIG{CHLD} = sub { };
+# What a command leaves behind when its shell exits becomes this host's child, not PID 1's
+# (PR_SET_CHILD_SUBREAPER, Linux): the host reaps it as it ends, so a group whose leftovers were
+# killed is gone at once, whatever PID 1 does about zombies. prctl's number by architecture.
+my %PRCTL = (x86_64 => 157, aarch64 => 167);
+if ($^O eq 'linux' && (my $prctl = $PRCTL{ (POSIX::uname())[4] })) { syscall($prctl, 36, 1, 0, 0, 0) }
+
+# The commands' stdin.
+open(my $null, '<', '/dev/null') or die "queuectl command host: /dev/null: $!\n";
+my $NULL_FD = fileno($null);
+
+my %jobs;      # KEY -> job
+my %by_pid;    # PID -> KEY
+my $inbuf = '';
+my $worker_gone = 0;
+
+sub send_msg {
+    my ($header, $body) = @_;
+    return if $worker_gone;
+    my $msg = defined $body ? "$header " . length($body) . "\n" . $body : "$header\n";
+    while (length $msg) {
+        my $n = syswrite(STDOUT, $msg);
+        if (!defined $n) {
+            next if $!{EINTR};
+            worker_went_away();
+            return;
+        }
+        substr($msg, 0, $n, '');
+    }
+}
+
+sub signal_group {
+    my ($job, $sig) = @_;
+    return kill($sig, -$job->{pid});
+}
+
+sub terminate {
+    my ($job) = @_;
+    return if $job->{terminating};
+    $job->{terminating} = 1;
+    signal_group($job, 'TERM');
+    $job->{kill_at} //= now_ms() + $KILL_GRACE_MS;
+}
+
+sub worker_went_away {
+    $worker_gone = 1;
+    terminate($_) for values %jobs;
+}
+
+sub start_command {
+    my ($key, $timeout_ms, $limit, $live, $payload) = @_;
+    my ($command, $cwd, @env) = split /\0/, $payload, -1;
+    my ($out_r, $out_w, $err_r, $err_w);
+    # Perl opens these close-on-exec: the command inherits only what dup2 puts on 1 and 2.
+    unless (pipe($out_r, $out_w) && pipe($err_r, $err_w)) {
+        send_msg("F $key", 'pipe ' . ($! + 0));
+        return;
+    }
+    my %env = map { split /=/, $_, 2 } @env;
+    my $out_fd = fileno($out_w);
+    my ($pid, $why);
+    {
+        # Until its exec the child shares this process's pages, and each page either of them writes
+        # meanwhile is copied first. So the job's environment is set here before the fork (and put
+        # back after the exec, by local), the child does little, and this process waits for the exec
+        # before it goes on: waiting costs less CPU than the copies. The command also leads its own
+        # group by the time this returns.
+        local @ENV{ keys %env } = values %env;
+        $pid = fork();
+        if ($pid == 0) {
+            # Ignored signals stay ignored across exec: the command gets the defaults back.
+            @SIG{qw(TERM INT PIPE)} = ('DEFAULT') x 3;
+            POSIX::setsid();
+            if ($cwd ne '' && !chdir $cwd) {
+                syswrite($err_w, 'cwd ' . ($! + 0));
+                POSIX::_exit(127);
+            }
+            POSIX::dup2($NULL_FD, 0);
+            POSIX::dup2($out_fd, 1);
+            POSIX::dup2($out_fd, 2);
+            { exec { '/bin/sh' } '/bin/sh', '-c', $command }
+            syswrite($err_w, 'exec ' . ($! + 0));
+            POSIX::_exit(127);
+        }
+        $why = 'fork ' . ($! + 0) unless defined $pid;
+        close $err_w;
+        # The status pipe closes at the exec, or carries why there was none.
+        1 while defined $pid && !defined sysread($err_r, $why, 4096) && $!{EINTR};
+    }
+    close $out_w;
+    close $err_r;
+    if (length $why) {
+        waitpid($pid, 0) if defined $pid;
+        close $out_r;
+        send_msg("F $key", $why);
+        return;
+    }
+    send_msg("P $key $pid");
+    $jobs{$key} = {
+        key => $key, pid => $pid, out => $out_r, limit => $limit, live => $live,
+        tail => '', total => 0, live_buf => '', live_due => undef,
+        timeout_at => $timeout_ms > 0 ? now_ms() + $timeout_ms : undef,
+    };
+    $by_pid{$pid} = $key;
+}
+
+sub read_output {
+    my ($job) = @_;
+    my $n = sysread($job->{out}, my $chunk, 65536);
+    return if !defined $n && $!{EINTR};
+    if (!$n) {
+        close $job->{out};
+        delete $job->{out};
+        return;
+    }
+    $job->{total} += $n;
+    my $limit = $job->{limit};
+    return if $limit <= 0;
+    $job->{tail} .= $chunk;
+    substr($job->{tail}, 0, length($job->{tail}) - $limit, '') if length($job->{tail}) > $limit;
+    if ($job->{live}) {
+        $job->{live_buf} .= $chunk;
+        substr($job->{live_buf}, 0, length($job->{live_buf}) - $limit, '') if length($job->{live_buf}) > $limit;
+        $job->{live_due} //= now_ms() + $FORWARD_INTERVAL_MS;
+    }
+}
+
+sub read_worker {
+    my $n = sysread(STDIN, $inbuf, 65536, length $inbuf);
+    return if !defined $n && $!{EINTR};
+    if (!$n) {
+        worker_went_away();
+        return;
+    }
+    while ($inbuf =~ /\A([^\n]*)\n/) {
+        my @f = split / /, $1;
+        my $header_len = length($1) + 1;
+        if ($f[0] eq 'R') {
+            my $len = $f[5];
+            last if length($inbuf) < $header_len + $len;
+            my $payload = substr($inbuf, $header_len, $len);
+            substr($inbuf, 0, $header_len + $len, '');
+            start_command(@f[1 .. 4], $payload);
+            next;
+        }
+        substr($inbuf, 0, $header_len, '');
+        my $job = $jobs{ $f[1] } or next;
+        if ($f[0] eq 'T') { terminate($job) }
+        elsif ($f[0] eq 'S') { signal_group($job, $f[2]) }
+    }
+}
+
+sub reap_children {
+    while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+        my $key = delete $by_pid{$pid};
+        next unless defined $key && $jobs{$key};
+        $jobs{$key}{status} = $?;
+    }
+}
+
+sub flush_live {
+    my ($job) = @_;
+    $job->{live_due} = undef;
+    send_msg("O $job->{key}", $job->{live_buf}) if length $job->{live_buf};
+    $job->{live_buf} = '';
+}
+
+# Timers, and the end of each command. Returns how long select() may sleep (seconds, undef = until
+# something happens).
+sub tend_jobs {
+    my $now = now_ms();
+    my $wait;
+    my $soon = sub { my $ms = $_[0] > 0 ? $_[0] : 0; $wait = $ms if !defined $wait || $ms < $wait };
+    for my $job (values %jobs) {
+        my $key = $job->{key};
+        if (defined $job->{timeout_at} && !$job->{timed_out}) {
+            if ($now >= $job->{timeout_at}) {
+                $job->{timed_out} = 1;
+                terminate($job);
+            } else {
+                $soon->($job->{timeout_at} - $now);
+            }
+        }
+        if (defined $job->{kill_at} && !$job->{killed}) {
+            if ($now >= $job->{kill_at}) {
+                signal_group($job, 'KILL');
+                $job->{killed} = 1;
+            } else {
+                $soon->($job->{kill_at} - $now);
+            }
+        }
+        if (defined $job->{live_due}) {
+            if ($now >= $job->{live_due}) { flush_live($job) }
+            else { $soon->($job->{live_due} - $now) }
+        }
+        if (defined $job->{status} && !$job->{shell_exit_seen}) {
+            $job->{shell_exit_seen} = 1;
+            # What the shell left in its group (`cmd &`) would keep the job running: the job is the tree.
+            if (signal_group($job, 0)) {
+                signal_group($job, 'TERM');
+                $job->{kill_at} //= $now + $KILL_GRACE_MS;
+            }
+        }
+        if (!defined $job->{status}) {
+            # Output ended but the shell not reaped yet: its exit is a moment away (or it closed its
+            # output and runs on, which a slower poll finds).
+            $soon->($job->{out} ? 250 : 10);
+            next;
+        }
+        if ($job->{out}) { $soon->(250); next }
+        if (signal_group($job, 0)) { $soon->(50); next }
+        my $status = $job->{status};
+        my $exit = POSIX::WIFEXITED($status) ? POSIX::WEXITSTATUS($status) : -1;
+        my $sig = POSIX::WIFSIGNALED($status) ? POSIX::WTERMSIG($status) : 0;
+        send_msg("E $key $exit $sig " . ($job->{timed_out} ? 1 : 0) . " $job->{total}", $job->{tail});
+        delete $jobs{$key};
+    }
+    return defined $wait ? $wait / 1000 : undef;
+}
+
+while (1) {
+    my $wait = tend_jobs();
+    last if $worker_gone && !%jobs;
+    my $rin = '';
+    vec($rin, 0, 1) = 1 unless $worker_gone;
+    for my $job (values %jobs) {
+        vec($rin, fileno($job->{out}), 1) = 1 if $job->{out};
+    }
+    my $n = select(my $rout = $rin, undef, undef, $wait);
+    reap_children();
+    next if $n <= 0;
+    read_worker() if vec($rout, 0, 1);
+    for my $job (values %jobs) {
+        read_output($job) if $job->{out} && vec($rout, fileno($job->{out}), 1);
+    }
+}
+exit 0;
