@@ -7,9 +7,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { setConfigValue } from "../src/queue/config.js";
-import { claimJobs, completeAndClaimJobs, completeJob, failJob, rescueExpiredJobs } from "../src/queue/sql.js";
+import { createPool } from "../src/db/pool.js";
+import { claimJobs, completeAndClaimJobs, completeJob, failJob, releaseUnacknowledgedClaims, rescueExpiredJobs } from "../src/queue/sql.js";
 import { useTestDatabase } from "./helpers/db.js";
-import { alive, enqueue, jobState, startWorkerProcess, waitFor } from "./helpers/workers.js";
+import { alive, enqueue, jobState, startInProcessWorker, startWorkerProcess, waitFor } from "./helpers/workers.js";
 
 const db = useTestDatabase();
 
@@ -109,5 +110,58 @@ describe("leases", () => {
     expect(ids.length + again.length).toBe(50);
     const failed = await db.pool.query("SELECT count(*)::int AS n FROM jobs WHERE state = 'failed' AND attempts = 1");
     expect(failed.rows[0].n).toBe(50);
+  });
+
+  it("gives back only the jobs a worker holds without knowing it, each attempt uncounted", async () => {
+    await enqueue(db.pool, ["u1", "u2", "u3", "u4"].map((id, i) => ({ id, command: "true", priority: 9 - i })));
+    await claimJobs(db.pool, { workerId: "U", queues: [], limit: 3, leaseMs: 60_000 });
+    await claimJobs(db.pool, { workerId: "V", queues: [], limit: 1, leaseMs: 60_000 });
+    // U heard back about u1 only: u2 and u3 were claimed by a statement whose answer it never got.
+    const released = await releaseUnacknowledgedClaims(db.pool, { workerId: "U", heldJobIds: ["u1"] });
+    expect(released.sort()).toEqual(["u2", "u3"]);
+    expect(await jobState(db.pool, "u1")).toMatchObject({ state: "processing", worker_id: "U", attempts: 1 });
+    expect(await jobState(db.pool, "u2")).toMatchObject({ state: "pending", attempts: 0 });
+    expect(await jobState(db.pool, "u4")).toMatchObject({ state: "processing", worker_id: "V", attempts: 1 });
+    const history = await db.pool.query("SELECT job_id, error FROM job_attempts WHERE job_id IN ('u2', 'u3') ORDER BY job_id");
+    expect(history.rows.map((r) => r.job_id)).toEqual(["u2", "u3"]);
+    for (const r of history.rows) expect(r.error).toMatch(/never got the answer to its claim/);
+    expect(await releaseUnacknowledgedClaims(db.pool, { workerId: "U", heldJobIds: ["u1"] })).toEqual([]);
+    expect((await claimJobs(db.pool, { workerId: "V", queues: [], limit: 5, leaseMs: 60_000 })).map((j) => [j.id, j.attempts])).toEqual([["u2", 1], ["u3", 1]]);
+  });
+
+  it("a claim that committed but whose answer was lost runs once, at once, not after its lease", async () => {
+    await setConfigValue(db.pool, "lease_ms", "60000");
+    await setConfigValue(db.pool, "poll_interval_ms", "100");
+    const workerId = "lost-answer-worker";
+    // What a lost answer leaves behind: the job is processing under the worker, which never heard of it.
+    await enqueue(db.pool, [{ id: "unanswered", command: "echo ran" }]);
+    await claimJobs(db.pool, { workerId, queues: [], limit: 1, leaseMs: 60_000 });
+    const pool = createPool(db.url, { applicationName: "queuectl-lost-answer" });
+    const worker = await startInProcessWorker({ pool, url: db.url }, { id: workerId });
+    const locker = await db.pool.connect();
+    try {
+      // Make the worker's next claim fail: hold it on a lock, then end its connection.
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE queues IN ACCESS EXCLUSIVE MODE");
+      const blocked = await waitFor(async () => {
+        const res = await db.pool.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE application_name = 'queuectl-lost-answer' AND wait_event_type = 'Lock' AND query LIKE 'WITH finished AS%'`,
+        );
+        return res.rows[0]?.pid;
+      }, { what: "the worker's claim waiting on the lock" });
+      await db.pool.query("SELECT pg_terminate_backend($1)", [blocked]);
+      await locker.query("COMMIT");
+      await waitFor(async () => (await jobState(db.pool, "unanswered"))?.state === "completed", { timeoutMs: 10_000, what: "the unanswered job to run" });
+      expect(await jobState(db.pool, "unanswered")).toMatchObject({ attempts: 1, worker_id: workerId });
+      const history = await db.pool.query("SELECT error, output FROM job_attempts WHERE job_id = 'unanswered' ORDER BY id");
+      expect(history.rows).toHaveLength(2);
+      expect(history.rows[0].error).toMatch(/never got the answer to its claim/);
+      expect(history.rows[1]).toEqual({ error: null, output: "ran\n" });
+    } finally {
+      locker.release();
+      worker.requestStop("test over");
+      await worker.finished();
+      await pool.end();
+    }
   });
 });

@@ -638,6 +638,39 @@ export async function releaseJob(db: Db, p: { jobId: string; workerId: string; a
 }
 
 /**
+ * Gives back the jobs a worker holds without knowing it. A claim can commit while its answer is lost:
+ * the connection drops between COMMIT and the reply (PostgreSQL restarting or terminating backends, a
+ * network cut). The worker saw an error and never started those commands, yet the rows say it holds
+ * them, and without this they would wait out their lease and then count a failed attempt. After a
+ * failed claim the worker's slot loop runs this before its next claim, with every job it holds.
+ *
+ * Why it cannot take a job that is running: only the slot loop claims for a worker, and it runs this
+ * between its own statements, so every claim whose answer arrived is already in `heldJobIds` (a slot
+ * stays there until its outcome is recorded). A row held by the worker and not in that list belongs to
+ * a claim whose answer never came, so its command never started. Fenced on worker and state like
+ * releaseJob; a claim still in flight on the server (the client gave up on it, the server did not)
+ * is invisible to this statement's snapshot and falls to the rescuer after its lease.
+ */
+export async function releaseUnacknowledgedClaims(db: Db, p: { workerId: string; heldJobIds: readonly string[] }): Promise<string[]> {
+  const reason = "released: the worker never got the answer to its claim (connection lost); the command did not run";
+  const res = await db.query<{ id: string }>(
+    `WITH released AS (
+       UPDATE jobs SET state = 'pending', attempts = attempts - 1, run_at = now(), lease_expires_at = NULL,
+              last_error = $3, updated_at = now()
+       WHERE worker_id = $1 AND state = 'processing' AND NOT (id = ANY ($2::text[]))
+       RETURNING id, attempts + 1 AS attempt
+     ), history AS (
+       UPDATE job_attempts a SET finished_at = now(), error = $3
+       FROM released r
+       WHERE a.job_id = r.id AND a.attempt = r.attempt AND a.worker_id = $1 AND a.finished_at IS NULL
+     )
+     SELECT id FROM released`,
+    [p.workerId, p.heldJobIds, reason],
+  );
+  return res.rows.map((r) => r.id);
+}
+
+/**
  * Keeps the output of an attempt whose result was not recorded (the job was cancelled or taken over
  * while it ran). Fenced on (job, attempt, worker) and only fills an empty output: it never touches
  * another attempt's row.

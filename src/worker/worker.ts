@@ -20,6 +20,7 @@ import {
   nextRunAt,
   registerWorker,
   releaseJob,
+  releaseUnacknowledgedClaims,
   saveAttemptOutput,
   setWorkerState,
   takeJobSignals,
@@ -114,6 +115,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly completions = new Set<Promise<void>>();
   /** Successes the slot loop records with its next claim (one statement for both). */
   private queuedCompletions: QueuedCompletion[] = [];
+  /** A claim failed without an answer: it may have committed, so the next pass first gives back what it took. */
+  private claimAnswerLost = false;
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -267,6 +270,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.queuedCompletions = [];
       let claimed: ClaimedJob[];
       try {
+        if (this.claimAnswerLost) await this.releaseUnacknowledgedClaims();
         const params = { workerId: this.id, queues: this.options.queues, limit: Math.max(0, free), leaseMs: this.config.lease_ms };
         const result = await completeAndClaimJobs(this.deps.pool, { ...params, completions: completions.map((c) => c.attempt) });
         for (const c of completions) c.settle(result.completed.get(c.attempt.jobId) ?? null);
@@ -274,6 +278,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         if (this.limitedQueues && free > 0 && claimed.length < free) {
           // Its own failure must not lose the jobs the first claim already holds.
           const limited = await claimLimitedJobs(this.deps.pool, { ...params, limit: free - claimed.length }).catch((err: unknown) => {
+            this.claimAnswerLost = true;
             this.deps.log.warn({ err: (err as Error).message }, "claim of limited queues failed; retrying");
             return [];
           });
@@ -282,6 +287,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         failures = 0;
       } catch (err) {
         failures++;
+        if (free > 0) this.claimAnswerLost = true;
         this.deps.log.warn({ err: (err as Error).message }, completions.length > 0 ? "database unavailable while recording outcomes; retrying" : "claim failed; retrying");
         this.requeueCompletions(completions);
         await this.sleep(Math.min(this.config.poll_interval_ms, 100 * 2 ** Math.min(failures, 6)));
@@ -301,6 +307,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.sleep(await this.idleWaitMs());
     }
     await this.drain();
+  }
+
+  /** Runs between the slot loop's statements only: see releaseUnacknowledgedClaims for why that makes it safe. */
+  private async releaseUnacknowledgedClaims(): Promise<void> {
+    const released = await releaseUnacknowledgedClaims(this.deps.pool, { workerId: this.id, heldJobIds: [...this.slots.keys()] });
+    this.claimAnswerLost = false;
+    if (released.length > 0) this.deps.log.warn({ jobs: released }, "gave back jobs claimed by a statement whose answer was lost; they run again without counting an attempt");
   }
 
   /** Commands running now: a slot whose command has ended no longer counts, even before its outcome is recorded. */
@@ -493,6 +506,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async drain(): Promise<void> {
     while (this.completions.size > 0) await Promise.allSettled([...this.completions]);
+    if (this.claimAnswerLost) await this.withRetry(() => this.releaseUnacknowledgedClaims());
     clearTimeout(this.stopTimer);
     await this.heartbeat.stop();
     await this.rescuer.stop();
