@@ -385,7 +385,7 @@ async function phaseA() {
   const backends = new BackendCpu();
   backends.start();
   const before = cpuSample();
-  // The worker's own CPU and its command hosts' (its node children, which start the shells) from
+  // The worker's own CPU and its command hosts' (its perl children, which start the shells) from
   // /proc, sampled every 100 ms: the last sample is up to 100 ms before exit. The shells' CPU is the
   // rest of what the worker's process tree used (exact: this process reaps the worker).
   let lastWorkerCpu = null;
@@ -693,7 +693,7 @@ if (results.a) {
   rows.push(["    ratio worker / ceiling", fmt(a.ratio), `>= ${GOALS.ratio}`, verdict(a.ratio >= GOALS.ratio)]);
   rows.push(["    worker process wall (spawn -> exit), ratio", `${fmt(a.worker.process_wall_ms, " ms")}, ${fmt(a.ratio_process_wall)}`, "(info)", ""]);
   rows.push(["    CPU per job: worker+sh / ceiling node+sh", `${fmt(a.worker.cpu_ms_per_job_incl_sh, " ms")} / ${fmt(a.ceiling_cpu_ms_per_job, " ms")}`, "(info)", ""]);
-  rows.push(["    worker CPU per job: node (hosts incl.) / sh / postgres", `${fmt(a.worker.cpu_ms_per_job_node_only)} / ${fmt(a.worker.cpu_ms_per_job_sh_only)} / ${fmt(a.worker.postgres_cpu_ms_per_job, " ms")}`, "(info)", ""]);
+  rows.push(["    worker CPU per job: worker+hosts / sh / postgres", `${fmt(a.worker.cpu_ms_per_job_node_only)} / ${fmt(a.worker.cpu_ms_per_job_sh_only)} / ${fmt(a.worker.postgres_cpu_ms_per_job, " ms")}`, "(info)", ""]);
   rows.push(["    DB transactions per job (pg_stat_database)", fmt(a.worker.transactions_per_job), "(info)", ""]);
   rows.push(["    CPU-cost ratio: ceiling CPU / (worker+sh+postgres)", fmt(a.cpu_cost_ratio), "(info)", ""]);
 }

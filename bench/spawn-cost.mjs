@@ -3,8 +3,10 @@
  * Where a worker's per-job CPU goes when it starts a command: the same `sh -c true`, 4 at a time,
  * started (1) with child_process.spawn and stdio ignored (the ceiling of bench/core.mjs), (2) with
  * child_process.spawn set up like a job (own process group, stdout/stderr piped, env extended),
- * (3) through dist/worker/run-command.js (what the worker's command hosts run). Prints wall time and this
- * process's user/system CPU per job, and the children's CPU per job.
+ * (3) with dist/worker/run-command.js (how a worker without perl starts commands), (4) through the Perl
+ * command host (dist/worker/command-runner.js: what a worker does). Prints wall time and this process's
+ * user/system CPU per job, and the children's CPU per job (for (4): the host's too, which ends with the
+ * measurement).
  *
  *   node bench/spawn-cost.mjs [jobs=1000] [--load-cli]   (--load-cli: import the CLI first, as a worker has)
  */
@@ -18,6 +20,7 @@ const N = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 1000);
 const SLOTS = 4;
 if (process.argv.includes("--load-cli")) await import(join(ROOT, "dist", "cli", "program.js"));
 const { runCommand } = await import(join(ROOT, "dist", "worker", "run-command.js"));
+const { CommandRunner } = await import(join(ROOT, "dist", "worker", "command-runner.js"));
 
 function childrenCpuMs() {
   const st = readFileSync("/proc/self/stat", "utf8");
@@ -25,10 +28,14 @@ function childrenCpuMs() {
   return ((f[13] + f[14]) * 1000) / 100;
 }
 
+const jobEnv = { QUEUECTL_JOB_ID: "x", QUEUECTL_ATTEMPT: "1", QUEUECTL_QUEUE: "default", QUEUECTL_WORKER_ID: "w" };
+/** Each variant: a factory of { run, close } for one measurement. */
+const plain = (run) => () => ({ run, close: async () => {} });
 const variants = {
-  "spawn, stdio ignored": () =>
+  "spawn, stdio ignored": plain(() =>
     new Promise((resolve) => spawn("sh", ["-c", "true"], { stdio: "ignore" }).on("exit", resolve)),
-  "spawn like a job (group, pipes, env)": () =>
+  ),
+  "spawn like a job (group, pipes, env)": plain(() =>
     new Promise((resolve) => {
       const c = spawn("/bin/sh", ["-c", "true"], {
         detached: true,
@@ -39,11 +46,16 @@ const variants = {
       c.stderr.on("data", () => {});
       c.on("close", resolve);
     }),
-  "runCommand (what command hosts run)": () =>
-    runCommand({ command: "true", timeoutMs: null, outputLimitBytes: 262144, env: { QUEUECTL_JOB_ID: "x", QUEUECTL_ATTEMPT: "1", QUEUECTL_QUEUE: "default", QUEUECTL_WORKER_ID: "w" } }).result,
+  ),
+  "runCommand (in-process, no perl)": plain(() => runCommand({ command: "true", timeoutMs: null, outputLimitBytes: 262144, env: jobEnv }).result),
+  "Perl command host (a worker's way)": () => {
+    const hosts = new CommandRunner(1);
+    return { run: () => hosts.run({ command: "true", timeoutMs: null, outputLimitBytes: 262144, env: jobEnv }).result, close: () => hosts.close() };
+  },
 };
 
-async function measure(fn, n) {
+async function measure(variant, n) {
+  const { run: fn, close } = variant();
   let started = 0;
   const one = async () => {
     while (started < n) {
@@ -56,6 +68,7 @@ async function measure(fn, n) {
   const t0 = performance.now();
   await Promise.all(Array.from({ length: SLOTS }, one));
   const ms = performance.now() - t0;
+  await close();
   const cpu = process.cpuUsage(c0);
   return { ms, user: cpu.user / 1000 / n, sys: cpu.system / 1000 / n, kids: (childrenCpuMs() - k0) / n };
 }
