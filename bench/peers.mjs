@@ -54,7 +54,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
 const { applyMigrations } = await import(join(ROOT, "dist", "db", "migrate.js"));
 const { enqueueJobs } = await import(join(ROOT, "dist", "queue", "jobs.js"));
-const { parseJobSpec } = await import(join(ROOT, "dist", "queue", "job-spec.js"));
+const { parseJobSpec } = await import(join(ROOT, "dist", "queue", "job-spec-schema.js"));
 const { run: runGraphile, makeWorkerUtils, Logger } = await import("graphile-worker");
 const quiet = new Logger(() => () => {});
 const { PgBoss } = await import("pg-boss");

@@ -9,7 +9,8 @@ import { Readable } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { InvalidInputError } from "../src/errors.js";
 import { flagOverrides, parseDelay, readCapped, readEnqueueInput, type EnqueueFlags } from "../src/queue/enqueue-input.js";
-import { jobSpecSchema, MAX_COMMAND_BYTES, parseJobSpec } from "../src/queue/job-spec.js";
+import { MAX_COMMAND_BYTES } from "../src/queue/job-spec.js";
+import { jobSpecSchema, parseJobSpec } from "../src/queue/job-spec-schema.js";
 
 const dir = mkdtempSync(join(tmpdir(), "queuectl-input-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

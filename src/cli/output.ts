@@ -2,7 +2,8 @@
  * Rendering, kept apart from fetching: each command builds its result once and renders it either as
  * JSON (scripts) or as a table (people). Times in JSON are ISO 8601; in tables, relative.
  */
-import Table from "cli-table3";
+import { createRequire } from "node:module";
+import type TableConstructor from "cli-table3";
 import { maskEnv } from "../queue/job-spec.js";
 import type { JobRow } from "../queue/sql.js";
 
@@ -14,13 +15,19 @@ export function printLine(line = ""): void {
   process.stdout.write(`${line}\n`);
 }
 
+/** cli-table3 (CommonJS), loaded by the first table printed: commands that print none skip its modules. */
+let table3: typeof TableConstructor | undefined;
+function cliTable3(): typeof TableConstructor {
+  return (table3 ??= createRequire(import.meta.url)("cli-table3") as typeof TableConstructor);
+}
+
 /** A borderless table that scans in a second; empty → a one-line note instead. */
 export function printTable(head: string[], rows: Array<Array<string | number>>, empty = "(none)"): void {
   if (rows.length === 0) {
     printLine(empty);
     return;
   }
-  const table = new Table({
+  const table = new (cliTable3())({
     head,
     chars: {
       top: "", "top-mid": "", "top-left": "", "top-right": "",

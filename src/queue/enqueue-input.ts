@@ -9,7 +9,7 @@ import { createReadStream, statSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { InvalidInputError } from "../errors.js";
 import { resolve } from "node:path";
-import { ENV_NAME_PATTERN, parseJobSpec, type JobSpec } from "./job-spec.js";
+import { ENV_NAME_PATTERN, fastJobSpec, type JobSpec } from "./job-spec.js";
 
 /**
  * Largest file or stdin accepted, in bytes (64 MiB: about 600 000 typical jobs). Input is read up to
@@ -310,6 +310,9 @@ export async function readEnqueueInput(p: ReadEnqueueInputParams): Promise<Enque
   const hasOverrides = Object.keys(overrides).length > 0;
   const specs: JobSpec[] = new Array(doc.items.length);
   const seen = new Map<string, string>();
+  // zod (job-spec-schema.ts) is loaded only for a job the fast path does not accept: its ~100 modules
+  // were a third of the CLI's start-up.
+  let parseJobSpec: ((input: unknown, where: string) => JobSpec) | undefined;
   for (let i = 0; i < doc.items.length; i++) {
     const { value, at } = doc.items[i]!;
     const where = prefix(source, at);
@@ -323,7 +326,7 @@ export async function readEnqueueInput(p: ReadEnqueueInputParams): Promise<Enque
         (merged as Record<string, unknown>).env = { ...(job.env as object), ...(overrides.env as object) };
       }
     }
-    const spec = parseJobSpec(merged, where);
+    const spec = fastJobSpec(merged) ?? (parseJobSpec ??= (await import("./job-spec-schema.js")).parseJobSpec)(merged, where);
     if (spec.id !== undefined) {
       const earlier = seen.get(spec.id);
       if (earlier !== undefined) {

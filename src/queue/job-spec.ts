@@ -3,11 +3,11 @@
  * (`"priorty": 5`) is an error, not a silently ignored setting.
  */
 import { randomBytes } from "node:crypto";
-import { z } from "zod";
-import { InvalidInputError } from "../errors.js";
+import type { z } from "zod";
+import type { jobSpecSchema } from "./job-spec-schema.js";
 
-const INT32_MAX = 2_147_483_647;
-const NUL = /\u0000/;
+export const INT32_MAX = 2_147_483_647;
+export const NUL = /\u0000/;
 
 /** Job ids: what people type and paste into `show <id>`; no spaces or control characters. */
 export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$/;
@@ -38,7 +38,7 @@ export const MAX_COMMAND_BYTES = 65_536;
  * V8's Date.parse rolls impossible days over (2026-02-30 becomes March 2): the day must exist in its
  * month, and the time of day must be a real one.
  */
-function isCalendarDay(s: string): boolean {
+export function isCalendarDay(s: string): boolean {
   const [y, m, d] = s.slice(0, 10).split("-").map(Number) as [number, number, number];
   const day = new Date(Date.UTC(y, m - 1, d));
   if (day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d) return false;
@@ -46,58 +46,10 @@ function isCalendarDay(s: string): boolean {
   return !t || (Number(t[1]) <= 23 && Number(t[2]) <= 59 && Number(t[3] ?? 0) <= 59);
 }
 
-const isoDate = z
-  .string()
-  .refine((s) => /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/.test(s) && !Number.isNaN(Date.parse(s)) && isCalendarDay(s), {
-    message: "must be an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z",
-  })
-  .refine((s) => {
-    const y = new Date(s).getUTCFullYear();
-    return y >= 1970 && y <= 9999;
-  }, { message: "must be between the years 1970 and 9999" });
-
-/** A list of exit codes (retry_on / no_retry_on). */
-const exitCodeList = z.array(z.number().int().min(0).max(255)).max(256);
-/**
- * An integer in [min, max]. Checked by hand rather than with .int().min().max(): zod's int check
- * reports numbers past 2^53 (a priority of 1e20) as "at most 9007199254740991", not the field's range.
- */
-const intBetween = (min: number, max: number) =>
-  z.number().refine((n) => Number.isInteger(n) && n >= min && n <= max, { message: `must be an integer from ${min} to ${max}` });
-
 /** Bounds shared by jobSpecSchema and its fast path (fastJobSpec), so the two cannot drift apart. */
-const PRIORITY_BOUND = 1_000_000;
-const MAX_RETRIES_BOUND = 1000;
-const UNIQUE_KEY_MAX_LENGTH = 200;
-
-export const jobSpecSchema = z.strictObject({
-  id: z.string().regex(JOB_ID_PATTERN, "must be 1-200 characters: letters, digits and . _ : @ + - (starting with a letter or digit)").optional(),
-  command: z
-    .string()
-    .refine((s) => s.trim().length > 0, { message: "must not be empty" })
-    .refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" })
-    .refine((s) => Buffer.byteLength(s, "utf8") <= MAX_COMMAND_BYTES, { message: `must be at most ${MAX_COMMAND_BYTES} bytes` }),
-  queue: z.string().regex(QUEUE_NAME_PATTERN, "must be 1-64 characters: letters, digits and . _ -").optional(),
-  priority: intBetween(-PRIORITY_BOUND, PRIORITY_BOUND).optional(),
-  max_retries: intBetween(0, MAX_RETRIES_BOUND).optional(),
-  timeout: intBetween(0, INT32_MAX).optional(),
-  run_at: isoDate.optional(),
-  unique_key: z.string().min(1).max(UNIQUE_KEY_MAX_LENGTH).refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" }).optional(),
-  retry_on: exitCodeList.optional(),
-  no_retry_on: exitCodeList.optional(),
-  /** Ids of jobs that must complete first; each must exist (or come earlier in the same input). */
-  depends_on: z.array(z.string().regex(JOB_ID_PATTERN, "must hold job ids")).max(MAX_DEPENDENCIES).optional(),
-  /** Working directory on the worker host (absolute). */
-  cwd: z
-    .string()
-    .refine((s) => s.startsWith("/"), { message: "must be an absolute path" })
-    .refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" })
-    .optional(),
-  /** Environment variables to run with: {"NAME": "value"}. */
-  env: z
-    .record(z.string().regex(ENV_NAME_PATTERN, "names must be letters, digits and _ (not starting with a digit)"), z.string().refine((s) => !NUL.test(s), { message: "values must not contain NUL bytes" }))
-    .optional(),
-});
+export const PRIORITY_BOUND = 1_000_000;
+export const MAX_RETRIES_BOUND = 1000;
+export const UNIQUE_KEY_MAX_LENGTH = 200;
 
 /**
  * A job id as error messages quote it: an id someone pasted 10 000 characters of is cut, so the
@@ -137,21 +89,6 @@ export interface NewJob {
   env?: Record<string, string> | null;
 }
 
-function describeIssue(issue: z.core.$ZodIssue, label: string): string {
-  const field = issue.path.length ? issue.path.join(".") : "";
-  if (issue.code === "unrecognized_keys") return `${label}unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")}`;
-  if (issue.code === "invalid_type") {
-    const expected = (issue as { expected?: string }).expected;
-    return field ? `${label}'${field}' must be ${expected === "int" ? "an integer" : `${/^[aeiou]/.test(expected ?? "") ? "an" : "a"} ${expected}`}` : `${label}a job must be a JSON object`;
-  }
-  if (issue.code === "too_small" || issue.code === "too_big") {
-    const i = issue as { minimum?: number | bigint; maximum?: number | bigint };
-    const bound = issue.code === "too_small" ? `at least ${i.minimum}` : `at most ${i.maximum}`;
-    return `${label}'${field}' must be ${bound}`;
-  }
-  return `${label}'${field}' ${issue.message}`;
-}
-
 const validCommand = (s: string) =>
   s.trim().length > 0 && !NUL.test(s) && (s.length * 3 <= MAX_COMMAND_BYTES || Buffer.byteLength(s, "utf8") <= MAX_COMMAND_BYTES);
 const intIn = (v: unknown, min: number, max: number): v is number => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
@@ -164,7 +101,7 @@ const intIn = (v: unknown, min: number, max: number): v is number => typeof v ==
  * took ~13 ms warm and ~50 ms more in a fresh process (the peers benchmark's and the CLI's case),
  * this ~2 ms.
  */
-function fastJobSpec(input: unknown): JobSpec | undefined {
+export function fastJobSpec(input: unknown): JobSpec | undefined {
   if (input === null || typeof input !== "object" || Object.getPrototypeOf(input) !== Object.prototype) return undefined;
   const o = input as Record<string, unknown>;
   for (const key in o) {
@@ -209,18 +146,6 @@ function fastJobSpec(input: unknown): JobSpec | undefined {
   if (o.unique_key !== undefined) spec.unique_key = o.unique_key as string;
   if (o.cwd !== undefined) spec.cwd = o.cwd as string;
   return spec;
-}
-
-/** Validates one job object (already parsed from JSON). `where` prefixes the error, e.g. "line 3: ". */
-export function parseJobSpec(input: unknown, where = ""): JobSpec {
-  const fast = fastJobSpec(input);
-  if (fast) return fast;
-  const result = jobSpecSchema.safeParse(input);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    throw new InvalidInputError(issue ? describeIssue(issue, where) : `${where}invalid job`);
-  }
-  return result.data;
 }
 
 const ID_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";

@@ -10,9 +10,8 @@ import { inTransaction } from "../db/transaction.js";
 import type { Job as PrismaJob, JobAttempt as PrismaJobAttempt } from "../generated/prisma/client.js";
 import { InvalidInputError, InvalidStateError, NotFoundError, OperationalError } from "../errors.js";
 import { envNameAllowed, loadConfig } from "./config.js";
-import { z } from "zod";
 import type pg from "pg";
-import { generateJobIds, jobSpecSchema, quoteJobId, toNewJob, type JobSpec, type NewJob } from "./job-spec.js";
+import { generateJobIds, quoteJobId, toNewJob, type JobSpec, type NewJob } from "./job-spec.js";
 import { uniqueKeyConflict } from "./operator.js";
 import {
   findActiveUniqueJobs,
@@ -439,31 +438,6 @@ export async function listDeadLetters(ctx: Pick<QueueContext, "prisma">, p: { li
     })),
     total,
   };
-}
-
-const deadJobEditSchema = z.strictObject({
-  command: jobSpecSchema.shape.command.optional(),
-  timeout: jobSpecSchema.shape.timeout.unwrap().nullable().optional(),
-  max_retries: jobSpecSchema.shape.max_retries.optional(),
-});
-
-/** Parses `dlq retry --edit '<json>'`: a patch of command, timeout (ms; null = config default) and max_retries. */
-export function parseDeadJobEdit(raw: string): DeadJobEdit {
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    throw new InvalidInputError(`--edit must be a JSON object, e.g. '{"command":"make report","timeout":60000}'`);
-  }
-  const parsed = deadJobEditSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    if (issue.code === "unrecognized_keys") throw new InvalidInputError(`--edit: unknown field ${issue.keys.map((k) => `'${k}'`).join(", ")} (command, timeout, max_retries)`);
-    throw new InvalidInputError(`--edit: ${issue.path.length ? `'${issue.path.join(".")}' ` : ""}${issue.message}`);
-  }
-  const e = parsed.data;
-  if (e.command === undefined && e.timeout === undefined && e.max_retries === undefined) throw new InvalidInputError("--edit: nothing to change (fields: command, timeout, max_retries)");
-  return { command: e.command, timeoutMs: e.timeout, maxRetries: e.max_retries };
 }
 
 /** `ids`: these dead jobs; `all`: every dead job. */

@@ -9,7 +9,8 @@ import type { AppContext } from "../db/context.js";
 import type { Schedule as PrismaSchedule } from "../generated/prisma/client.js";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
 import { loadConfig } from "./config.js";
-import { maskEnv, parseJobSpec, type JobSpec } from "./job-spec.js";
+import { maskEnv, type JobSpec } from "./job-spec.js";
+import { parseJobSpec } from "./job-spec-schema.js";
 import { checkEnvAllowed } from "./jobs.js";
 import { notifySchedulesChanged } from "./sql.js";
 

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { InvalidInputError } from "../../errors.js";
-import { listDeadLetters, parseDeadJobEdit, retryDead } from "../../queue/jobs.js";
+import { parseDeadJobEdit } from "../../queue/dead-job-edit.js";
+import { listDeadLetters, retryDead } from "../../queue/jobs.js";
 import { parseCount } from "../args.js";
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
