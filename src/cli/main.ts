@@ -28,7 +28,7 @@ function report(err: unknown): number {
 }
 
 async function main(): Promise<void> {
-  const program = buildProgram();
+  const program = await buildProgram(process.argv);
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
