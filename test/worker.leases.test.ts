@@ -164,4 +164,45 @@ describe("leases", () => {
       await pool.end();
     }
   });
+
+  it("an outcome given up after an outage goes to the rescuer, counted, and the command does not run again", async () => {
+    await setConfigValue(db.pool, "lease_ms", "1500");
+    await setConfigValue(db.pool, "poll_interval_ms", "100");
+    const ran = join(tmpdir(), `queuectl-gave-up-${process.pid}`);
+    rmSync(ran, { force: true });
+    await enqueue(db.pool, [{ id: "given-up", command: `echo ran >> ${ran}; sleep 0.5; exit 3` }], 0);
+    const pool = createPool(db.url, { applicationName: "queuectl-gave-up" });
+    const worker = await startInProcessWorker({ pool, url: db.url }, { id: "gave-up-worker", outcomeRetryMs: 300 });
+    const locker = await db.pool.connect();
+    let outage = true;
+    try {
+      await waitFor(() => existsSync(ran), { what: "the command to run" });
+      // An outage that outlasts the worker's retry window: every statement it sends waits on the lock
+      // and has its connection ended, so failJob gives up and the next claim's answer is lost as well.
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE");
+      const killer = (async () => {
+        while (outage) {
+          await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'queuectl-gave-up' AND wait_event_type = 'Lock'`);
+          await new Promise((r) => setTimeout(r, 30));
+        }
+      })();
+      await waitFor(() => worker.runningJobIds.length === 0, { timeoutMs: 10_000, what: "the worker to give up the outcome" });
+      outage = false;
+      await killer;
+      await locker.query("COMMIT");
+      // The worker's next pass gives back its unanswered claims; the ran-but-unrecorded job is not one of them.
+      await waitFor(async () => (await jobState(db.pool, "given-up"))?.state === "dead", { timeoutMs: 15_000, what: "the rescuer to end the job" });
+      expect(await jobState(db.pool, "given-up")).toMatchObject({ attempts: 1, last_error: expect.stringMatching(/lease/) });
+      expect(readFileSync(ran, "utf8")).toBe("ran\n");
+    } finally {
+      outage = false;
+      await locker.query("ROLLBACK").catch(() => {});
+      locker.release();
+      worker.requestStop("test over");
+      await worker.finished();
+      await pool.end();
+      rmSync(ran, { force: true });
+    }
+  });
 });

@@ -50,6 +50,8 @@ export interface WorkerOptions {
   /** After a graceful stop was asked, end running commands after this long (ms); 0 = wait for them. */
   stopTimeoutMs?: number;
   id?: string;
+  /** How long recording an outcome retries through a database outage before leaving the job to the rescuer (ms). */
+  outcomeRetryMs?: number;
 }
 
 export interface WorkerDeps {
@@ -79,17 +81,22 @@ interface Slot {
   discardReason?: string;
   /** Forced shutdown ended it: give the job back instead of failing it. */
   release?: boolean;
+  /** Its outcome could not be recorded through an outage: the row stays processing until the rescuer takes it. */
+  gaveUp?: boolean;
 }
 
-/** How long a completion keeps retrying through a database outage before leaving the job to the rescuer. */
-const COMPLETION_RETRY_MS = 120_000;
+/** How long an outcome keeps retrying through a database outage before leaving the job to the rescuer. */
+const OUTCOME_RETRY_MS = 120_000;
+
+/** What withRetry returns when the outage outlasted OUTCOME_RETRY_MS: distinct from a statement's own null (the fence refused). */
+const GAVE_UP = Symbol("gave up");
 
 /** A success waiting for the slot loop's next statement (completeAndClaimJobs) to record it. */
 interface QueuedCompletion {
   attempt: SuccessfulAttempt;
   queuedAt: number;
   /** The fence's answer: accepted (with its dependents), refused (null), or given up after an outage. */
-  settle: (outcome: CompletedJob | null | "gave-up") => void;
+  settle: (outcome: CompletedJob | null | typeof GAVE_UP) => void;
 }
 
 export class Worker extends EventEmitter<WorkerEvents> {
@@ -117,6 +124,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private queuedCompletions: QueuedCompletion[] = [];
   /** A claim failed without an answer: it may have committed, so the next pass first gives back what it took. */
   private claimAnswerLost = false;
+  /**
+   * Jobs whose command ran but whose outcome was given up after an outage. Their rows still say
+   * processing under this worker, like a lost claim's; they must go to the rescuer (which counts the
+   * attempt), never to releaseUnacknowledgedClaims (which would run them again uncounted).
+   */
+  private readonly unrecordedJobIds = new Set<string>();
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -295,7 +308,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       }
       if (this.stopping) {
         // A stop arrived while the claim was in flight: these were never started, give them back.
-        await Promise.all(claimed.map((job) => this.withRetry(() => releaseJob(this.deps.pool, { jobId: job.id, workerId: this.id, attempt: job.attempts, reason: "released: worker stopping", output: "" }))));
+        const released = await Promise.all(claimed.map((job) => this.withRetry(() => releaseJob(this.deps.pool, { jobId: job.id, workerId: this.id, attempt: job.attempts, reason: "released: worker stopping", output: "" }))));
+        // Never started, so the sweep may give them back uncounted (drain runs it).
+        if (released.includes(GAVE_UP)) this.claimAnswerLost = true;
         continue;
       }
       for (const job of claimed) this.startJob(job);
@@ -311,7 +326,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Runs between the slot loop's statements only: see releaseUnacknowledgedClaims for why that makes it safe. */
   private async releaseUnacknowledgedClaims(): Promise<void> {
-    const released = await releaseUnacknowledgedClaims(this.deps.pool, { workerId: this.id, heldJobIds: [...this.slots.keys()] });
+    const heldJobIds = [...this.slots.keys(), ...this.unrecordedJobIds];
+    const released = await releaseUnacknowledgedClaims(this.deps.pool, { workerId: this.id, heldJobIds });
     this.claimAnswerLost = false;
     if (released.length > 0) this.deps.log.warn({ jobs: released }, "gave back jobs claimed by a statement whose answer was lost; they run again without counting an attempt");
   }
@@ -323,19 +339,19 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return n;
   }
 
-  /** After a failed statement: keep the successes for the next pass, except those past COMPLETION_RETRY_MS. */
+  /** After a failed statement: keep the successes for the next pass, except those past the retry window. */
   private requeueCompletions(completions: QueuedCompletion[]): void {
     const now = Date.now();
     for (const c of completions) {
-      if (now - c.queuedAt > COMPLETION_RETRY_MS) {
+      if (now - c.queuedAt > this.outcomeRetryMs) {
         this.deps.log.error({ job: c.attempt.jobId }, "giving up recording an outcome; the rescuer will retry the job");
-        c.settle("gave-up");
+        c.settle(GAVE_UP);
       } else this.queuedCompletions.push(c);
     }
   }
 
   /** Queues a success for the slot loop's next statement; resolves with the fence's answer. */
-  private queueCompletion(attempt: SuccessfulAttempt): Promise<CompletedJob | null | "gave-up"> {
+  private queueCompletion(attempt: SuccessfulAttempt): Promise<CompletedJob | null | typeof GAVE_UP> {
     return new Promise((settle) => {
       this.queuedCompletions.push({ attempt, queuedAt: Date.now(), settle });
       this.wake();
@@ -405,6 +421,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     const slot: Slot = { job, run };
     this.slots.set(job.id, slot);
+    this.unrecordedJobIds.delete(job.id);
     this.emit("job:start", { id: job.id, attempt: job.attempts });
     const done = run.result
       .then((result) => {
@@ -416,7 +433,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
       .catch((err: unknown) => this.deps.log.error({ job: job.id, err: (err as Error).message }, "could not record the outcome"))
       .finally(() => {
         this.output.close(job.id);
-        this.slots.delete(job.id);
+        if (slot.gaveUp) this.unrecordedJobIds.add(job.id);
+        // Only this slot: the rescuer may have given the job back and this worker claimed it again.
+        if (this.slots.get(job.id) === slot) this.slots.delete(job.id);
         this.completions.delete(done);
         this.wake();
       });
@@ -443,13 +462,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     if (slot.release) {
       const ok = await this.withRetry(() => releaseJob(this.deps.pool, { jobId: job.id, workerId: this.id, attempt: job.attempts, reason: "released: worker shut down while it ran", output: result.output }));
-      if (ok) this.emit("job:released", { id: job.id, attempt: job.attempts });
+      if (ok === GAVE_UP) slot.gaveUp = true;
+      else if (ok) this.emit("job:released", { id: job.id, attempt: job.attempts });
       return;
     }
     const failure = describeFailure(result);
     if (failure === null) {
       const ok = await this.queueCompletion({ jobId: job.id, attempt: job.attempts, exitCode: 0, output: result.output, durationMs: result.durationMs });
-      if (ok === "gave-up") return;
+      if (ok === GAVE_UP) {
+        slot.gaveUp = true;
+        return;
+      }
       if (ok) {
         this.emit("job:complete", { id: job.id, attempt: job.attempts, durationMs: result.durationMs });
         if (ok.dependents > 0) await this.settle(job.id);
@@ -465,7 +488,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
         backoffJitter: this.config.backoff_jitter,
       }),
     );
-    if (outcome) {
+    if (outcome === GAVE_UP) slot.gaveUp = true;
+    else if (outcome) {
       this.deps.log.info({ job: job.id, attempt: job.attempts, error: failure, state: outcome.state, retryAt: outcome.state === "failed" ? outcome.runAt : undefined }, "attempt failed");
       this.emit("job:fail", { id: job.id, attempt: job.attempts, error: failure, state: outcome.state });
       if (outcome.state === "dead" && outcome.dependents > 0) await this.settle(job.id);
@@ -475,7 +499,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Releases or cancels the jobs waiting on a finished one; on failure the rescuer's sweep does it later. */
   private async settle(jobId: string): Promise<void> {
     const settled = await this.withRetry(() => settleFinishedJobs(this.deps.pool, [jobId]));
-    if (settled && settled.cancelled.length > 0) {
+    if (settled !== GAVE_UP && settled.cancelled.length > 0) {
       this.deps.log.info({ job: jobId, cancelled: settled.cancelled }, "dependents cancelled: a job they wait for will not complete");
     }
   }
@@ -486,8 +510,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /** Retries a completion through a database outage; the fence makes a late success harmless. */
-  private async withRetry<T>(fn: () => Promise<T>): Promise<T | null> {
-    const deadline = Date.now() + COMPLETION_RETRY_MS;
+  private async withRetry<T>(fn: () => Promise<T>): Promise<T | typeof GAVE_UP> {
+    const deadline = Date.now() + this.outcomeRetryMs;
     let delay = 100;
     for (;;) {
       try {
@@ -495,13 +519,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
       } catch (err) {
         if (Date.now() > deadline) {
           this.deps.log.error({ err: (err as Error).message }, "giving up recording an outcome; the rescuer will retry the job");
-          return null;
+          return GAVE_UP;
         }
         this.deps.log.warn({ err: (err as Error).message }, "database unavailable while recording an outcome; retrying");
         await new Promise((r) => setTimeout(r, delay));
         delay = Math.min(delay * 2, 2000);
       }
     }
+  }
+
+  private get outcomeRetryMs(): number {
+    return this.options.outcomeRetryMs ?? OUTCOME_RETRY_MS;
   }
 
   private async drain(): Promise<void> {
