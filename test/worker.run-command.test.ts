@@ -7,11 +7,14 @@
  * belongs to its own command).
  */
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { mkdtempSync, realpathSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { CommandRunner, commandHostsFor, findPerl } from "../src/worker/command-runner.js";
 import { describeFailure, KILL_GRACE_MS, runCommand, type RunCommandParams, type RunningCommand } from "../src/worker/run-command.js";
+import { waitFor } from "./helpers/workers.js";
 
 const perl = findPerl();
 if (!perl) throw new Error("these tests need perl on PATH (Debian's perl-base)");
@@ -127,6 +130,13 @@ describe.each(ways)("%s", (_name, start) => {
     expect(performance.now() - t0).toBeLessThan(2000);
   });
 
+  it("a signal this system does not know is dropped; the command runs on and ends as it would", async () => {
+    const c = run("sleep 0.3; echo done");
+    c.signal("SIGINFO" as NodeJS.Signals);
+    expect(await c.result).toMatchObject({ exitCode: 0, signal: null, output: "done\n" });
+    expect(await run("echo after").result).toMatchObject({ exitCode: 0, output: "after\n" });
+  });
+
   it("100 commands at once each get their own result", async () => {
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => run(`echo ${i}; exit ${i % 7}`).result));
     results.forEach((r, i) => {
@@ -148,6 +158,45 @@ describe("runCommand", () => {
       expect(kill.mock.calls.filter(([pid]) => pid === -ran.pid!)).toEqual([]);
     } finally {
       kill.mockRestore();
+    }
+  });
+});
+
+describe("the Perl command host", () => {
+  /** The host's own protocol (see command-host.pl), without CommandRunner's checks in front of it. */
+  function rawHost(): { send(text: string): void; received(): string; end(): Promise<number | null> } {
+    const child = spawn(perl!, [fileURLToPath(new URL("../src/worker/command-host.pl", import.meta.url))], { stdio: ["pipe", "pipe", "ignore"] });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString("latin1")));
+    const closed = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+    return { send: (text) => child.stdin.write(text), received: () => out, end: () => (child.stdin.end(), closed) };
+  }
+
+  it("stays up through signal requests it cannot carry out, and runs the next command", async () => {
+    const host = rawHost();
+    host.send("R 1 0 1000 0 10\nsleep 0.3\0");
+    host.send("S 1 SIGINFO\nS 1 undefined\nS 1 999\nS 1\n\n");
+    host.send("R 2 0 1000 0 10\necho next\0");
+    await waitFor(() => /E 2 0 0 0 5 5\nnext\n/.test(host.received()) && /E 1 0 0 0 0 0\n/.test(host.received()), { what: "both commands to end" });
+    expect(await host.end()).toBe(0);
+  });
+
+  it("reports a failed fork as a start failure and goes on (EAGAIN at a process limit)", async () => {
+    if (process.getuid?.() !== 0) return; // setpriv needs root; CI runs as root
+    // A user of its own with room for one process: the host itself. Every fork it tries then fails.
+    const dir = mkdtempSync(join(tmpdir(), "queuectl-nproc-"));
+    const limited = join(dir, "perl");
+    writeFileSync(limited, `#!/bin/sh\nexec prlimit --nproc=1 setpriv --reuid=54321 --regid=54321 --clear-groups ${perl} "$@"\n`, { mode: 0o755 });
+    const runner = new CommandRunner(1, limited);
+    try {
+      const [a, b] = await Promise.all([runner.run({ command: "echo a", timeoutMs: null, outputLimitBytes: 1000 }).result, runner.run({ command: "echo b", timeoutMs: null, outputLimitBytes: 1000 }).result]);
+      for (const r of [a, b]) {
+        expect(r).toMatchObject({ exitCode: null, spawnError: "fork /bin/sh EAGAIN", output: "" });
+        expect(describeFailure(r)).toBe("could not start: fork /bin/sh EAGAIN");
+      }
+    } finally {
+      await runner.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -51,7 +51,8 @@ $SIG{CHLD} = sub { };
 # (PR_SET_CHILD_SUBREAPER, Linux): the host reaps it as it ends, so a group whose leftovers were
 # killed is gone at once, whatever PID 1 does about zombies. prctl's number by architecture.
 my %PRCTL = (x86_64 => 157, aarch64 => 167);
-if ($^O eq 'linux' && (my $prctl = $PRCTL{ (POSIX::uname())[4] })) { syscall($prctl, 36, 1, 0, 0, 0) }
+our $SUBREAPER = 0;
+if ($^O eq 'linux' && (my $prctl = $PRCTL{ (POSIX::uname())[4] })) { $SUBREAPER = syscall($prctl, 36, 1, 0, 0, 0) == 0 }
 
 # The commands' stdin.
 open(my $null, '<', '/dev/null') or die "queuectl command host: /dev/null: $!\n";
@@ -79,7 +80,30 @@ sub send_msg {
 
 sub signal_group {
     my ($job, $sig) = @_;
-    return kill($sig, -$job->{pid});
+    # kill dies on a signal name or number this system does not know; a bad `kill --signal` must not
+    # take the host and every command it watches down with it.
+    return eval { kill($sig, -$job->{pid}) } || 0;
+}
+
+# Whether anything of the job's process group still runs. A zombie does not count: where the host
+# could not become the subreaper (not Linux, or an architecture missing from %PRCTL), what the shell
+# left behind is reparented to PID 1, which may take its time to reap it, or never do. On Linux /proc
+# tells zombies apart; it is read only when kill says the group exists, which is rare once the shell
+# has exited. The same rule as groupAlive in run-command.ts.
+sub group_alive {
+    my ($job) = @_;
+    return 0 unless signal_group($job, 0);
+    return 1 if $^O ne 'linux' || $SUBREAPER;
+    opendir(my $proc, '/proc') or return 1;
+    for my $name (readdir $proc) {
+        next unless $name =~ /\A\d+\z/;
+        open(my $fh, '<', "/proc/$name/stat") or next;
+        my $stat = <$fh> // next;
+        # After "(comm)": state, ppid, pgrp, ...
+        my ($state, undef, $pgrp) = split / /, substr($stat, rindex($stat, ')') + 2), 4;
+        return 1 if $pgrp == $job->{pid} && $state ne 'Z';
+    }
+    return 0;
 }
 
 sub terminate {
@@ -115,7 +139,8 @@ sub start_command {
         # group by the time this returns.
         local @ENV{ keys %env } = values %env;
         $pid = fork();
-        if ($pid == 0) {
+        # undef is a failed fork (EAGAIN at a process limit): this process must not go on as the child.
+        if (defined $pid && $pid == 0) {
             # Ignored signals stay ignored across exec: the command gets the defaults back.
             @SIG{qw(TERM INT PIPE)} = ('DEFAULT') x 3;
             POSIX::setsid();
@@ -183,7 +208,7 @@ sub read_worker {
     while ($inbuf =~ /\A([^\n]*)\n/) {
         my @f = split / /, $1;
         my $header_len = length($1) + 1;
-        if ($f[0] eq 'R') {
+        if (($f[0] // '') eq 'R') {
             my $len = $f[5];
             last if length($inbuf) < $header_len + $len;
             my $payload = substr($inbuf, $header_len, $len);
@@ -192,9 +217,10 @@ sub read_worker {
             next;
         }
         substr($inbuf, 0, $header_len, '');
+        next unless @f >= 2;
         my $job = $jobs{ $f[1] } or next;
         if ($f[0] eq 'T') { terminate($job) }
-        elsif ($f[0] eq 'S') { signal_group($job, $f[2]) }
+        elsif ($f[0] eq 'S' && ($f[2] // '') =~ /\A[1-9]\d*\z/) { signal_group($job, $f[2]) }
     }
 }
 
@@ -244,7 +270,7 @@ sub tend_jobs {
         if (defined $job->{status} && !$job->{shell_exit_seen}) {
             $job->{shell_exit_seen} = 1;
             # What the shell left in its group (`cmd &`) would keep the job running: the job is the tree.
-            if (signal_group($job, 0)) {
+            if (group_alive($job)) {
                 signal_group($job, 'TERM');
                 $job->{kill_at} //= $now + $KILL_GRACE_MS;
             }
@@ -256,7 +282,7 @@ sub tend_jobs {
             next;
         }
         if ($job->{out}) { $soon->(250); next }
-        if (signal_group($job, 0)) { $soon->(50); next }
+        if (group_alive($job)) { $soon->(50); next }
         my $status = $job->{status};
         my $exit = POSIX::WIFEXITED($status) ? POSIX::WEXITSTATUS($status) : -1;
         my $sig = POSIX::WIFSIGNALED($status) ? POSIX::WTERMSIG($status) : 0;

@@ -24,7 +24,8 @@ const HOST_SCRIPT = fileURLToPath(new URL("./command-host.pl", import.meta.url))
 const HOST_EXIT_MS = 2000;
 
 const SIGNAL_NAMES = new Map(Object.entries(osConstants.signals).map(([name, num]) => [num, name]));
-const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, num]) => [num, name]));
+// Reversed so that the first name of a number wins where two share it: EAGAIN, not EWOULDBLOCK.
+const ERRNO_NAMES = new Map(Object.entries(osConstants.errno).map(([name, num]) => [num, name] as const).reverse());
 
 /**
  * Command hosts for a worker with `concurrency` slots: one per two slots, at most the CPUs (at least
@@ -79,7 +80,8 @@ class CommandHost {
     // A host that dies must not leave its commands running unwatched while their jobs are retried
     // elsewhere: their process groups are killed, and the attempts fail (and are retried).
     this.child.on("error", (err) => this.fail(err.message));
-    this.child.on("exit", (code, signal) => this.fail(signal ? `killed by ${signal}` : `exited with code ${code}`));
+    // close, not exit: the E messages a host wrote just before it ended are still in its stdout pipe.
+    this.child.on("close", (code, signal) => this.fail(signal ? `killed by ${signal}` : `exited with code ${code}`));
     // A write to a host that has just died fails with EPIPE; its exit is what counts.
     this.child.stdin!.on("error", () => {});
     // An idle host must not keep a finished worker process alive; one running commands must (see track).
@@ -229,7 +231,11 @@ export class CommandRunner {
         pending.terminatedBecause ??= reason;
         host.send(`T ${key}`);
       },
-      signal: (signal) => host.send(`S ${key} ${osConstants.signals[signal]}`),
+      signal: (signal) => {
+        // A name this system lacks (SIGINFO from a BSD shell) is dropped, as process.kill drops it in runCommand.
+        const number = (osConstants.signals as Record<string, number | undefined>)[signal];
+        if (number !== undefined) host.send(`S ${key} ${number}`);
+      },
     };
   }
 

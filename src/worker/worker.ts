@@ -8,7 +8,7 @@
  *   (pending again, the attempt not counted) so another worker runs them at once.
  */
 import { EventEmitter } from "node:events";
-import { hostname } from "node:os";
+import { hostname, constants as osConstants } from "node:os";
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { loadConfig, type QueueConfig } from "../queue/config.js";
@@ -374,6 +374,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (const s of signals) {
       const slot = this.slots.get(s.id);
       if (!slot || slot.job.attempts !== s.attempts) continue;
+      if (!(s.signal in osConstants.signals)) {
+        this.deps.log.warn({ job: s.id, signal: s.signal }, "not sending a signal this system does not know (kill)");
+        continue;
+      }
       this.deps.log.info({ job: s.id, signal: s.signal }, "sending a signal to the command (kill)");
       slot.run.signal(s.signal as NodeJS.Signals);
     }
