@@ -21,9 +21,10 @@
  *       start of the first claim statement to the commit time of the last completion. Process start-up
  *       (node, imports, connect, schema check, register, LISTEN) and shut-down are NOT in it; they are
  *       reported separately as the worker process's wall time (spawn -> exit).
- *     - ceiling jobs/s = 2000 / wall time of a plain Node loop in this process that keeps 4
- *       child_process.spawn('/bin/sh', ['-c', 'true']) running (stdio ignored) until 2000 have exited. It
- *       runs before and after the worker; the faster of the two is the ceiling (the stricter ratio).
+ *     - ceiling jobs/s = 2000 / wall time of a plain Node loop in a fresh Node process of its own
+ *       (bench/spawn-ceiling.mjs, which says why) that keeps 4 child_process.spawn('/bin/sh', ['-c',
+ *       'true']) running (stdio ignored) until 2000 have exited. It runs before and after the worker;
+ *       the faster of the two is the ceiling (the stricter ratio).
  *     - ratio = worker jobs/s / ceiling jobs/s (goal >= 0.7).
  *     - also: CPU per job of the worker process, of its shells and of the postgres backends serving
  *       the scratch database (from /proc, when the server is on this host), transactions per job
@@ -59,6 +60,7 @@ import { cpus, hostname, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { measureSpawnCeiling } from "./spawn-ceiling.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -349,29 +351,12 @@ function newJobs(n, command) {
   return Array.from({ length: n }, () => toNewJob({ command }, { maxRetries: 0 }));
 }
 
-/** The ceiling: a plain Node loop keeping `slots` `sh -c true` running until `n` have exited. */
+/** The ceiling: a plain Node loop keeping `slots` `sh -c true` running until `n` have exited (bench/spawn-ceiling.mjs). */
 async function spawnCeiling(n, slots) {
   const before = cpuSample();
   const t0 = nowMs();
-  let started = 0;
-  let done = 0;
-  await new Promise((resolve, reject) => {
-    const next = () => {
-      if (started >= n) return;
-      started++;
-      const child = spawn("/bin/sh", ["-c", "true"], { stdio: "ignore" }); // the worker's shell, no PATH search
-      child.on("error", reject);
-      child.on("exit", (code) => {
-        if (code !== 0) return reject(new Error(`sh -c true exited ${code}`));
-        done++;
-        if (done === n) resolve();
-        else next();
-      });
-    };
-    for (let i = 0; i < slots; i++) next();
-  });
-  const ms = nowMs() - t0;
-  return { ms: round(ms), jobs_per_s: round((n * 1000) / ms), load: cpuDelta(before, cpuSample(), ms) };
+  const { ms } = await measureSpawnCeiling(n, slots);
+  return { ms: round(ms), jobs_per_s: round((n * 1000) / ms), load: cpuDelta(before, cpuSample(), nowMs() - t0) };
 }
 
 async function phaseA() {
