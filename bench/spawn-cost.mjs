@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * Where a worker's per-job CPU goes when it starts a command: the same `sh -c true`, 4 at a time,
- * started (1) with child_process.spawn and stdio ignored (the ceiling of bench/core.mjs), (2) with
- * child_process.spawn set up like a job (own process group, stdout/stderr piped, env extended),
+ * started (1) with child_process.spawn and stdio ignored (the loop of bench/spawn-ceiling.mjs, here in
+ * this process so that its CPU can be read), (2) with child_process.spawn set up like a job (own
+ * process group, stdout/stderr piped, env extended),
  * (3) with dist/worker/run-command.js (how a worker without perl starts commands), (4) through the Perl
  * command host (dist/worker/command-runner.js: what a worker does). Prints wall time and this process's
  * user/system CPU per job, and the children's CPU per job (for (4): the host's too, which ends with the

@@ -81,8 +81,6 @@ interface Slot {
   discardReason?: string;
   /** Forced shutdown ended it: give the job back instead of failing it. */
   release?: boolean;
-  /** Its outcome could not be recorded through an outage: the row stays processing until the rescuer takes it. */
-  gaveUp?: boolean;
 }
 
 /** How long an outcome keeps retrying through a database outage before leaving the job to the rescuer. */
@@ -437,7 +435,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
       .catch((err: unknown) => this.deps.log.error({ job: job.id, err: (err as Error).message }, "could not record the outcome"))
       .finally(() => {
         this.output.close(job.id);
-        if (slot.gaveUp) this.unrecordedJobIds.add(job.id);
         // Only this slot: the rescuer may have given the job back and this worker claimed it again.
         if (this.slots.get(job.id) === slot) this.slots.delete(job.id);
         this.completions.delete(done);
@@ -466,7 +463,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     }
     if (slot.release) {
       const ok = await this.withRetry(() => releaseJob(this.deps.pool, { jobId: job.id, workerId: this.id, attempt: job.attempts, reason: "released: worker shut down while it ran", output: result.output }));
-      if (ok === GAVE_UP) slot.gaveUp = true;
+      if (ok === GAVE_UP) this.unrecordedJobIds.add(job.id);
       else if (ok) this.emit("job:released", { id: job.id, attempt: job.attempts });
       return;
     }
@@ -474,7 +471,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (failure === null) {
       const ok = await this.queueCompletion({ jobId: job.id, attempt: job.attempts, exitCode: 0, output: result.output, durationMs: result.durationMs });
       if (ok === GAVE_UP) {
-        slot.gaveUp = true;
+        this.unrecordedJobIds.add(job.id);
         return;
       }
       if (ok) {
@@ -492,7 +489,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         backoffJitter: this.config.backoff_jitter,
       }),
     );
-    if (outcome === GAVE_UP) slot.gaveUp = true;
+    if (outcome === GAVE_UP) this.unrecordedJobIds.add(job.id);
     else if (outcome) {
       this.deps.log.info({ job: job.id, attempt: job.attempts, error: failure, state: outcome.state, retryAt: outcome.state === "failed" ? outcome.runAt : undefined }, "attempt failed");
       this.emit("job:fail", { id: job.id, attempt: job.attempts, error: failure, state: outcome.state });
