@@ -181,8 +181,8 @@ describe("the Perl command host", () => {
     expect(await host.end()).toBe(0);
   });
 
-  it("reports a failed fork as a start failure and goes on (EAGAIN at a process limit)", async () => {
-    if (process.getuid?.() !== 0) return; // setpriv needs root; CI runs as root
+  // setpriv needs root; CI runs as root.
+  it.skipIf(process.getuid?.() !== 0)("reports a failed fork as a start failure and goes on (EAGAIN at a process limit)", async () => {
     // A user of its own with room for one process: the host itself. Every fork it tries then fails.
     const dir = mkdtempSync(join(tmpdir(), "queuectl-nproc-"));
     const limited = join(dir, "perl");
