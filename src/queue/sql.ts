@@ -264,13 +264,18 @@ export interface ClaimJobsParams {
   leaseMs: number;
 }
 
+/** The order claimed jobs start in: highest priority, then earliest run_at, then enqueue order. */
+const CLAIMED_ORDER = "priority DESC, run_at, seq";
+
 /**
  * What claiming does to the rows a claim statement locked (its `next` CTE): processing for worker $1,
  * one more attempt, a lease of $4 ms, and the attempt's history row, in the same statement. The rows
  * are found with `= ANY (ARRAY(...))`, not a join, so each is fetched by primary key: a generic plan
  * costs `LIMIT $3` as 10% of the runnable rows and joined them by scanning the whole table. Shared by
  * completeAndClaimJobs and claimLimitedJobs so the two claims cannot drift apart. The statement's
- * final SELECT reads `claimed`; CLAIMED_ORDER is the order to start them in.
+ * final SELECT reads `claimed`; CLAIMED_ORDER is the order to start them in. Jobs claimed together
+ * share one started_at (the claim's); their history rows are inserted in that order, so the attempt
+ * ids tell which started first.
  */
 const TAKE_CLAIMED_ROWS = `claimed AS (
        UPDATE jobs j
@@ -281,10 +286,9 @@ const TAKE_CLAIMED_ROWS = `claimed AS (
        RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq, j.cwd, j.env
      ), history AS (
        INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
-       SELECT id, attempts, $1, now() FROM claimed
+       SELECT id, attempts, $1, now() FROM claimed ORDER BY ${CLAIMED_ORDER}
      )`;
 const CLAIMED_COLUMNS = "id, command, queue, attempts, max_retries, timeout_ms, priority, cwd, env";
-const CLAIMED_ORDER = "priority DESC, run_at, seq";
 
 /** A successful attempt to record: the command exited 0 and the job is still ours. */
 export interface SuccessfulAttempt {
@@ -615,26 +619,52 @@ export async function failJob(db: Db, o: FailureOutcome): Promise<FailResult | n
   return row ? { state: row.state, runAt: row.run_at, dependents: row.dependents } : null;
 }
 
+/** One claimed attempt to give back (releaseJobs), with the output it produced if it ran. */
+export interface ReleasedAttempt {
+  jobId: string;
+  attempt: number;
+  output: string;
+}
+
 /**
- * Gives a job back without counting the attempt (forced shutdown interrupted it, not the command's
- * own failure): pending again, runnable now, attempts restored. Fenced like completeJob.
+ * Gives jobs back without counting the attempt, pending again and runnable now, with a NOTIFY per
+ * queue so an idle worker takes them at once. Two cases:
+ *
+ * - `ran`: a forced shutdown interrupted the command (not its own failure). The attempt's history row
+ *   is closed with `reason` and the output, and `reason` becomes the job's last_error.
+ * - not `ran`: the worker claimed the job ahead and gave it back before starting it (no slot came free
+ *   in time, or it was stopping). Nothing happened to the job, so nothing of it is kept: the claim's
+ *   history row is deleted and last_error stays as it was.
+ *
+ * Fenced like completeJob, row by row: a job the rescuer or a cancel took over meanwhile is left
+ * alone. Returns the ids released.
  */
-export async function releaseJob(db: Db, p: { jobId: string; workerId: string; attempt: number; reason: string; output: string }): Promise<boolean> {
-  const res = await db.query(
-    `WITH released AS (
-       UPDATE jobs SET state = 'pending', attempts = attempts - 1, run_at = now(), lease_expires_at = NULL,
-              last_error = $4, updated_at = now()
-       WHERE id = $1 AND worker_id = $2 AND attempts = $3 AND state = 'processing'
-       RETURNING id
-     ), history AS (
-       UPDATE job_attempts SET finished_at = now(), error = $4, output = $5
-       WHERE job_id = $1 AND attempt = $3 AND worker_id = $2 AND finished_at IS NULL
-         AND EXISTS (SELECT 1 FROM released)
+export async function releaseJobs(db: Db, p: { workerId: string; reason: string; ran: boolean; attempts: readonly ReleasedAttempt[] }): Promise<string[]> {
+  if (p.attempts.length === 0) return [];
+  const res = await db.query<{ id: string }>(
+    `WITH given AS (
+       SELECT * FROM unnest($3::text[], $4::int[], $5::text[]) AS g(id, attempt, output)
+     ), released AS (
+       UPDATE jobs j SET state = 'pending', attempts = j.attempts - 1, run_at = now(), lease_expires_at = NULL,
+              last_error = CASE WHEN $6 THEN $2 ELSE j.last_error END, updated_at = now()
+       FROM given g
+       WHERE j.id = g.id AND j.worker_id = $1 AND j.attempts = g.attempt AND j.state = 'processing'
+       RETURNING j.id, j.queue
+     ), closed AS (
+       UPDATE job_attempts a SET finished_at = now(), error = $2, output = g.output
+       FROM given g JOIN released r ON r.id = g.id
+       WHERE $6 AND a.job_id = g.id AND a.attempt = g.attempt AND a.worker_id = $1 AND a.finished_at IS NULL
+     ), never_started AS (
+       DELETE FROM job_attempts a
+       USING given g JOIN released r ON r.id = g.id
+       WHERE NOT $6 AND a.job_id = g.id AND a.attempt = g.attempt AND a.worker_id = $1 AND a.finished_at IS NULL
+     ), woken AS (
+       SELECT pg_notify('${JOBS_CHANNEL}', queue) FROM (SELECT DISTINCT queue FROM released) q
      )
-     SELECT id FROM released`,
-    [p.jobId, p.workerId, p.attempt, p.reason, p.output],
+     SELECT id FROM released, (SELECT count(*) FROM woken) w`,
+    [p.workerId, p.reason, p.attempts.map((a) => a.jobId), p.attempts.map((a) => a.attempt), p.attempts.map((a) => a.output), p.ran],
   );
-  return (res.rowCount ?? 0) > 0;
+  return res.rows.map((r) => r.id);
 }
 
 /**
@@ -885,19 +915,20 @@ export async function requestJobSignal(db: Db, p: { id: string; signal: string }
 }
 
 /**
- * Takes the signals waiting for this worker's running jobs and clears them, in one statement: each
- * signal is handed out once (the row lock serialises two takers; the second finds NULL).
+ * Takes the signals waiting for this worker's running jobs (`jobIds`) and clears them, in one
+ * statement: each signal is handed out once (the row lock serialises two takers; the second finds
+ * NULL). A job claimed ahead whose command has not started keeps its signal for a later beat.
  */
-export async function takeJobSignals(db: Db, p: { workerId: string }): Promise<Array<{ id: string; attempts: number; signal: string }>> {
+export async function takeJobSignals(db: Db, p: { workerId: string; jobIds: readonly string[] }): Promise<Array<{ id: string; attempts: number; signal: string }>> {
   const res = await db.query<{ id: string; attempts: number; signal: string }>(
     `WITH waiting AS (
        SELECT id, signal_requested FROM jobs
-       WHERE worker_id = $1 AND state = 'processing' AND signal_requested IS NOT NULL
+       WHERE worker_id = $1 AND state = 'processing' AND signal_requested IS NOT NULL AND id = ANY ($2::text[])
        FOR UPDATE
      )
      UPDATE jobs j SET signal_requested = NULL FROM waiting w WHERE j.id = w.id
      RETURNING j.id, j.attempts, w.signal_requested AS signal`,
-    [p.workerId],
+    [p.workerId, p.jobIds],
   );
   return res.rows;
 }

@@ -20,7 +20,8 @@ export interface HeartbeatDeps {
   running: () => Array<{ id: string; attempt: number }>;
   onConfig: (config: QueueConfig) => void;
   onStopRequested: (deadline: Date | null) => void;
-  onLeaseLost: (jobId: string) => void;
+  /** A running job (this attempt of it) is no longer held by this worker. */
+  onLeaseLost: (jobId: string, attempt: number) => void;
   /** Called on each beat while jobs run: deliver the signals `kill` left on their rows (when a NOTIFY was missed). */
   onSignals?: () => Promise<void>;
 }
@@ -46,7 +47,7 @@ export class HeartbeatService extends PeriodicService {
       await registerWorker(this.deps.pool, this.deps.registration);
     }
     for (const job of running) {
-      if (!result.held.has(job.id)) this.deps.onLeaseLost(job.id);
+      if (!result.held.has(job.id)) this.deps.onLeaseLost(job.id, job.attempt);
     }
     if (result.stopRequested) this.deps.onStopRequested(result.stopDeadline);
     if (running.length > 0) await this.deps.onSignals?.();

@@ -1,0 +1,154 @@
+/**
+ * Claiming ahead: a worker running short commands holds a few jobs more than it has free slots. Those
+ * jobs must never be stuck behind a long command, never survive a stop, and never start after the
+ * worker was paused past its lease (another worker owns them by then).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { setConfigValue } from "../src/queue/config.js";
+import type { Worker } from "../src/worker/worker.js";
+import { useTestDatabase } from "./helpers/db.js";
+import { countByState, enqueue, jobState, startInProcessWorker, startWorkerProcess, waitFor } from "./helpers/workers.js";
+
+const db = useTestDatabase();
+const dir = mkdtempSync(join(tmpdir(), "queuectl-ahead-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let workers: Worker[] = [];
+afterEach(async () => {
+  for (const w of workers) w.forceStop("test over");
+  await Promise.all(workers.map((w) => w.finished()));
+  workers = [];
+  await db.pool.query("TRUNCATE jobs, job_attempts, dead_letters, workers CASCADE");
+});
+
+/** Lines of a file the jobs append to; empty when none ran yet. */
+function lines(file: string): string[] {
+  try {
+    return readFileSync(file, "utf8").split("\n").filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+describe("jobs claimed ahead", () => {
+  it("go back within READY_MAX_WAIT_MS when every slot is busy with a long command, and an idle worker runs them", async () => {
+    const ran = join(dir, "behind-long.txt");
+    await enqueue(db.pool, [
+      { id: "long", command: "sleep 3", priority: 10 },
+      { id: "quick-1", command: `echo "$QUEUECTL_JOB_ID $QUEUECTL_WORKER_ID" >> ${ran}` },
+      { id: "quick-2", command: `echo "$QUEUECTL_JOB_ID $QUEUECTL_WORKER_ID" >> ${ran}` },
+    ]);
+    const busy = await startInProcessWorker(db, { concurrency: 1, claimAhead: 2 });
+    workers.push(busy);
+    // One statement claimed the long job for the slot and both quick ones ahead of it.
+    await waitFor(async () => (await db.pool.query("SELECT count(*)::int AS n FROM jobs WHERE worker_id = $1 AND state = 'processing'", [busy.id])).rows[0].n === 3, {
+      what: "3 jobs held by the busy worker",
+    });
+    const idle = await startInProcessWorker(db, { concurrency: 1 });
+    workers.push(idle);
+
+    await waitFor(() => lines(ran).length === 2, { timeoutMs: 2_500, what: "the quick jobs to run elsewhere while the long one runs" });
+    expect((await jobState(db.pool, "long"))?.state).toBe("processing");
+    expect(lines(ran).sort()).toEqual([`quick-1 ${idle.id}`, `quick-2 ${idle.id}`]);
+    await waitFor(async () => (await countByState(db.pool)).completed === 2, { what: "quick jobs completed" });
+    // Given back uncounted and without a trace in the history: the one attempt is the one that ran.
+    const history = await db.pool.query("SELECT job_id, attempt, worker_id, error FROM job_attempts WHERE job_id LIKE 'quick-%' ORDER BY job_id, id");
+    expect(history.rows).toEqual([
+      { job_id: "quick-1", attempt: 1, worker_id: idle.id, error: null },
+      { job_id: "quick-2", attempt: 1, worker_id: idle.id, error: null },
+    ]);
+  });
+
+  it("go back uncounted when the worker stops; only the running command finishes", async () => {
+    const ran = join(dir, "stop.txt");
+    const command = `echo "$QUEUECTL_JOB_ID" >> ${ran}`;
+    await enqueue(db.pool, [
+      { id: "running", command: `sleep 0.5; ${command}`, priority: 10 },
+      { id: "ahead-1", command },
+      { id: "ahead-2", command },
+      { id: "ahead-3", command },
+    ]);
+    const worker = await startInProcessWorker(db, { concurrency: 1, claimAhead: 3 });
+    const started = new Promise<void>((resolve) => worker.once("job:start", () => resolve()));
+    await started;
+    worker.requestStop("test");
+    await worker.finished();
+
+    expect(lines(ran)).toEqual(["running"]);
+    expect(await jobState(db.pool, "running")).toMatchObject({ state: "completed", attempts: 1 });
+    for (const id of ["ahead-1", "ahead-2", "ahead-3"]) {
+      expect(await jobState(db.pool, id)).toMatchObject({ state: "pending", attempts: 0, last_error: null });
+    }
+    const history = await db.pool.query("SELECT job_id FROM job_attempts");
+    expect(history.rows).toEqual([{ job_id: "running" }]);
+    // A worker started later runs them at once, as attempt 1.
+    const next = await startInProcessWorker(db, { concurrency: 2 });
+    workers.push(next);
+    await waitFor(async () => (await countByState(db.pool)).completed === 4, { what: "all 4 completed" });
+    const attempts = await db.pool.query("SELECT max(attempts)::int AS n FROM jobs");
+    expect(attempts.rows[0].n).toBe(1);
+  });
+});
+
+describe("a worker frozen past its lease while it holds jobs claimed ahead", () => {
+  it("does not start them when it resumes: another worker ran them, once", async () => {
+    await setConfigValue(db.pool, "lease_ms", "1000");
+    await setConfigValue(db.pool, "backoff_base", "1");
+    const ran = join(dir, "frozen.txt");
+    writeFileSync(ran, "");
+    // Short commands, so the worker claims ahead (one job, with one slot); each line says who ran which attempt.
+    const specs = Array.from({ length: 60 }, (_, i) => ({ id: `f-${String(i).padStart(2, "0")}`, command: `echo "$QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT $QUEUECTL_WORKER_ID" >> ${ran}; sleep 0.005` }));
+    await enqueue(db.pool, specs, 3);
+    const frozen = startWorkerProcess(["--concurrency", "1"]);
+    let other: ReturnType<typeof startWorkerProcess> | undefined;
+    try {
+      await waitFor(() => lines(ran).length >= 5, { what: "the worker under way" });
+      const frozenId: string = (await db.pool.query("SELECT id FROM workers")).rows[0].id;
+      // Freeze it at a moment when it holds a job whose command has not started (no line yet).
+      let neverStarted: string[] = [];
+      for (let tries = 0; neverStarted.length === 0; tries++) {
+        expect(tries).toBeLessThan(50);
+        frozen.child.kill("SIGSTOP");
+        await new Promise((r) => setTimeout(r, 150));
+        const held = await db.pool.query<{ id: string }>("SELECT id FROM jobs WHERE worker_id = $1 AND state = 'processing'", [frozenId]);
+        const started = new Set(lines(ran).map((l) => l.split(" ")[0]));
+        neverStarted = held.rows.map((r) => r.id).filter((id) => !started.has(id));
+        if (neverStarted.length === 0) {
+          frozen.child.kill("SIGCONT");
+          await new Promise((r) => setTimeout(r, 10 + tries * 7));
+        }
+      }
+      const linesByFrozen = lines(ran).filter((l) => l.endsWith(` ${frozenId}`)).length;
+
+      other = startWorkerProcess(["--concurrency", "2"]);
+      await waitFor(async () => (await countByState(db.pool)).completed === 60, { timeoutMs: 30_000, what: "all 60 completed by the other worker" });
+      frozen.child.kill("SIGCONT");
+      // Its heartbeat or its slot loop, whichever runs first, finds them gone.
+      await waitFor(() => /not running jobs claimed ahead|dropping a job claimed ahead/.test(frozen.log()), { timeoutMs: 5_000, what: "the resumed worker to drop its jobs claimed ahead" }).catch((err) => {
+        throw new Error(`${(err as Error).message}\n${frozen.log().slice(-3000)}`);
+      });
+      await new Promise((r) => setTimeout(r, 300));
+
+      // The resumed worker ran nothing more, and the job it had claimed ahead ran once, elsewhere.
+      expect(lines(ran).filter((l) => l.endsWith(` ${frozenId}`))).toHaveLength(linesByFrozen);
+      for (const id of neverStarted) {
+        const runs = lines(ran).filter((l) => l.startsWith(`${id} `));
+        expect(runs).toHaveLength(1);
+        expect(runs[0]).not.toContain(frozenId);
+        // The rescuer counted the attempt the frozen worker held: a lease that ran out is a failed attempt.
+        expect(await jobState(db.pool, id)).toMatchObject({ state: "completed", attempts: 2 });
+      }
+      // Every other job ran once per attempt, and all completed.
+      expect(await countByState(db.pool)).toEqual({ completed: 60 });
+    } finally {
+      frozen.child.kill("SIGCONT");
+      frozen.child.kill("SIGTERM");
+      other?.child.kill("SIGTERM");
+      await Promise.all([frozen.exited, other?.exited]);
+      await setConfigValue(db.pool, "lease_ms", "30000");
+    }
+  });
+});
