@@ -21,7 +21,7 @@ afterEach(async () => {
   for (const w of workers) w.forceStop("test over");
   await Promise.all(workers.map((w) => w.finished()));
   workers = [];
-  await db.pool.query("TRUNCATE jobs, job_attempts, dead_letters, workers CASCADE");
+  await db.pool.query("TRUNCATE jobs, job_attempts, dead_letters, workers, queues CASCADE");
 });
 
 /** Lines of a file the jobs append to; empty when none ran yet. */
@@ -43,16 +43,17 @@ describe("jobs claimed ahead", () => {
     ]);
     const busy = await startInProcessWorker(db, { concurrency: 1, claimAhead: 2 });
     workers.push(busy);
-    // One statement claimed the long job for the slot and both quick ones ahead of it.
-    await waitFor(async () => (await db.pool.query("SELECT count(*)::int AS n FROM jobs WHERE worker_id = $1 AND state = 'processing'", [busy.id])).rows[0].n === 3, {
-      what: "3 jobs held by the busy worker",
-    });
+    const givenBack: string[] = [];
+    busy.on("job:released", (e) => givenBack.push(e.id));
+    // Its first statement claims the long job for the slot and both quick ones ahead of it.
+    await new Promise<void>((resolve) => busy.once("job:start", () => resolve()));
     const idle = await startInProcessWorker(db, { concurrency: 1 });
     workers.push(idle);
 
     await waitFor(() => lines(ran).length === 2, { timeoutMs: 2_500, what: "the quick jobs to run elsewhere while the long one runs" });
     expect((await jobState(db.pool, "long"))?.state).toBe("processing");
     expect(lines(ran).sort()).toEqual([`quick-1 ${idle.id}`, `quick-2 ${idle.id}`]);
+    expect(givenBack.sort()).toEqual(["quick-1", "quick-2"]);
     await waitFor(async () => (await countByState(db.pool)).completed === 2, { what: "quick jobs completed" });
     // Given back uncounted and without a trace in the history: the one attempt is the one that ran.
     const history = await db.pool.query("SELECT job_id, attempt, worker_id, error FROM job_attempts WHERE job_id LIKE 'quick-%' ORDER BY job_id, id");
@@ -93,16 +94,59 @@ describe("jobs claimed ahead", () => {
   });
 });
 
+describe("batched successes", () => {
+  it("a success is recorded within the hold while the next command runs, not when that command ends", async () => {
+    await enqueue(db.pool, [
+      { id: "first", command: "true", priority: 10 },
+      { id: "long", command: "sleep 2" },
+    ]);
+    const worker = await startInProcessWorker(db, { concurrency: 1, claimAhead: 2 });
+    workers.push(worker);
+    // `long` starts from the claim-ahead buffer the moment `first` ends; no slot is idle to send the
+    // statement at once, so first's success waits for the hold (20 ms) or a companion.
+    await new Promise<void>((resolve) => worker.on("job:start", (e) => e.id === "long" && resolve()));
+    const started = Date.now();
+    await waitFor(async () => (await jobState(db.pool, "first"))?.state === "completed", { timeoutMs: 1_500, everyMs: 10, what: "first completed while long runs" });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect((await jobState(db.pool, "long"))?.state).toBe("processing");
+  });
+});
+
+describe("a claim that takes long to answer", () => {
+  it("still starts the jobs it claimed for free slots (READY_MAX_WAIT_MS counts from the answer)", async () => {
+    await db.pool.query("INSERT INTO queues (name, concurrency_limit) VALUES ('slow', 5)");
+    await enqueue(db.pool, [{ id: "slow-1", queue: "slow", command: "true" }]);
+    // Hold the queue row's lock: the worker's claim of the limited queue waits for it.
+    const blocker = await db.pool.connect();
+    try {
+      await blocker.query("BEGIN");
+      await blocker.query("SELECT * FROM queues WHERE name = 'slow' FOR UPDATE");
+      const worker = await startInProcessWorker(db, { concurrency: 1, queues: ["slow"] });
+      workers.push(worker);
+      const givenBack: string[] = [];
+      worker.on("job:released", (e) => givenBack.push(e.id));
+      await new Promise((r) => setTimeout(r, 400));
+      await blocker.query("COMMIT");
+      await waitFor(async () => (await jobState(db.pool, "slow-1"))?.state === "completed", { what: "the slowly claimed job completed" });
+      expect(givenBack).toEqual([]);
+      const history = await db.pool.query("SELECT attempt, error FROM job_attempts WHERE job_id = 'slow-1'");
+      expect(history.rows).toEqual([{ attempt: 1, error: null }]);
+    } finally {
+      blocker.release();
+    }
+  });
+});
+
 describe("a worker frozen past its lease while it holds jobs claimed ahead", () => {
   it("does not start them when it resumes: another worker ran them, once", async () => {
     await setConfigValue(db.pool, "lease_ms", "1000");
     await setConfigValue(db.pool, "backoff_base", "1");
     const ran = join(dir, "frozen.txt");
     writeFileSync(ran, "");
-    // Short commands, so the worker claims ahead (one job, with one slot); each line says who ran which attempt.
+    // One job claimed ahead of its one slot; each line says who ran which attempt.
     const specs = Array.from({ length: 60 }, (_, i) => ({ id: `f-${String(i).padStart(2, "0")}`, command: `echo "$QUEUECTL_JOB_ID $QUEUECTL_ATTEMPT $QUEUECTL_WORKER_ID" >> ${ran}; sleep 0.005` }));
     await enqueue(db.pool, specs, 3);
-    const frozen = startWorkerProcess(["--concurrency", "1"]);
+    const frozen = startWorkerProcess(["--concurrency", "1", "--claim-ahead", "1"]);
     let other: ReturnType<typeof startWorkerProcess> | undefined;
     try {
       await waitFor(() => lines(ran).length >= 5, { what: "the worker under way" });

@@ -636,6 +636,7 @@ export interface ReleasedAttempt {
  *   in time, or it was stopping). Nothing happened to the job, so nothing of it is kept: the claim's
  *   history row is deleted and last_error stays as it was.
  *
+ * A `kill` still waiting for the attempt is dropped with it: it was meant for that attempt's command.
  * Fenced like completeJob, row by row: a job the rescuer or a cancel took over meanwhile is left
  * alone. Returns the ids released.
  */
@@ -646,7 +647,7 @@ export async function releaseJobs(db: Db, p: { workerId: string; reason: string;
        SELECT * FROM unnest($3::text[], $4::int[], $5::text[]) AS g(id, attempt, output)
      ), released AS (
        UPDATE jobs j SET state = 'pending', attempts = j.attempts - 1, run_at = now(), lease_expires_at = NULL,
-              last_error = CASE WHEN $6 THEN $2 ELSE j.last_error END, updated_at = now()
+              last_error = CASE WHEN $6 THEN $2 ELSE j.last_error END, updated_at = now(), signal_requested = NULL
        FROM given g
        WHERE j.id = g.id AND j.worker_id = $1 AND j.attempts = g.attempt AND j.state = 'processing'
        RETURNING j.id, j.queue
@@ -686,7 +687,7 @@ export async function releaseUnacknowledgedClaims(db: Db, p: { workerId: string;
   const res = await db.query<{ id: string }>(
     `WITH released AS (
        UPDATE jobs SET state = 'pending', attempts = attempts - 1, run_at = now(), lease_expires_at = NULL,
-              last_error = $3, updated_at = now()
+              last_error = $3, updated_at = now(), signal_requested = NULL
        WHERE worker_id = $1 AND state = 'processing' AND NOT (id = ANY ($2::text[]))
        RETURNING id, attempts + 1 AS attempt
      ), history AS (

@@ -11,23 +11,29 @@ import { heartbeat, registerWorker, type WorkerRegistration } from "../queue/sql
 import type { Logger } from "./logger.js";
 import { PeriodicService } from "./periodic-service.js";
 
-export interface HeartbeatDeps {
+/** A job whose lease the heartbeat extends; the same object comes back in onLeaseLost. */
+export interface HeldJob {
+  id: string;
+  attempt: number;
+}
+
+export interface HeartbeatDeps<J extends HeldJob = HeldJob> {
   pool: pg.Pool;
   log: Logger;
   registration: WorkerRegistration;
   config: () => QueueConfig;
-  /** The (job id, attempt) pairs running now. */
-  running: () => Array<{ id: string; attempt: number }>;
+  /** The jobs held now (running, or claimed and about to start). */
+  running: () => J[];
   onConfig: (config: QueueConfig) => void;
   onStopRequested: (deadline: Date | null) => void;
-  /** A running job (this attempt of it) is no longer held by this worker. */
-  onLeaseLost: (jobId: string, attempt: number) => void;
+  /** A job of a running() list is no longer held by this worker (taken over, cancelled, or given back meanwhile). */
+  onLeaseLost: (job: J) => void;
   /** Called on each beat while jobs run: deliver the signals `kill` left on their rows (when a NOTIFY was missed). */
   onSignals?: () => Promise<void>;
 }
 
-export class HeartbeatService extends PeriodicService {
-  constructor(private readonly deps: HeartbeatDeps) {
+export class HeartbeatService<J extends HeldJob = HeldJob> extends PeriodicService {
+  constructor(private readonly deps: HeartbeatDeps<J>) {
     super("heartbeat", deps.log);
   }
 
@@ -47,7 +53,7 @@ export class HeartbeatService extends PeriodicService {
       await registerWorker(this.deps.pool, this.deps.registration);
     }
     for (const job of running) {
-      if (!result.held.has(job.id)) this.deps.onLeaseLost(job.id, job.attempt);
+      if (!result.held.has(job.id)) this.deps.onLeaseLost(job);
     }
     if (result.stopRequested) this.deps.onStopRequested(result.stopDeadline);
     if (running.length > 0) await this.deps.onSignals?.();

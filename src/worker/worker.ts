@@ -37,7 +37,7 @@ import {
   type WorkerRegistration,
 } from "../queue/sql.js";
 import { settleFinishedJobs } from "../queue/dependencies.js";
-import { HeartbeatService } from "./heartbeat-service.js";
+import { HeartbeatService, type HeldJob } from "./heartbeat-service.js";
 import { JobListener } from "./job-listener.js";
 import type { Logger } from "./logger.js";
 import { RescuerService } from "./rescuer-service.js";
@@ -60,7 +60,7 @@ export interface WorkerOptions {
   /** How long recording an outcome retries through a database outage before leaving the job to the rescuer (ms). */
   outcomeRetryMs?: number;
   /**
-   * Jobs to claim ahead of the free slots. Default: up to CLAIM_AHEAD_MAX while recent commands are
+   * Jobs to claim ahead of the free slots. Default: CLAIM_AHEAD_PER_SLOT per slot, at most CLAIM_AHEAD_MAX, while recent commands are
    * short (CLAIM_AHEAD_MAX_COMMAND_MS), none otherwise. 0 turns it off; tests set it to get it always.
    */
   claimAhead?: number;
@@ -132,22 +132,31 @@ const GAVE_UP = Symbol("gave up");
 /** A success waiting for the slot loop's next statement (completeAndClaimJobs) to record it. */
 interface QueuedCompletion {
   attempt: SuccessfulAttempt;
+  /** performance.now() when it was queued. */
   queuedAt: number;
   /** The fence's answer: accepted (with its dependents), refused (null), or given up after an outage. */
   settle: (outcome: CompletedJob | null | typeof GAVE_UP) => void;
 }
 
-/** A job claimed ahead of a free slot; `claimedAt` is taken before the claim was sent (performance.now()). */
+/** What the heartbeat extends: a claim, running or about to start. */
+interface HeldClaim extends HeldJob {
+  claim: ClaimedJob;
+}
+
+/** A claimed job whose command has not started yet; times are performance.now(). */
 interface ReadyJob {
   job: ClaimedJob;
-  claimedAt: number;
+  /** Before its claim was sent: the lease ends lease_ms after this at the earliest. */
+  sentAt: number;
+  /** When the claim's answer arrived: READY_MAX_WAIT_MS counts from here. */
+  arrivedAt: number;
 }
 
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly id: string;
   private readonly slots = new Map<string, Slot>();
   private config!: QueueConfig;
-  private readonly heartbeat: HeartbeatService;
+  private readonly heartbeat: HeartbeatService<HeldClaim>;
   private readonly rescuer: RescuerService;
   private readonly retention: RetentionService;
   private readonly output: OutputStreamer;
@@ -176,6 +185,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly unrecordedJobIds = new Set<string>();
   /** Jobs claimed ahead, in claim order: held by this worker, their commands not started yet. */
   private ready: ReadyJob[] = [];
+  /** Jobs in `ready` that `kill` signalled: their signal goes out once the command has started. */
+  private readonly signalledWhileReady = new Set<string>();
   /** Moving average of recent commands' durations (ms), for claimAheadTarget; undefined before the first. */
   private recentCommandMs: number | undefined;
 
@@ -198,16 +209,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
       log,
       registration: this.registration,
       config: () => this.config,
+      // Each entry carries its claim, so a lost lease reaches only that claim: a job given back
+      // (ran: false, attempts restored) and claimed again has the same (id, attempt).
       running: () => [
-        ...[...this.slots.values()].filter((s) => !s.discardReason).map((s) => ({ id: s.job.id, attempt: s.job.attempts })),
-        ...this.ready.map((r) => ({ id: r.job.id, attempt: r.job.attempts })),
+        ...[...this.slots.values()].filter((s) => !s.discardReason).map((s) => ({ id: s.job.id, attempt: s.job.attempts, claim: s.job })),
+        ...this.ready.map((r) => ({ id: r.job.id, attempt: r.job.attempts, claim: r.job })),
       ],
       onConfig: (c) => {
         this.config = c;
         void this.refreshQueueSettings();
       },
       onStopRequested: (deadline) => this.requestStop("worker stop", deadline),
-      onLeaseLost: (jobId, attempt) => this.abandon(jobId, "no longer held (cancelled, or the lease was taken over by another worker)", attempt),
+      onLeaseLost: (held) => this.abandon(held.id, "no longer held (cancelled, or the lease was taken over by another worker)", held.claim),
       onSignals: () => this.deliverSignals(),
     });
     this.commands = new CommandRunner(commandHostsFor(options.concurrency));
@@ -224,7 +237,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onControl: (msg) => {
         if (msg.stop === this.id || msg.stop === "*") void this.heartbeat.runOnce().catch(() => {});
         if (typeof msg.cancel === "string" && msg.worker === this.id) this.abandon(msg.cancel, "cancelled by an operator");
-        if (typeof msg.signal === "string" && msg.worker === this.id) void this.deliverSignals();
+        if (typeof msg.signal === "string" && msg.worker === this.id) {
+          if (this.ready.some((r) => r.job.id === msg.signal)) this.signalledWhileReady.add(msg.signal);
+          void this.deliverSignals();
+        }
         if (typeof msg.queues === "string") void this.refreshQueueSettings().then(() => this.wake());
         if (msg.schedules === true) this.scheduler.trigger();
       },
@@ -339,7 +355,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       const limit = Math.max(0, free + ahead - this.ready.length);
       const completions = this.queuedCompletions;
       this.queuedCompletions = [];
-      const claimedAt = performance.now();
+      const sentAt = performance.now();
       let claimed: ClaimedJob[];
       try {
         if (this.claimAnswerLost) await this.releaseUnacknowledgedClaims();
@@ -365,8 +381,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
         await this.sleep(Math.min(this.config.poll_interval_ms, 100 * 2 ** Math.min(failures, 6)));
         continue;
       }
-      // A stop that arrived meanwhile gives these back on the next pass, uncounted.
-      for (const job of claimed) this.ready.push({ job, claimedAt });
+      // The next pass starts them (a stop that arrived meanwhile gives them back, uncounted).
+      const arrivedAt = performance.now();
+      for (const job of claimed) this.ready.push({ job, sentAt, arrivedAt });
       if (free <= 0 || claimed.length >= limit) continue;
       // Fewer runnable jobs than asked for: wait for NOTIFY, a command's end or the next due job.
       this.startReadyJobs();
@@ -389,7 +406,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** 0: send the statement now. Else how long to sleep first (a command's end or a NOTIFY wakes the loop sooner). */
   private msBeforeSending(free: number, ahead: number): number {
-    if (free > 0) return 0;
+    // Idle slots; or rows this worker holds without knowing it, which only the next statement's sweep gives back.
+    if (free > 0 || this.claimAnswerLost) return 0;
     const queued = this.queuedCompletions;
     if (queued.length === 0) return this.untilReadyJobExpires(this.config.poll_interval_ms);
     if (queued.length >= Math.max(1, ahead)) return 0;
@@ -401,17 +419,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private untilReadyJobExpires(ms: number): number {
     const oldest = this.ready[0];
     if (!oldest) return ms;
-    return Math.max(1, Math.min(ms, Math.ceil(oldest.claimedAt + READY_MAX_WAIT_MS - performance.now()) + 1));
+    return Math.max(1, Math.min(ms, Math.ceil(oldest.arrivedAt + READY_MAX_WAIT_MS - performance.now()) + 1));
   }
 
-  /** Starts jobs claimed ahead in the free slots, oldest first; one too old to start is left for releaseReadyJobs. */
+  /**
+   * Too old to start: no slot took it within READY_MAX_WAIT_MS of its claim's answer, or half its
+   * lease may be gone (a claim that took that long to answer). A worker paused past its lease (SIGSTOP,
+   * a cut-off network) finds every job it had claimed in this state when it resumes.
+   */
+  private tooOldToStart(r: ReadyJob, now: number): boolean {
+    return now - r.arrivedAt > READY_MAX_WAIT_MS || now - r.sentAt > this.config.lease_ms / 2;
+  }
+
+  /** Starts claimed jobs in the free slots, oldest first; those too old to start are left for releaseReadyJobs. */
   private startReadyJobs(): void {
     if (this.stopping) return;
     while (this.ready.length > 0 && this.commandsRunning() < this.options.concurrency) {
       const next = this.ready[0]!;
-      if (performance.now() - next.claimedAt > READY_MAX_WAIT_MS) return;
+      if (this.tooOldToStart(next, performance.now())) return;
       this.ready.shift();
       this.startJob(next.job);
+      if (this.signalledWhileReady.delete(next.job.id)) void this.deliverSignals().catch(() => {});
     }
   }
 
@@ -422,10 +450,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private async releaseReadyJobs(): Promise<void> {
     const now = performance.now();
-    const cut = this.stopping ? this.ready.length : this.ready.findIndex((r) => now - r.claimedAt <= READY_MAX_WAIT_MS);
-    const n = cut === -1 ? this.ready.length : cut;
-    if (n === 0) return;
-    const given = this.ready.splice(0, n);
+    const given = this.stopping ? this.ready : this.ready.filter((r) => this.tooOldToStart(r, now));
+    if (given.length === 0) return;
+    this.ready = this.ready.filter((r) => !given.includes(r));
+    for (const r of given) this.signalledWhileReady.delete(r.job.id);
     const reason = this.stopping ? "the worker is stopping" : `no slot came free within ${READY_MAX_WAIT_MS} ms`;
     try {
       const released = await releaseJobs(this.deps.pool, {
@@ -462,7 +490,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** After a failed statement: keep the successes for the next pass, except those past the retry window. */
   private requeueCompletions(completions: QueuedCompletion[]): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const c of completions) {
       if (now - c.queuedAt > this.outcomeRetryMs) {
         this.deps.log.error({ job: c.attempt.jobId }, "giving up recording an outcome; the rescuer will retry the job");
@@ -474,7 +502,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Queues a success for the slot loop's next statement; resolves with the fence's answer. */
   private queueCompletion(attempt: SuccessfulAttempt): Promise<CompletedJob | null | typeof GAVE_UP> {
     return new Promise((settle) => {
-      this.queuedCompletions.push({ attempt, queuedAt: Date.now(), settle });
+      this.queuedCompletions.push({ attempt, queuedAt: performance.now(), settle });
       this.wake();
     });
   }
@@ -574,19 +602,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /**
    * The lease is gone: stop the command; whatever it produces is not ours to record. A job claimed
-   * ahead is just dropped (someone else owns its row now). `attempt`, when known, keeps a stale report
-   * from touching a later attempt this worker claimed again.
+   * ahead is just dropped (someone else owns its row now). `claim`, when given, is the claim the
+   * report is about: a later claim of the same job by this worker is left alone.
    */
-  private abandon(jobId: string, why: string, attempt?: number): void {
-    const waiting = this.ready.findIndex((r) => r.job.id === jobId && (attempt === undefined || r.job.attempts === attempt));
+  private abandon(jobId: string, why: string, claim?: ClaimedJob): void {
+    const waiting = this.ready.findIndex((r) => r.job.id === jobId && (claim === undefined || r.job === claim));
     if (waiting !== -1) {
       const [dropped] = this.ready.splice(waiting, 1);
+      this.signalledWhileReady.delete(jobId);
       this.deps.log.warn({ job: jobId, attempt: dropped!.job.attempts, why }, "dropping a job claimed ahead: this worker no longer holds it");
       this.emit("job:discarded", { id: jobId, attempt: dropped!.job.attempts, why });
       return;
     }
     const slot = this.slots.get(jobId);
-    if (!slot || slot.discardReason || (attempt !== undefined && slot.job.attempts !== attempt)) return;
+    if (!slot || slot.discardReason || (claim !== undefined && slot.job !== claim)) return;
     slot.discardReason = why;
     if (slot.exited) return;
     this.deps.log.warn({ job: jobId, attempt: slot.job.attempts, why }, "stopping a command whose job this worker no longer holds");

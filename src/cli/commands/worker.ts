@@ -17,6 +17,12 @@ function positiveInt(name: string, max: number) {
   };
 }
 
+function claimAheadCount(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 64) throw new InvalidArgumentError("--claim-ahead must be a whole number from 0 to 64");
+  return n;
+}
+
 function nonNegativeSeconds(value: string): number {
   const n = Number(value);
   if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 86_400) throw new InvalidArgumentError("must be seconds from 0 to 86400");
@@ -54,6 +60,11 @@ export function registerWorkerCommands(program: Command): void {
     .option("--foreground", "run one worker in this terminal (what a container runs)")
     .option("--exit-when-idle", "exit once no job is runnable or waiting for a retry (batch runs, scripts)")
     .addOption(new Option("--stop-timeout <s>", "after SIGTERM, end commands still running after this many seconds (0 = wait)").argParser(nonNegativeSeconds).default(0))
+    .addOption(
+      new Option("--claim-ahead <n>", "jobs to claim beyond the free slots, started as slots free (default: 2 per slot, at most 8, while commands take under 20 ms; 0 = never)").argParser(
+        claimAheadCount,
+      ),
+    )
     .option("--json", "print the started workers as JSON")
     .addHelpText(
       "after",
@@ -61,14 +72,16 @@ export function registerWorkerCommands(program: Command): void {
 Examples:
   $ queuectl worker start --count 4 --concurrency 2
   $ queuectl worker start --queue reports --queue backups
-  $ queuectl worker start --foreground --exit-when-idle`,
+  $ queuectl worker start --foreground --exit-when-idle
+  $ queuectl worker start --concurrency 8 --claim-ahead 0`,
     )
-    .action(async (opts: { count: number; concurrency: number; queue: string[]; foreground?: boolean; exitWhenIdle?: boolean; stopTimeout: number; json?: boolean }) => {
+    .action(async (opts: { count: number; concurrency: number; queue: string[]; foreground?: boolean; exitWhenIdle?: boolean; stopTimeout: number; claimAhead?: number; json?: boolean }) => {
       const workerOptions = {
         queues: opts.queue,
         concurrency: opts.concurrency,
         exitWhenIdle: opts.exitWhenIdle === true,
         stopTimeoutMs: Math.round(opts.stopTimeout * 1000),
+        claimAhead: opts.claimAhead,
       };
       if (opts.foreground) {
         if (opts.count !== 1) throw new InvalidInputError("--foreground runs one worker; drop --count or run several commands");
@@ -80,6 +93,7 @@ Examples:
       const args = ["--concurrency", String(opts.concurrency), "--stop-timeout", String(opts.stopTimeout)];
       for (const q of opts.queue) args.push("--queue", q);
       if (opts.exitWhenIdle) args.push("--exit-when-idle");
+      if (opts.claimAhead !== undefined) args.push("--claim-ahead", String(opts.claimAhead));
       const { spawnWorkers } = await import("../../worker/spawn-workers.js");
       const started = await withContext((ctx) => spawnWorkers(ctx.pool, { count: opts.count, workerArgs: args }));
       if (opts.json) {
