@@ -211,10 +211,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       config: () => this.config,
       // Each entry carries its claim, so a lost lease reaches only that claim: a job given back
       // (ran: false, attempts restored) and claimed again has the same (id, attempt).
-      running: () => [
-        ...[...this.slots.values()].filter((s) => !s.discardReason).map((s) => ({ id: s.job.id, attempt: s.job.attempts, claim: s.job })),
-        ...this.ready.map((r) => ({ id: r.job.id, attempt: r.job.attempts, claim: r.job })),
-      ],
+      running: () =>
+        [...[...this.slots.values()].filter((s) => !s.discardReason).map((s) => s.job), ...this.ready.map((r) => r.job)].map((claim) => ({
+          id: claim.id,
+          attempt: claim.attempts,
+          claim,
+        })),
       onConfig: (c) => {
         this.config = c;
         void this.refreshQueueSettings();
@@ -433,10 +435,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Starts claimed jobs in the free slots, oldest first; those too old to start are left for releaseReadyJobs. */
   private startReadyJobs(): void {
-    if (this.stopping) return;
-    while (this.ready.length > 0 && this.commandsRunning() < this.options.concurrency) {
+    if (this.stopping || this.ready.length === 0) return;
+    const now = performance.now();
+    for (let free = this.options.concurrency - this.commandsRunning(); free > 0 && this.ready.length > 0; free--) {
       const next = this.ready[0]!;
-      if (this.tooOldToStart(next, performance.now())) return;
+      if (this.tooOldToStart(next, now)) return;
       this.ready.shift();
       this.startJob(next.job);
       if (this.signalledWhileReady.delete(next.job.id)) void this.deliverSignals().catch(() => {});
@@ -449,6 +452,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * but no longer in `ready`, so the next pass's releaseUnacknowledgedClaims gives them back.
    */
   private async releaseReadyJobs(): Promise<void> {
+    if (this.ready.length === 0) return;
     const now = performance.now();
     const given = this.stopping ? this.ready : this.ready.filter((r) => this.tooOldToStart(r, now));
     if (given.length === 0) return;
@@ -463,10 +467,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
         attempts: given.map((r) => ({ jobId: r.job.id, attempt: r.job.attempts, output: "" })),
       });
       if (released.length > 0) this.deps.log.info({ jobs: released, reason }, "gave back jobs claimed ahead without running them");
-      const lost = given.filter((r) => !released.includes(r.job.id)).map((r) => r.job.id);
-      // Only after a pause longer than the lease (SIGSTOP, a cut-off network): the rescuer took them.
+      const back = new Set(released);
+      for (const r of given) if (back.has(r.job.id)) this.emit("job:released", { id: r.job.id, attempt: r.job.attempts });
+      // Cancelled meanwhile, or taken by the rescuer after a pause longer than the lease (SIGSTOP, a cut-off network).
+      const lost = given.filter((r) => !back.has(r.job.id)).map((r) => r.job.id);
       if (lost.length > 0) this.deps.log.warn({ jobs: lost }, "not running jobs claimed ahead: this worker no longer holds them");
-      for (const r of given) if (released.includes(r.job.id)) this.emit("job:released", { id: r.job.id, attempt: r.job.attempts });
     } catch (err) {
       this.claimAnswerLost = true;
       this.deps.log.warn({ err: (err as Error).message }, "could not give back jobs claimed ahead; retrying with the next statement");

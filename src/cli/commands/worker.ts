@@ -7,20 +7,14 @@ import { listWorkers, workersStillRunning, type WorkerInfo } from "../../queue/w
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
 
-function positiveInt(name: string, max: number) {
+function wholeNumber(name: string, min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > max) {
-      throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max}`);
+    if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from ${min} to ${max}`);
     }
     return n;
   };
-}
-
-function claimAheadCount(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n > 64) throw new InvalidArgumentError("--claim-ahead must be a whole number from 0 to 64");
-  return n;
 }
 
 function nonNegativeSeconds(value: string): number {
@@ -54,15 +48,15 @@ export function registerWorkerCommands(program: Command): void {
   worker
     .command("start")
     .description("start worker processes on this host (in the background unless --foreground)")
-    .addOption(new Option("-n, --count <n>", "worker processes to start").argParser(positiveInt("--count", 64)).default(1))
-    .addOption(new Option("-c, --concurrency <c>", "jobs each worker runs at once").argParser(positiveInt("--concurrency", 256)).default(1))
+    .addOption(new Option("-n, --count <n>", "worker processes to start").argParser(wholeNumber("--count", 1, 64)).default(1))
+    .addOption(new Option("-c, --concurrency <c>", "jobs each worker runs at once").argParser(wholeNumber("--concurrency", 1, 256)).default(1))
     .option("-q, --queue <name>", "take jobs only from this queue (repeatable; default: every queue)", collectQueue, [])
     .option("--foreground", "run one worker in this terminal (what a container runs)")
     .option("--exit-when-idle", "exit once no job is runnable or waiting for a retry (batch runs, scripts)")
     .addOption(new Option("--stop-timeout <s>", "after SIGTERM, end commands still running after this many seconds (0 = wait)").argParser(nonNegativeSeconds).default(0))
     .addOption(
       new Option("--claim-ahead <n>", "jobs to claim beyond the free slots, started as slots free (default: 2 per slot, at most 8, while commands take under 20 ms; 0 = never)").argParser(
-        claimAheadCount,
+        wholeNumber("--claim-ahead", 0, 64),
       ),
     )
     .option("--json", "print the started workers as JSON")
