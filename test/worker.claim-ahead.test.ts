@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { setConfigValue } from "../src/queue/config.js";
+import { kill } from "../src/queue/operator.js";
+import { requestJobSignal } from "../src/queue/sql.js";
 import type { Worker } from "../src/worker/worker.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { countByState, enqueue, jobState, startInProcessWorker, startWorkerProcess, waitFor } from "./helpers/workers.js";
@@ -109,6 +111,40 @@ describe("batched successes", () => {
     await waitFor(async () => (await jobState(db.pool, "first"))?.state === "completed", { timeoutMs: 1_500, everyMs: 10, what: "first completed while long runs" });
     expect(Date.now() - started).toBeLessThan(1_000);
     expect((await jobState(db.pool, "long"))?.state).toBe("processing");
+  });
+});
+
+describe("kill and jobs claimed ahead", () => {
+  it("a signal for a job claimed ahead is delivered as soon as its command starts", async () => {
+    await enqueue(db.pool, [
+      { id: "first", command: "sleep 0.05", priority: 10 },
+      { id: "second", command: "sleep 5" },
+    ], 0);
+    const worker = await startInProcessWorker(db, { concurrency: 1, claimAhead: 1 });
+    workers.push(worker);
+    // While `first` runs, `second` waits in the worker's ready list: no process to signal yet.
+    await new Promise<void>((resolve) => worker.on("job:start", (e) => e.id === "first" && resolve()));
+    const sent = await kill(db.pool, { id: "second", signal: "SIGTERM", waitMs: 3_000 });
+    // Without delivery at start, it would wait for a heartbeat (every 10 s with the default lease).
+    expect(sent.delivered).toBe(true);
+    await waitFor(async () => (await jobState(db.pool, "second"))?.state === "dead", { timeoutMs: 3_000, what: "second ended by the signal" });
+    expect((await jobState(db.pool, "second"))?.last_error).toBe("killed by SIGTERM");
+  });
+
+  it("a signal for a job claimed ahead goes away with it when the job goes back unrun", async () => {
+    await enqueue(db.pool, [
+      { id: "long", command: "sleep 1", priority: 10 },
+      { id: "waiting", command: "true" },
+    ]);
+    const worker = await startInProcessWorker(db, { concurrency: 1, claimAhead: 1 });
+    workers.push(worker);
+    const released = new Promise<void>((resolve) => worker.on("job:released", (e) => e.id === "waiting" && resolve()));
+    await new Promise<void>((resolve) => worker.on("job:start", (e) => e.id === "long" && resolve()));
+    expect(await requestJobSignal(db.pool, { id: "waiting", signal: "SIGUSR1" })).not.toBeNull();
+    await released;
+    // Meant for an attempt that never ran: the next attempt must not get it.
+    const row = await db.pool.query("SELECT state, attempts, signal_requested FROM jobs WHERE id = 'waiting'");
+    expect(row.rows[0]).toEqual({ state: "pending", attempts: 0, signal_requested: null });
   });
 });
 
