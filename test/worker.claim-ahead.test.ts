@@ -171,6 +171,31 @@ describe("a claim that takes long to answer", () => {
       blocker.release();
     }
   });
+
+  it("does not start a job whose claim took more than half a lease to answer: it goes back and is claimed again", async () => {
+    await setConfigValue(db.pool, "lease_ms", "500");
+    await db.pool.query("INSERT INTO queues (name, concurrency_limit) VALUES ('slower', 5)");
+    await enqueue(db.pool, [{ id: "slower-1", queue: "slower", command: "true" }]);
+    const blocker = await db.pool.connect();
+    try {
+      await blocker.query("BEGIN");
+      await blocker.query("SELECT * FROM queues WHERE name = 'slower' FOR UPDATE");
+      const worker = await startInProcessWorker(db, { concurrency: 1, queues: ["slower"] });
+      workers.push(worker);
+      const givenBack: string[] = [];
+      worker.on("job:released", (e) => givenBack.push(e.id));
+      // The claim's transaction began before it waited, and its lease counts from then (now()).
+      await new Promise((r) => setTimeout(r, 400));
+      await blocker.query("COMMIT");
+      await waitFor(async () => (await jobState(db.pool, "slower-1"))?.state === "completed", { what: "the job completed by a later claim" });
+      expect(givenBack).toEqual(["slower-1"]);
+      const history = await db.pool.query("SELECT attempt, error FROM job_attempts WHERE job_id = 'slower-1'");
+      expect(history.rows).toEqual([{ attempt: 1, error: null }]);
+    } finally {
+      blocker.release();
+      await setConfigValue(db.pool, "lease_ms", "30000");
+    }
+  });
 });
 
 describe("a worker frozen past its lease while it holds jobs claimed ahead", () => {
