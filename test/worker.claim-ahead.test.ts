@@ -10,7 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { setConfigValue } from "../src/queue/config.js";
 import { kill } from "../src/queue/operator.js";
 import { requestJobSignal } from "../src/queue/sql.js";
-import type { Worker } from "../src/worker/worker.js";
+import type { Worker, WorkerOptions } from "../src/worker/worker.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { countByState, enqueue, jobState, startInProcessWorker, startWorkerProcess, waitFor } from "./helpers/workers.js";
 
@@ -35,6 +35,18 @@ function lines(file: string): string[] {
   }
 }
 
+/** An in-process worker that afterEach stops. */
+async function startWorker(options: Partial<WorkerOptions>): Promise<Worker> {
+  const worker = await startInProcessWorker(db, options);
+  workers.push(worker);
+  return worker;
+}
+
+/** Resolves when `worker` starts the command of job `id`. */
+function jobStarted(worker: Worker, id: string): Promise<void> {
+  return new Promise((resolve) => worker.on("job:start", (e) => e.id === id && resolve()));
+}
+
 describe("jobs claimed ahead", () => {
   it("go back within READY_MAX_WAIT_MS when every slot is busy with a long command, and an idle worker runs them", async () => {
     const ran = join(dir, "behind-long.txt");
@@ -43,14 +55,12 @@ describe("jobs claimed ahead", () => {
       { id: "quick-1", command: `echo "$QUEUECTL_JOB_ID $QUEUECTL_WORKER_ID" >> ${ran}` },
       { id: "quick-2", command: `echo "$QUEUECTL_JOB_ID $QUEUECTL_WORKER_ID" >> ${ran}` },
     ]);
-    const busy = await startInProcessWorker(db, { concurrency: 1, claimAhead: 2 });
-    workers.push(busy);
+    const busy = await startWorker({ concurrency: 1, claimAhead: 2 });
     const givenBack: string[] = [];
     busy.on("job:released", (e) => givenBack.push(e.id));
     // Its first statement claims the long job for the slot and both quick ones ahead of it.
-    await new Promise<void>((resolve) => busy.once("job:start", () => resolve()));
-    const idle = await startInProcessWorker(db, { concurrency: 1 });
-    workers.push(idle);
+    await jobStarted(busy, "long");
+    const idle = await startWorker({ concurrency: 1 });
 
     await waitFor(() => lines(ran).length === 2, { timeoutMs: 2_500, what: "the quick jobs to run elsewhere while the long one runs" });
     expect((await jobState(db.pool, "long"))?.state).toBe("processing");
@@ -75,8 +85,7 @@ describe("jobs claimed ahead", () => {
       { id: "ahead-3", command },
     ]);
     const worker = await startInProcessWorker(db, { concurrency: 1, claimAhead: 3 });
-    const started = new Promise<void>((resolve) => worker.once("job:start", () => resolve()));
-    await started;
+    await jobStarted(worker, "running");
     worker.requestStop("test");
     await worker.finished();
 
@@ -88,8 +97,7 @@ describe("jobs claimed ahead", () => {
     const history = await db.pool.query("SELECT job_id FROM job_attempts");
     expect(history.rows).toEqual([{ job_id: "running" }]);
     // A worker started later runs them at once, as attempt 1.
-    const next = await startInProcessWorker(db, { concurrency: 2 });
-    workers.push(next);
+    const next = await startWorker({ concurrency: 2 });
     await waitFor(async () => (await countByState(db.pool)).completed === 4, { what: "all 4 completed" });
     const attempts = await db.pool.query("SELECT max(attempts)::int AS n FROM jobs");
     expect(attempts.rows[0].n).toBe(1);
@@ -102,11 +110,10 @@ describe("batched successes", () => {
       { id: "first", command: "true", priority: 10 },
       { id: "long", command: "sleep 2" },
     ]);
-    const worker = await startInProcessWorker(db, { concurrency: 1, claimAhead: 2 });
-    workers.push(worker);
+    const worker = await startWorker({ concurrency: 1, claimAhead: 2 });
     // `long` starts from the claim-ahead buffer the moment `first` ends; no slot is idle to send the
     // statement at once, so first's success waits for the hold (20 ms) or a companion.
-    await new Promise<void>((resolve) => worker.on("job:start", (e) => e.id === "long" && resolve()));
+    await jobStarted(worker, "long");
     const started = Date.now();
     await waitFor(async () => (await jobState(db.pool, "first"))?.state === "completed", { timeoutMs: 1_500, everyMs: 10, what: "first completed while long runs" });
     expect(Date.now() - started).toBeLessThan(1_000);
@@ -120,10 +127,9 @@ describe("kill and jobs claimed ahead", () => {
       { id: "first", command: "sleep 0.05", priority: 10 },
       { id: "second", command: "sleep 5" },
     ], 0);
-    const worker = await startInProcessWorker(db, { concurrency: 1, claimAhead: 1 });
-    workers.push(worker);
+    const worker = await startWorker({ concurrency: 1, claimAhead: 1 });
     // While `first` runs, `second` waits in the worker's ready list: no process to signal yet.
-    await new Promise<void>((resolve) => worker.on("job:start", (e) => e.id === "first" && resolve()));
+    await jobStarted(worker, "first");
     const sent = await kill(db.pool, { id: "second", signal: "SIGTERM", waitMs: 3_000 });
     // Without delivery at start, it would wait for a heartbeat (every 10 s with the default lease).
     expect(sent.delivered).toBe(true);
@@ -136,10 +142,9 @@ describe("kill and jobs claimed ahead", () => {
       { id: "long", command: "sleep 1", priority: 10 },
       { id: "waiting", command: "true" },
     ]);
-    const worker = await startInProcessWorker(db, { concurrency: 1, claimAhead: 1 });
-    workers.push(worker);
+    const worker = await startWorker({ concurrency: 1, claimAhead: 1 });
     const released = new Promise<void>((resolve) => worker.on("job:released", (e) => e.id === "waiting" && resolve()));
-    await new Promise<void>((resolve) => worker.on("job:start", (e) => e.id === "long" && resolve()));
+    await jobStarted(worker, "long");
     expect(await requestJobSignal(db.pool, { id: "waiting", signal: "SIGUSR1" })).not.toBeNull();
     await released;
     // Meant for an attempt that never ran: the next attempt must not get it.
@@ -149,50 +154,41 @@ describe("kill and jobs claimed ahead", () => {
 });
 
 describe("a claim that takes long to answer", () => {
-  it("still starts the jobs it claimed for free slots (READY_MAX_WAIT_MS counts from the answer)", async () => {
-    await db.pool.query("INSERT INTO queues (name, concurrency_limit) VALUES ('slow', 5)");
-    await enqueue(db.pool, [{ id: "slow-1", queue: "slow", command: "true" }]);
-    // Hold the queue row's lock: the worker's claim of the limited queue waits for it.
+  /**
+   * One `true` job in a new limited queue whose row the test holds locked for 400 ms after a worker
+   * starts, so the worker's claim (claimLimitedJobs) waits that long for its answer. Resolves once the
+   * job completed, with the jobs the worker gave back meanwhile and the job's attempt history.
+   */
+  async function runWithSlowClaim(queue: string): Promise<{ givenBack: string[]; history: unknown[] }> {
+    await db.pool.query("INSERT INTO queues (name, concurrency_limit) VALUES ($1, 5)", [queue]);
+    const [id] = await enqueue(db.pool, [{ queue, command: "true" }]);
     const blocker = await db.pool.connect();
     try {
       await blocker.query("BEGIN");
-      await blocker.query("SELECT * FROM queues WHERE name = 'slow' FOR UPDATE");
-      const worker = await startInProcessWorker(db, { concurrency: 1, queues: ["slow"] });
-      workers.push(worker);
+      await blocker.query("SELECT * FROM queues WHERE name = $1 FOR UPDATE", [queue]);
+      const worker = await startWorker({ concurrency: 1, queues: [queue] });
       const givenBack: string[] = [];
-      worker.on("job:released", (e) => givenBack.push(e.id));
+      worker.on("job:released", (e) => givenBack.push(e.id === id ? "the job" : e.id));
       await new Promise((r) => setTimeout(r, 400));
       await blocker.query("COMMIT");
-      await waitFor(async () => (await jobState(db.pool, "slow-1"))?.state === "completed", { what: "the slowly claimed job completed" });
-      expect(givenBack).toEqual([]);
-      const history = await db.pool.query("SELECT attempt, error FROM job_attempts WHERE job_id = 'slow-1'");
-      expect(history.rows).toEqual([{ attempt: 1, error: null }]);
+      await waitFor(async () => (await jobState(db.pool, id!))?.state === "completed", { what: "the slowly claimed job completed" });
+      const history = await db.pool.query("SELECT attempt, error FROM job_attempts WHERE job_id = $1", [id]);
+      return { givenBack, history: history.rows };
     } finally {
       blocker.release();
     }
+  }
+
+  it("still starts the jobs it claimed for free slots (READY_MAX_WAIT_MS counts from the answer)", async () => {
+    expect(await runWithSlowClaim("slow")).toEqual({ givenBack: [], history: [{ attempt: 1, error: null }] });
   });
 
   it("does not start a job whose claim took more than half a lease to answer: it goes back and is claimed again", async () => {
+    // The claim's transaction began before it waited, and its lease counts from then (now()).
     await setConfigValue(db.pool, "lease_ms", "500");
-    await db.pool.query("INSERT INTO queues (name, concurrency_limit) VALUES ('slower', 5)");
-    await enqueue(db.pool, [{ id: "slower-1", queue: "slower", command: "true" }]);
-    const blocker = await db.pool.connect();
     try {
-      await blocker.query("BEGIN");
-      await blocker.query("SELECT * FROM queues WHERE name = 'slower' FOR UPDATE");
-      const worker = await startInProcessWorker(db, { concurrency: 1, queues: ["slower"] });
-      workers.push(worker);
-      const givenBack: string[] = [];
-      worker.on("job:released", (e) => givenBack.push(e.id));
-      // The claim's transaction began before it waited, and its lease counts from then (now()).
-      await new Promise((r) => setTimeout(r, 400));
-      await blocker.query("COMMIT");
-      await waitFor(async () => (await jobState(db.pool, "slower-1"))?.state === "completed", { what: "the job completed by a later claim" });
-      expect(givenBack).toEqual(["slower-1"]);
-      const history = await db.pool.query("SELECT attempt, error FROM job_attempts WHERE job_id = 'slower-1'");
-      expect(history.rows).toEqual([{ attempt: 1, error: null }]);
+      expect(await runWithSlowClaim("slower")).toEqual({ givenBack: ["the job"], history: [{ attempt: 1, error: null }] });
     } finally {
-      blocker.release();
       await setConfigValue(db.pool, "lease_ms", "30000");
     }
   });
