@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Claim time with 1 000 000 finished jobs in the table vs an empty one (issue 5, item 3), through the
- * built statements (dist/queue/sql.js): the same 2000 claim+complete cycles (one job each, the
+ * built statements (dist/queue/sql/claim.js): the same 2000 claim+complete cycles (one job each, the
  * worker's hot path) on a table holding only the 2000 pending jobs, then again after 1 000 000
  * completed jobs were added (and ANALYZEd, as autovacuum would). Prints the claim's plan (it must
  * use jobs_claim_idx, the partial index over runnable rows) and the ratio of the medians and p95s
@@ -17,7 +17,7 @@ import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { applyMigrations } from "../dist/db/migrate.js";
-import { claimJobs, completeJob } from "../dist/queue/sql.js";
+import { completeAndClaimJobs } from "../dist/queue/sql/claim.js";
 
 const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, cycles: { type: "string", default: "2000" } } });
 const ROWS = Number(values.rows);
@@ -52,15 +52,15 @@ async function measure() {
   const times = [];
   for (let i = 0; i < CYCLES; i++) {
     const t0 = performance.now();
-    const [job] = await claimJobs(pool, { workerId: "bench", queues: [], limit: 1, leaseMs: 60_000 });
+    const [job] = (await completeAndClaimJobs(pool, { workerId: "bench", queues: [], limit: 1, leaseMs: 60_000, completions: [] })).claimed;
     times.push(performance.now() - t0);
     if (!job) throw new Error("nothing to claim");
-    await completeJob(pool, { jobId: job.id, workerId: "bench", attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 });
+    await completeAndClaimJobs(pool, { workerId: "bench", queues: [], limit: 0, leaseMs: 60_000, completions: [{ jobId: job.id, attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 }] });
   }
   return stats(times);
 }
 
-/** The claim's SELECT as in dist/queue/sql.js claimJobs (keep the two in step). */
+/** The claim's SELECT as in dist/queue/sql/claim.js completeAndClaimJobs (keep the two in step). */
 async function plan() {
   const res = await pool.query(
     `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)

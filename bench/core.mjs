@@ -96,7 +96,7 @@ if (!existsSync(CLI)) {
   process.exit(1);
 }
 
-const sql = await import(join(DIST, "queue", "sql.js"));
+const sql = await import(join(DIST, "queue", "sql", "enqueue.js"));
 const { applyMigrations } = await import(join(DIST, "db", "migrate.js"));
 const { toNewJob } = await import(join(DIST, "queue", "job-spec.js"));
 const { createPool } = await import(join(DIST, "db", "pool.js"));

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 /**
  * The database side of a job, without commands: 4 loops (like 4 worker slots) each claim one job and
- * complete it, until 2000 jobs are done, through dist/queue/sql.js. Prints per job: wall time, this
+ * complete it, until 2000 jobs are done, through dist/queue/sql/claim.js. Prints per job: wall time, this
  * process's CPU, the CPU of the PostgreSQL backends serving it (when the server runs on this host; WAL
  * writer and checkpointer not included) and transactions committed.
  *
- * Variants (sql.ts's statements are named prepared statements: parsed and planned once per connection):
- *   claim, complete  claimJobs then completeJob: two round trips and two commits per job
+ * Variants (the claim statement are named prepared statements: parsed and planned once per connection):
+ *   claim, complete  a claim, then a completion: two round trips and two commits per job
  *   async-commit     the same with synchronous_commit=off for these sessions: how much of the wall time
  *                    is waiting for the WAL flush
  *   complete+claim   completeAndClaimJobs, what the worker sends: the finished job's completion and the
@@ -28,7 +28,9 @@ const DIST = join(ROOT, "dist");
 const N = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 2000);
 const SLOTS = 4;
 
-const sql = await import(join(DIST, "queue", "sql.js"));
+const { completeAndClaimJobs } = await import(join(DIST, "queue", "sql", "claim.js"));
+const { insertJobs } = await import(join(DIST, "queue", "sql", "enqueue.js"));
+const claimOne = async (db, workerId) => (await completeAndClaimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000, completions: [] })).claimed[0];
 const { applyMigrations } = await import(join(DIST, "db", "migrate.js"));
 const { toNewJob } = await import(join(DIST, "queue", "job-spec.js"));
 
@@ -74,24 +76,25 @@ async function xacts() {
 
 /** One slot's loop: runs jobs until none is left, returns how many it finished. */
 const slotLoops = {
-  /** claimJobs, then completeJob: two statements per job. */
+  /** A claim, then a completion: two statements per job. */
   separate: async (db, workerId) => {
     let done = 0;
     for (;;) {
-      const [job] = await sql.claimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000 });
+      const job = await claimOne(db, workerId);
       if (!job) return done;
-      const ok = await sql.completeJob(db, { jobId: job.id, workerId, attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 });
-      if (ok === null) throw new Error("fence rejected a completion");
+      const completions = [{ jobId: job.id, attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 }];
+      const { completed } = await completeAndClaimJobs(db, { workerId, queues: [], limit: 0, leaseMs: 30000, completions });
+      if (!completed.has(job.id)) throw new Error("fence rejected a completion");
       done++;
     }
   },
   /** completeAndClaimJobs: the finished job's completion and the next claim in one statement. */
   combined: async (db, workerId) => {
     let done = 0;
-    let [job] = await sql.claimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000 });
+    let job = await claimOne(db, workerId);
     while (job) {
       const completions = [{ jobId: job.id, attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 }];
-      const { completed, claimed } = await sql.completeAndClaimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000, completions });
+      const { completed, claimed } = await completeAndClaimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000, completions });
       if (!completed.has(job.id)) throw new Error("fence rejected a completion");
       done++;
       job = claimed[0];
@@ -103,7 +106,7 @@ const slotLoops = {
 async function variant(name, slotLoop, { options } = {}) {
   const pool = new pg.Pool({ connectionString: benchUrl, max: SLOTS + 1, options });
   await pool.query("TRUNCATE jobs, job_attempts CASCADE");
-  await sql.insertJobs(pool, Array.from({ length: N }, () => toNewJob({ command: "true" }, { maxRetries: 0 })));
+  await insertJobs(pool, Array.from({ length: N }, () => toNewJob({ command: "true" }, { maxRetries: 0 })));
   await pool.query("ANALYZE jobs");
   // Open the connections first so connecting is not timed.
   await Promise.all(Array.from({ length: SLOTS }, () => pool.query("SELECT 1")));

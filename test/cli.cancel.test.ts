@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { cancelJob } from "../src/queue/sql.js";
+import { cancelJob } from "../src/queue/sql/cancel.js";
 import { queuectl, queuectlJson } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { alive, enqueue, jobState, startWorkerProcess, waitFor, type WorkerProcess } from "./helpers/workers.js";

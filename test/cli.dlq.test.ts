@@ -4,10 +4,12 @@
  * that are not dead change nothing.
  */
 import { describe, expect, it } from "vitest";
-import { claimJobs, failJob } from "../src/queue/sql.js";
+
+import { failJob } from "../src/queue/sql/outcomes.js";
 import { queuectl, queuectlJson } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { enqueue, jobState } from "./helpers/workers.js";
+import { claimJobs } from "./helpers/queue.js";
 
 const db = useTestDatabase();
 

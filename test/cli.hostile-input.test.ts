@@ -9,10 +9,12 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { claimJobs, failJob } from "../src/queue/sql.js";
+
+import { failJob } from "../src/queue/sql/outcomes.js";
 import { queuectl, type CliResult } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { enqueue } from "./helpers/workers.js";
+import { claimJobs } from "./helpers/queue.js";
 
 const db = useTestDatabase();
 const dir = mkdtempSync(join(tmpdir(), "queuectl-hostile-"));

@@ -4,13 +4,15 @@
  */
 import { describe, expect, it } from "vitest";
 import { enqueueJobs } from "../src/queue/jobs.js";
-import { claimJobs, completeJob, failJob } from "../src/queue/sql.js";
+
+import { failJob } from "../src/queue/sql/outcomes.js";
 import { defaultConfig } from "../src/queue/config.js";
 import { createLogger } from "../src/worker/logger.js";
 import { RetentionService } from "../src/worker/retention-service.js";
 import { queuectl, queuectlJson } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { jobState, startWorkerProcess } from "./helpers/workers.js";
+import { claimJobs, completeJob } from "./helpers/queue.js";
 
 const db = useTestDatabase();
 

@@ -3,10 +3,12 @@
  * recorded through the worker's own statements (claimJobs / failJob / completeJob).
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { claimJobs, completeJob, failJob } from "../src/queue/sql.js";
+
+import { failJob } from "../src/queue/sql/outcomes.js";
 import { queuectl, queuectlJson } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { enqueue } from "./helpers/workers.js";
+import { claimJobs, completeJob } from "./helpers/queue.js";
 
 const db = useTestDatabase();
 

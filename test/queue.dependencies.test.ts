@@ -7,8 +7,12 @@ import { describe, expect, it } from "vitest";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../src/errors.js";
 import { settleFinishedJobs } from "../src/queue/dependencies.js";
 import { enqueueJobs } from "../src/queue/jobs.js";
-import { claimJobs, completeJob, failJob, findUnsettledDependencies, rescueExpiredJobs } from "../src/queue/sql.js";
+
+import { failJob } from "../src/queue/sql/outcomes.js";
+import { findUnsettledDependencies } from "../src/queue/sql/dependencies.js";
+import { rescueExpiredJobs } from "../src/queue/sql/leases.js";
 import { useTestDatabase } from "./helpers/db.js";
+import { claimJobs, completeJob } from "./helpers/queue.js";
 
 const db = useTestDatabase();
 

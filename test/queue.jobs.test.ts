@@ -8,7 +8,7 @@ import { createPrismaClient, type PrismaClient } from "../src/db/prisma.js";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../src/errors.js";
 import { generateJobIds } from "../src/queue/job-spec.js";
 import { enqueueJobs, getJob, listDeadLetters, listJobs, queueStatus, retryDead, type QueueContext } from "../src/queue/jobs.js";
-import { JOBS_CHANNEL } from "../src/queue/sql.js";
+import { JOBS_CHANNEL } from "../src/queue/sql/channels.js";
 import { useTestDatabase } from "./helpers/db.js";
 
 const db = useTestDatabase();

@@ -4,10 +4,12 @@
  */
 import { describe, expect, it } from "vitest";
 import { enqueueJobs, enqueueJobsWithOutcome } from "../src/queue/jobs.js";
-import { claimJobs, completeJob, failJob } from "../src/queue/sql.js";
+
+import { failJob } from "../src/queue/sql/outcomes.js";
 import { queuectl, queuectlJson } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { jobState } from "./helpers/workers.js";
+import { claimJobs, completeJob } from "./helpers/queue.js";
 
 const db = useTestDatabase();
 

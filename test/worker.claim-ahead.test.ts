@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { setConfigValue } from "../src/queue/config.js";
 import { kill } from "../src/queue/operator.js";
-import { requestJobSignal } from "../src/queue/sql.js";
+import { requestJobSignal } from "../src/queue/sql/signals.js";
 import type { Worker, WorkerOptions } from "../src/worker/worker.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { countByState, enqueue, jobState, startInProcessWorker, startWorkerProcess, waitFor } from "./helpers/workers.js";

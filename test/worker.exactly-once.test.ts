@@ -6,9 +6,11 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { claimJobs, completeAndClaimJobs, rescueExpiredJobs, type ClaimedJob } from "../src/queue/sql.js";
+import { completeAndClaimJobs, type ClaimedJob } from "../src/queue/sql/claim.js";
+import { rescueExpiredJobs } from "../src/queue/sql/leases.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { countByState, enqueue, startWorkerProcess, waitFor } from "./helpers/workers.js";
+import { claimJobs } from "./helpers/queue.js";
 
 const db = useTestDatabase();
 const dir = mkdtempSync(join(tmpdir(), "queuectl-once-"));

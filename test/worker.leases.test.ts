@@ -8,9 +8,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { setConfigValue } from "../src/queue/config.js";
 import { createPool } from "../src/db/pool.js";
-import { claimJobs, completeAndClaimJobs, completeJob, failJob, releaseUnacknowledgedClaims, rescueExpiredJobs } from "../src/queue/sql.js";
+import { completeAndClaimJobs } from "../src/queue/sql/claim.js";
+import { failJob, releaseUnacknowledgedClaims } from "../src/queue/sql/outcomes.js";
+import { rescueExpiredJobs } from "../src/queue/sql/leases.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { alive, enqueue, jobState, startInProcessWorker, startWorkerProcess, waitFor } from "./helpers/workers.js";
+import { claimJobs, completeJob } from "./helpers/queue.js";
 
 const db = useTestDatabase();
 

@@ -4,10 +4,13 @@
  * reports pending, running, limit and pause per queue.
  */
 import { describe, expect, it } from "vitest";
-import { claimJobs, claimLimitedJobs, completeJob, setQueueSettings } from "../src/queue/sql.js";
+import { claimLimitedJobs } from "../src/queue/sql/claim.js";
+
+import { setQueueSettings } from "../src/queue/sql/queues.js";
 import { queuectl, queuectlJson } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { enqueue, jobState, startWorkerProcess, waitFor } from "./helpers/workers.js";
+import { claimJobs, completeJob } from "./helpers/queue.js";
 
 const db = useTestDatabase();
 

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { setConfigValue } from "../src/queue/config.js";
-import { retryDeadJobs } from "../src/queue/sql.js";
+import { retryDeadJobs } from "../src/queue/sql/dlq.js";
 import type { Worker } from "../src/worker/worker.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { enqueue, jobState, startInProcessWorker, waitFor } from "./helpers/workers.js";

@@ -5,7 +5,7 @@
 import { createRequire } from "node:module";
 import type TableConstructor from "cli-table3";
 import { maskEnv } from "../queue/job-spec.js";
-import type { JobRow } from "../queue/sql.js";
+import type { JobRow } from "../queue/job.js";
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);

@@ -18,7 +18,7 @@ import type pg from "pg";
 import { Counter, Gauge, Histogram, Registry, type LabelValues, type MetricType } from "prom-client";
 import { inTransaction } from "../db/transaction.js";
 import { loadConfig } from "../queue/config.js";
-import { JOB_STATES } from "../queue/sql.js";
+import { JOB_STATES } from "../queue/job.js";
 import { countLiveWorkers } from "../queue/workers.js";
 import {
   aggregateAttempts,

@@ -8,7 +8,7 @@
  * throughput chart independent of history size (see the dashboard issue's notes).
  */
 import type pg from "pg";
-import type { JobState } from "../queue/sql.js";
+import type { JobState } from "../queue/job.js";
 import { jobRowFromPrisma, type JobPage, type QueueContext } from "../queue/jobs.js";
 
 type Db = pg.Pool | pg.PoolClient;

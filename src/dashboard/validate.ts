@@ -1,7 +1,7 @@
 /** Input checks for the dashboard's routes: zod schemas whose failures become InvalidInputError (HTTP 400). */
 import { z } from "zod";
 import { InvalidInputError } from "../errors.js";
-import { JOB_STATES, type JobState } from "../queue/sql.js";
+import { JOB_STATES, type JobState } from "../queue/job.js";
 
 /** Parses `value` with `schema`; the first issue becomes a one-line InvalidInputError naming the field. */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {

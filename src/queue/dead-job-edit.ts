@@ -5,7 +5,7 @@
 import { z } from "zod";
 import { InvalidInputError } from "../errors.js";
 import { jobSpecSchema } from "./job-spec-schema.js";
-import type { DeadJobEdit } from "./sql.js";
+import type { DeadJobEdit } from "./sql/dlq.js";
 
 const deadJobEditSchema = z.strictObject({
   command: jobSpecSchema.shape.command.optional(),

@@ -1,10 +1,10 @@
 /**
  * Settling dependencies after jobs finish: a completed job releases its dependents, a dead or
  * cancelled one cancels them, and their dependents in turn (transitively). Each round is one
- * statement (sql.ts settleDependencies); the rounds follow the chain until nothing more changes.
+ * statement (sql/dependencies.ts settleDependencies); the rounds follow the chain until nothing more changes.
  */
 import type pg from "pg";
-import { settleDependencies } from "./sql.js";
+import { settleDependencies } from "./sql/dependencies.js";
 
 /** Deepest chain followed in one call; a longer one is finished by the rescuer's next sweep. */
 export const MAX_SETTLE_ROUNDS = 1000;

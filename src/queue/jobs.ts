@@ -2,7 +2,7 @@
  * The queue's read and write operations as the CLI (and the dashboard) use them: enqueue, look up,
  * list, count, and work the DLQ (workers are read in workers.ts). Each takes the context (pool +
  * Prisma Client) and one params object and returns plain data; rendering is the caller's.
- * Hot-path statements come from sql.ts; the reads here go through Prisma Client, or one plain
+ * Statements that change jobs come from sql/; the reads here go through Prisma Client, or one plain
  * query where an aggregate is clearer in SQL.
  */
 import type { AppContext } from "../db/context.js";
@@ -13,21 +13,10 @@ import { envNameAllowed, loadConfig } from "./config.js";
 import type pg from "pg";
 import { generateJobIds, quoteJobId, toNewJob, type JobSpec, type NewJob } from "./job-spec.js";
 import { uniqueKeyConflict } from "./operator.js";
-import {
-  findActiveUniqueJobs,
-  insertDependencies,
-  insertJobs,
-  canInsertAlone,
-  insertJobsAndNotify,
-  JOB_STATES,
-  lockDependencies,
-  notifyJobsAvailable,
-  retryDeadJobs,
-  type DeadJobEdit,
-  type JobRow,
-  type JobState,
-  type NewDependency,
-} from "./sql.js";
+import { findActiveUniqueJobs, insertJobs, canInsertAlone, insertJobsAndNotify, notifyJobsAvailable } from "./sql/enqueue.js";
+import { insertDependencies, lockDependencies, type NewDependency } from "./sql/dependencies.js";
+import { JOB_STATES, type JobRow, type JobState } from "./job.js";
+import { retryDeadJobs, type DeadJobEdit } from "./sql/dlq.js";
 
 /** What these operations need from the context. */
 export type QueueContext = Pick<AppContext, "pool" | "prisma">;
@@ -197,7 +186,7 @@ async function resolveDependencies(client: pg.PoolClient, jobs: NewJob[]): Promi
 // Jobs
 // ---------------------------------------------------------------------------------------------
 
-/** Prisma's camelCase job as the snake_case JobRow the JSON contract and sql.ts use. */
+/** Prisma's camelCase job as the snake_case JobRow the JSON contract and sql/ use. */
 export function jobRowFromPrisma(j: PrismaJob): JobRow {
   return {
     id: j.id,
@@ -445,7 +434,7 @@ export type RetryDeadParams = { ids: readonly string[]; edit?: DeadJobEdit } | {
 
 /**
  * Sends dead jobs back to pending with attempts reset, closing their DLQ entries (one statement,
- * sql.ts retryDeadJobs). Named ids are checked first: an unknown id is NotFoundError, a job that is
+ * sql/dlq.ts retryDeadJobs). Named ids are checked first: an unknown id is NotFoundError, a job that is
  * not dead is InvalidStateError, and then nothing is retried. Returns the ids retried.
  */
 export async function retryDead(ctx: QueueContext, p: RetryDeadParams): Promise<string[]> {

@@ -6,7 +6,9 @@
 import pg from "pg";
 import { NotFoundError } from "../errors.js";
 import { quoteJobId } from "./job-spec.js";
-import { OUTPUT_CHANNEL, readJobOutput, type JobState } from "./sql.js";
+import { OUTPUT_CHANNEL } from "./sql/channels.js";
+import { readJobOutput } from "./sql/live-output.js";
+import type { JobState } from "./job.js";
 
 interface AttemptView {
   state: JobState;

@@ -9,17 +9,11 @@ import type pg from "pg";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
 import { settleFinishedJobs } from "./dependencies.js";
 import { quoteJobId } from "./job-spec.js";
-import {
-  cancelJob,
-  countPurgeable,
-  jobSignalPending,
-  purgeJobs,
-  requeueJobs,
-  requestJobSignal,
-  type CancelledJob,
-  type JobState,
-  type PurgeableState,
-} from "./sql.js";
+import { cancelJob, type CancelledJob } from "./sql/cancel.js";
+import { countPurgeable, purgeJobs, type PurgeableState } from "./sql/purge.js";
+import { jobSignalPending, requestJobSignal } from "./sql/signals.js";
+import { requeueJobs } from "./sql/requeue.js";
+import type { JobState } from "./job.js";
 
 type Db = pg.Pool;
 
@@ -30,7 +24,7 @@ async function stateOf(db: Db, id: string): Promise<JobState> {
   return state;
 }
 
-/** Cancels a pending, failed or processing job (sql.ts cancelJob); any other state is InvalidStateError. */
+/** Cancels a pending, failed or processing job (sql/cancel.ts cancelJob); any other state is InvalidStateError. */
 export async function cancel(db: Db, p: { id: string }): Promise<CancelledJob> {
   const done = await cancelJob(db, p);
   if (done) {

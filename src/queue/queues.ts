@@ -1,12 +1,12 @@
 /**
  * Named queues as `queue list` and the dashboard show them (pending, running, limit, paused), and the
  * per-queue settings `queue set-concurrency`, `queue pause` and `queue resume` change. The limit and
- * the pause are enforced by the claim statements in sql.ts, across every worker.
+ * the pause are enforced by the claim statements in sql/claim.ts, across every worker.
  */
 import type pg from "pg";
 import { InvalidInputError } from "../errors.js";
 import { QUEUE_NAME_PATTERN } from "./job-spec.js";
-import { setQueueSettings } from "./sql.js";
+import { setQueueSettings } from "./sql/queues.js";
 
 export interface QueueInfo {
   name: string;

@@ -1,6 +1,6 @@
 /**
  * Cron schedules: each due tick of a schedule enqueues one job (SchedulerService in every worker
- * claims the tick; sql.ts advanceSchedule). This module parses cron expressions (cron-parser: five
+ * claims the tick; sql/schedules.ts advanceSchedule). This module parses cron expressions (cron-parser: five
  * fields, or six with seconds first), computes ticks, and adds, lists, pauses, resumes and removes
  * schedules for the CLI and the dashboard.
  */
@@ -12,7 +12,7 @@ import { loadConfig } from "./config.js";
 import { maskEnv, type JobSpec } from "./job-spec.js";
 import { parseJobSpec } from "./job-spec-schema.js";
 import { checkEnvAllowed } from "./jobs.js";
-import { notifySchedulesChanged } from "./sql.js";
+import { notifySchedulesChanged } from "./sql/schedules.js";
 
 type ScheduleContext = Pick<AppContext, "pool" | "prisma">;
 

@@ -7,7 +7,8 @@
  */
 import type pg from "pg";
 import { loadConfig, type QueueConfig } from "../queue/config.js";
-import { heartbeat, registerWorker, type WorkerRegistration } from "../queue/sql.js";
+import { heartbeat } from "../queue/sql/leases.js";
+import { registerWorker, type WorkerRegistration } from "../queue/sql/workers.js";
 import type { Logger } from "./logger.js";
 import { PeriodicService } from "./periodic-service.js";
 

@@ -4,7 +4,7 @@
  * simply polls. Notifications only wake the worker early: correctness never depends on one arriving.
  */
 import pg from "pg";
-import { CONTROL_CHANNEL, JOBS_CHANNEL } from "../queue/sql.js";
+import { CONTROL_CHANNEL, JOBS_CHANNEL } from "../queue/sql/channels.js";
 import type { Logger } from "./logger.js";
 
 export interface JobListenerDeps {

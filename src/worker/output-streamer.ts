@@ -8,7 +8,7 @@
  */
 import { StringDecoder } from "node:string_decoder";
 import type pg from "pg";
-import { appendJobOutput, deleteJobOutput, type OutputChunk } from "../queue/sql.js";
+import { appendJobOutput, deleteJobOutput, type OutputChunk } from "../queue/sql/live-output.js";
 import type { Logger } from "./logger.js";
 
 /** Longest a running job's new output waits before it is written, in ms. */

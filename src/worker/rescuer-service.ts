@@ -5,7 +5,8 @@
 import type pg from "pg";
 import type { QueueConfig } from "../queue/config.js";
 import { settleFinishedJobs } from "../queue/dependencies.js";
-import { findUnsettledDependencies, rescueExpiredJobs } from "../queue/sql.js";
+import { findUnsettledDependencies } from "../queue/sql/dependencies.js";
+import { rescueExpiredJobs } from "../queue/sql/leases.js";
 import type { Logger } from "./logger.js";
 import { PeriodicService } from "./periodic-service.js";
 

@@ -5,7 +5,7 @@
  */
 import type pg from "pg";
 import type { QueueConfig } from "../queue/config.js";
-import { purgeJobs } from "../queue/sql.js";
+import { purgeJobs } from "../queue/sql/purge.js";
 import type { Logger } from "./logger.js";
 import { PeriodicService } from "./periodic-service.js";
 

@@ -9,7 +9,8 @@ import { inTransaction } from "../db/transaction.js";
 import type { QueueConfig } from "../queue/config.js";
 import { toNewJob } from "../queue/job-spec.js";
 import { parseScheduleJob, tickJobId, ticksToRun, nextTick, type MissedPolicy } from "../queue/schedules.js";
-import { advanceSchedule, dueSchedules, insertJobs, nextScheduleAt, notifyJobsAvailable, type DueSchedule } from "../queue/sql.js";
+import { advanceSchedule, dueSchedules, nextScheduleAt, type DueSchedule } from "../queue/sql/schedules.js";
+import { insertJobs, notifyJobsAvailable } from "../queue/sql/enqueue.js";
 import type { Logger } from "./logger.js";
 import { PeriodicService } from "./periodic-service.js";
 

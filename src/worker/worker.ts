@@ -1,6 +1,6 @@
 /**
  * A worker process: fills up to `concurrency` slots with claimed jobs, runs each command, and records
- * the outcome through the fenced statements of queue/sql.ts. Background duties (heartbeat, rescuer)
+ * the outcome through the fenced statements of queue/sql/. Background duties (heartbeat, rescuer)
  * and the LISTEN connection are separate pieces; this file is the slot loop and the shutdown rules:
  *
  * - graceful stop (SIGTERM, `worker stop`): claim nothing more, let running commands finish, exit;
@@ -19,23 +19,10 @@ import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type pg from "pg";
 import { loadConfig, type QueueConfig } from "../queue/config.js";
-import {
-  claimLimitedJobs,
-  completeAndClaimJobs,
-  failJob,
-  hasLimitedQueues,
-  nextRunAt,
-  registerWorker,
-  releaseJobs,
-  releaseUnacknowledgedClaims,
-  saveAttemptOutput,
-  setWorkerState,
-  takeJobSignals,
-  type ClaimedJob,
-  type CompletedJob,
-  type SuccessfulAttempt,
-  type WorkerRegistration,
-} from "../queue/sql.js";
+import { claimLimitedJobs, completeAndClaimJobs, hasLimitedQueues, nextRunAt, type ClaimedJob, type SuccessfulAttempt, type CompletedJob } from "../queue/sql/claim.js";
+import { failJob, releaseJobs, releaseUnacknowledgedClaims, saveAttemptOutput } from "../queue/sql/outcomes.js";
+import { registerWorker, setWorkerState, type WorkerRegistration } from "../queue/sql/workers.js";
+import { takeJobSignals } from "../queue/sql/signals.js";
 import { settleFinishedJobs } from "../queue/dependencies.js";
 import { HeartbeatService, type HeldJob } from "./heartbeat-service.js";
 import { JobListener } from "./job-listener.js";

@@ -4,7 +4,10 @@
  */
 import type pg from "pg";
 import { enqueueJobs, type QueueContext } from "../../src/queue/jobs.js";
-import { claimJobs, completeJob, failJob, registerWorker } from "../../src/queue/sql.js";
+
+import { failJob } from "../../src/queue/sql/outcomes.js";
+import { registerWorker } from "../../src/queue/sql/workers.js";
+import { claimJobs, completeJob } from "./queue.js";
 
 export const WORKER_ID = "web-1-4242";
 

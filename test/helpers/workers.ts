@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type pg from "pg";
 import { CLI } from "./cli.js";
-import { insertJobs, notifyJobsAvailable } from "../../src/queue/sql.js";
+import { insertJobs, notifyJobsAvailable } from "../../src/queue/sql/enqueue.js";
 import { toNewJob, type JobSpec } from "../../src/queue/job-spec.js";
 
 export interface WorkerProcess {

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { listJobs, parseJobState } from "../../queue/jobs.js";
-import { JOB_STATES } from "../../queue/sql.js";
+import { JOB_STATES } from "../../queue/job.js";
 import { parseCount } from "../args.js";
 import { withContext } from "../context.js";
 import { jobToJson, printJson, printLine, printTable, relativeTime, truncate } from "../output.js";

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { InvalidInputError } from "../../errors.js";
 import { parseAge, purge, PURGEABLE_STATES } from "../../queue/operator.js";
-import type { PurgeableState } from "../../queue/sql.js";
+import type { PurgeableState } from "../../queue/sql/purge.js";
 import { withContext } from "../context.js";
 import { printJson, printLine } from "../output.js";
 

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { queueStatus } from "../../queue/jobs.js";
-import { JOB_STATES } from "../../queue/sql.js";
+import { JOB_STATES } from "../../queue/job.js";
 import { withContext } from "../context.js";
 import { printFields } from "../fields.js";
 import { formatDuration, printJson, printLine, printTable } from "../output.js";

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { InvalidInputError } from "../../errors.js";
 import { loadConfig } from "../../queue/config.js";
 import { QUEUE_NAME_PATTERN } from "../../queue/job-spec.js";
-import { requestWorkerStop } from "../../queue/sql.js";
+import { requestWorkerStop } from "../../queue/sql/workers.js";
 import { listWorkers, workersStillRunning, type WorkerInfo } from "../../queue/workers.js";
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";

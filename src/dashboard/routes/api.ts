@@ -8,7 +8,7 @@ import { jobToJson } from "../../cli/output.js";
 import { InvalidInputError, NotFoundError } from "../../errors.js";
 import { CONFIG_KEY_NAMES, CONFIG_KEYS, isConfigKey, loadConfig, setConfigValue } from "../../queue/config.js";
 import { getJob, listDeadLetters, listJobs, queueStatus, retryDead, type QueueContext } from "../../queue/jobs.js";
-import { JOB_STATES, type JobState } from "../../queue/sql.js";
+import { JOB_STATES, type JobState } from "../../queue/job.js";
 import { listSchedules, scheduleToJson } from "../../queue/schedules.js";
 import { listWorkers } from "../../queue/workers.js";
 import { cancel } from "../../queue/operator.js";

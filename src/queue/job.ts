@@ -1,0 +1,31 @@
+/** A job as the queue stores it, with snake_case names as in the table and in the CLI's JSON. */
+
+export type JobState = "pending" | "processing" | "completed" | "failed" | "dead" | "cancelled";
+export const JOB_STATES: readonly JobState[] = ["pending", "processing", "completed", "failed", "dead", "cancelled"];
+
+export interface JobRow {
+  id: string;
+  queue: string;
+  command: string;
+  state: JobState;
+  priority: number;
+  /** Attempts counted against max_retries since the job was enqueued, requeued or retried from the DLQ. */
+  attempts: number;
+  max_retries: number;
+  timeout_ms: number | null;
+  run_at: Date;
+  created_at: Date;
+  updated_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  worker_id: string | null;
+  exit_code: number | null;
+  last_error: string | null;
+  duration_ms: number | null;
+  /** Dependencies not completed yet; runnable only at 0. */
+  deps_pending: number;
+  /** Working directory the command runs in; null = the worker's. */
+  cwd: string | null;
+  /** Environment variables the command runs with (values unmasked: mask before printing). */
+  env: Record<string, string> | null;
+}

@@ -1,0 +1,42 @@
+/** The Dead Letter Queue's statement: sending dead jobs back to pending. */
+import type { Queryable } from "../../db/queryable.js";
+import { JOBS_CHANNEL } from "./channels.js";
+
+/** Fields `dlq retry --edit` may change before the job runs again; undefined = keep. */
+export interface DeadJobEdit {
+  command?: string;
+  /** null = back to the config default (job_timeout_ms). */
+  timeoutMs?: number | null;
+  maxRetries?: number;
+}
+
+/**
+ * Sends dead jobs back to pending with a fresh retry budget, closing their DLQ entries, in one
+ * statement; `edit` changes fields on the way. `ids` null = every dead job. Locks the job rows (FOR
+ * UPDATE, no SKIP: two shells retrying the same job serialise, and the second finds it no longer dead
+ * and does nothing). A job whose unique_key another active job holds now raises unique_violation.
+ */
+export async function retryDeadJobs(db: Queryable, ids: readonly string[] | null, edit: DeadJobEdit = {}): Promise<string[]> {
+  const res = await db.query<{ id: string }>(
+    `WITH target AS (
+       SELECT id FROM jobs WHERE state = 'dead' AND ($1::text[] IS NULL OR id = ANY($1::text[]))
+       FOR UPDATE
+     ), requeued AS (
+       UPDATE jobs j SET state = 'pending', attempts = 0, run_at = now(), exit_code = NULL,
+              worker_id = NULL, started_at = NULL, finished_at = NULL, updated_at = now(),
+              command = coalesce($2, j.command),
+              timeout_ms = CASE WHEN $3::boolean THEN $4::int ELSE j.timeout_ms END,
+              max_retries = coalesce($5::int, j.max_retries)
+       FROM target WHERE j.id = target.id AND j.state = 'dead'
+       RETURNING j.id, j.queue
+     ), closed AS (
+       UPDATE dead_letters d SET retried_at = now()
+       FROM requeued r WHERE d.job_id = r.id AND d.retried_at IS NULL
+     ), woken AS (
+       SELECT pg_notify('${JOBS_CHANNEL}', queue) FROM (SELECT DISTINCT queue FROM requeued) q
+     )
+     SELECT id FROM requeued, (SELECT count(*) FROM woken) w`,
+    [ids, edit.command ?? null, edit.timeoutMs !== undefined, edit.timeoutMs ?? null, edit.maxRetries ?? null],
+  );
+  return res.rows.map((r) => r.id);
+}

@@ -1,0 +1,101 @@
+/**
+ * Statements that keep a claim alive or take it back: the heartbeat extends the leases of the jobs a
+ * worker still holds, and the rescuer takes back jobs whose lease ran out. The rescuer is the only
+ * statement that takes a job from a holder without the holder's consent, and only once the lease has
+ * run out (the worker's command host has ended the command before then: see command-host.pl).
+ */
+import type { Queryable } from "../../db/queryable.js";
+
+export interface HeartbeatParams {
+  workerId: string;
+  /** The (job id, attempt) pairs this worker is running. */
+  running: ReadonlyArray<{ id: string; attempt: number }>;
+  leaseMs: number;
+}
+
+export interface HeartbeatResult {
+  /** Someone ran `worker stop` (from any host). */
+  stopRequested: boolean;
+  /** `worker stop --timeout`: when running commands must be ended. */
+  stopDeadline: Date | null;
+  /** Whether the worker row still exists (it is recreated by the caller if not). */
+  registered: boolean;
+  /** Jobs whose lease was extended; a running job missing here was taken over or finished elsewhere. */
+  held: Set<string>;
+}
+
+/**
+ * Extends the leases of the jobs this worker runs and records its heartbeat, in one statement. Only
+ * rows still held by this (worker, attempt) are extended, so a lease the rescuer took over stays
+ * taken and the worker learns it lost the job (and stops its command).
+ */
+export async function heartbeat(db: Queryable, p: HeartbeatParams): Promise<HeartbeatResult> {
+  const res = await db.query<{ stop_requested: boolean | null; stop_deadline: Date | null; held: string[] }>(
+    `WITH w AS (
+       UPDATE workers SET heartbeat_at = now() WHERE id = $1 RETURNING stop_requested, stop_deadline
+     ), extended AS (
+       UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4::float8 / 1000)
+       FROM unnest($2::text[], $3::int[]) AS r(id, attempt)
+       WHERE jobs.id = r.id AND jobs.attempts = r.attempt AND jobs.worker_id = $1 AND jobs.state = 'processing'
+       RETURNING jobs.id
+     )
+     SELECT (SELECT stop_requested FROM w) AS stop_requested, (SELECT stop_deadline FROM w) AS stop_deadline,
+            ARRAY(SELECT id FROM extended) AS held`,
+    [p.workerId, p.running.map((r) => r.id), p.running.map((r) => r.attempt), p.leaseMs],
+  );
+  const row = res.rows[0];
+  return {
+    stopRequested: row?.stop_requested === true,
+    stopDeadline: row?.stop_deadline ?? null,
+    registered: row?.stop_requested !== null && row?.stop_requested !== undefined,
+    held: new Set(row?.held ?? []),
+  };
+}
+
+export interface RescuedJob {
+  id: string;
+  state: "failed" | "dead";
+  attempts: number;
+  worker_id: string | null;
+  /** Jobs that depend on this one; a dead one with dependents must have them settled (cancelled). */
+  dependents: number;
+}
+
+/**
+ * Takes back jobs whose lease ran out (worker killed, host lost, network cut): each counts as a
+ * failed attempt, with the same backoff and DLQ rule as failJob. SKIP LOCKED lets every worker run
+ * the rescuer without coordination; a row a claimer or completer is touching right now is skipped and
+ * looked at next time. Because the row's state changes, the old holder's late result fails its fence.
+ */
+export async function rescueExpiredJobs(db: Queryable, p: { backoffBase: number; backoffMaxS: number; limit: number }): Promise<RescuedJob[]> {
+  const res = await db.query<RescuedJob>(
+    `WITH expired AS (
+       SELECT id FROM jobs
+       WHERE state = 'processing' AND lease_expires_at < now()
+       ORDER BY lease_expires_at
+       LIMIT $3
+       FOR UPDATE SKIP LOCKED
+     ), rescued AS (
+       UPDATE jobs j SET
+         state = (CASE WHEN j.attempts > j.max_retries THEN 'dead' ELSE 'failed' END)::job_state,
+         run_at = CASE WHEN j.attempts > j.max_retries THEN j.run_at
+                  ELSE now() + make_interval(secs => least(power($1::float8, j.attempts), $2::float8)) END,
+         exit_code = NULL,
+         last_error = 'lease expired: worker ' || coalesce(j.worker_id, '?') || ' stopped renewing it (killed, frozen or cut off)',
+         finished_at = now(), updated_at = now(), lease_expires_at = NULL
+       FROM expired WHERE j.id = expired.id
+       RETURNING j.id, j.state, j.attempts, j.worker_id, j.queue, j.command, j.last_error, j.dependents
+     ), history AS (
+       UPDATE job_attempts a SET finished_at = now(), error = r.last_error
+       FROM rescued r
+       WHERE a.job_id = r.id AND a.attempt = r.attempts AND a.finished_at IS NULL
+     ), dlq AS (
+       INSERT INTO dead_letters (job_id, queue, command, reason, last_error, attempts)
+       SELECT id, queue, command, 'lease expired on the last attempt', last_error, attempts
+       FROM rescued WHERE state = 'dead'
+     )
+     SELECT id, state, attempts, worker_id, dependents FROM rescued`,
+    [p.backoffBase, p.backoffMaxS, p.limit],
+  );
+  return res.rows;
+}

@@ -1,0 +1,60 @@
+/** Statements for cron schedules: reading due ticks and claiming them. */
+import type { Queryable } from "../../db/queryable.js";
+import { CONTROL_CHANNEL } from "./channels.js";
+
+export interface DueSchedule {
+  name: string;
+  cron: string;
+  timezone: string;
+  job: unknown;
+  missed: "skip" | "catch-up";
+  catch_up_limit: number;
+  next_run_at: Date;
+  /** The database's clock when read: ticks are computed against it, not the worker host's. */
+  db_now: Date;
+}
+
+/** Unpaused schedules whose next tick has come, earliest first. A plain read: claiming is advanceSchedule. */
+export async function dueSchedules(db: Queryable, limit: number): Promise<DueSchedule[]> {
+  const res = await db.query<DueSchedule>(
+    `SELECT name, cron, timezone, job, missed, catch_up_limit, next_run_at, now() AS db_now
+     FROM schedules WHERE NOT paused AND next_run_at <= now()
+     ORDER BY next_run_at LIMIT $1`,
+    [limit],
+  );
+  return res.rows;
+}
+
+/**
+ * Claims a schedule's due tick(s) by moving next_run_at from the value the caller read (`from`) to
+ * the tick after them (`to`). Run in the transaction that inserts the tick's jobs.
+ *
+ * Safe under concurrency: every scheduler that read the same next_run_at issues this UPDATE; the
+ * first takes the row lock, the others wait, re-check `next_run_at = from` against the committed row
+ * (READ COMMITTED re-check), find it moved, and update nothing, so they insert no job. Exactly one
+ * scheduler enqueues each tick however many workers run. A pause committed in between also wins
+ * (NOT paused is re-checked the same way). Tick jobs also carry a deterministic id (name@tick), so
+ * even a clock or logic slip could not insert one tick twice.
+ */
+export async function advanceSchedule(db: Queryable, p: { name: string; from: Date; to: Date; lastJobId: string | null }): Promise<boolean> {
+  const res = await db.query(
+    `UPDATE schedules SET next_run_at = $3, last_run_at = CASE WHEN $4::text IS NULL THEN last_run_at ELSE now() END,
+            last_job_id = coalesce($4, last_job_id), updated_at = now()
+     WHERE name = $1 AND next_run_at = $2 AND NOT paused`,
+    [p.name, p.from, p.to, p.lastJobId],
+  );
+  return (res.rowCount ?? 0) > 0;
+}
+
+/** When the earliest unpaused schedule is next due (null: none), so schedulers sleep exactly until then. */
+export async function nextScheduleAt(db: Queryable): Promise<{ next: Date | null; dbNow: Date }> {
+  const res = await db.query<{ next: Date | null; db_now: Date }>(
+    `SELECT min(next_run_at) AS next, now() AS db_now FROM schedules WHERE NOT paused`,
+  );
+  return { next: res.rows[0]?.next ?? null, dbNow: res.rows[0]!.db_now };
+}
+
+/** Tells every worker's scheduler that schedules changed (add, pause, resume), so it re-reads them now. */
+export async function notifySchedulesChanged(db: Queryable): Promise<void> {
+  await db.query(`SELECT pg_notify($1, '{"schedules": true}')`, [CONTROL_CHANNEL]);
+}
