@@ -55,7 +55,7 @@ async function measure() {
     const [job] = (await completeAndClaimJobs(pool, { workerId: "bench", queues: [], limit: 1, leaseMs: 60_000, completions: [] })).claimed;
     times.push(performance.now() - t0);
     if (!job) throw new Error("nothing to claim");
-    await completeAndClaimJobs(pool, { workerId: "bench", queues: [], limit: 0, leaseMs: 60_000, completions: [{ jobId: job.id, attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 }] });
+    await completeAndClaimJobs(pool, { workerId: "bench", queues: [], limit: 0, leaseMs: 60_000, completions: [{ jobId: job.id, attempt: job.attempt, exitCode: 0, output: "", durationMs: 1 }] });
   }
   return stats(times);
 }

@@ -82,7 +82,7 @@ const slotLoops = {
     for (;;) {
       const job = await claimOne(db, workerId);
       if (!job) return done;
-      const completions = [{ jobId: job.id, attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 }];
+      const completions = [{ jobId: job.id, attempt: job.attempt, exitCode: 0, output: "", durationMs: 1 }];
       const { completed } = await completeAndClaimJobs(db, { workerId, queues: [], limit: 0, leaseMs: 30000, completions });
       if (!completed.has(job.id)) throw new Error("fence rejected a completion");
       done++;
@@ -93,7 +93,7 @@ const slotLoops = {
     let done = 0;
     let job = await claimOne(db, workerId);
     while (job) {
-      const completions = [{ jobId: job.id, attempt: job.attempts, exitCode: 0, output: "", durationMs: 1 }];
+      const completions = [{ jobId: job.id, attempt: job.attempt, exitCode: 0, output: "", durationMs: 1 }];
       const { completed, claimed } = await completeAndClaimJobs(db, { workerId, queues: [], limit: 1, leaseMs: 30000, completions });
       if (!completed.has(job.id)) throw new Error("fence rejected a completion");
       done++;

@@ -42,8 +42,9 @@ describe("cancel", () => {
     const started = Date.now();
     const res = await queuectl(["cancel", "c-running"]);
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/^job 'c-running' cancelled; worker \S+ is ending its command$/);
-    await waitFor(() => !alive(pid), { timeoutMs: 5000, everyMs: 10, what: "the command to end" });
+    // cancel waits until nothing of the command is left: the job is cancelled when it returns.
+    expect(res.stdout).toBe("job 'c-running' cancelled; its command has ended");
+    expect(alive(pid)).toBe(false);
     const latencyMs = Date.now() - started;
     console.log(`cancel latency (CLI start to process gone): ${latencyMs} ms`);
     expect(latencyMs).toBeLessThan(2000 + 1500); // 2 s, plus the CLI's own start-up on a busy 2-core machine
@@ -60,16 +61,50 @@ describe("cancel", () => {
   it("a failed job waiting for its retry is cancelled too, and a cancel racing a claim leaves the job cancelled", async () => {
     await enqueue(db.pool, [{ id: "c-failed", command: "exit 1", queue: "cq", max_retries: 5 }]);
     await waitFor(async () => (await jobState(db.pool, "c-failed"))?.state === "failed", { what: "c-failed to fail once" });
-    expect(await queuectlJson(["cancel", "c-failed"])).toEqual({ id: "c-failed", previous_state: "failed", worker_id: null });
+    expect(await queuectlJson(["cancel", "c-failed"])).toEqual({ id: "c-failed", previous_state: "failed", state: "cancelled", worker_id: null });
     await new Promise((r) => setTimeout(r, 2500));
     expect(await jobState(db.pool, "c-failed")).toMatchObject({ state: "cancelled", attempts: 1 });
 
-    // Many jobs, each cancelled right after enqueue while the worker claims: none runs to completion.
-    const ids = await enqueue(db.pool, Array.from({ length: 20 }, (_, i) => ({ id: `c-race-${i}`, command: "sleep 0.2", queue: "cq" })));
+    // Many jobs, each cancelled right after enqueue while the worker claims: none runs to completion
+    // (each lasts long enough that a cancel reaches it before it could end on its own).
+    const ids = await enqueue(db.pool, Array.from({ length: 20 }, (_, i) => ({ id: `c-race-${i}`, command: "sleep 2", queue: "cq" })));
     await Promise.all(ids.map((id) => cancelJob(db.pool, { id })));
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitFor(async () => (await db.pool.query("SELECT count(*)::int AS n FROM jobs WHERE id LIKE 'c-race-%' AND state = 'processing'")).rows[0].n === 0, {
+      timeoutMs: 10_000,
+      what: "every cancelled command to end",
+    });
     const states = await db.pool.query("SELECT DISTINCT state::text FROM jobs WHERE id LIKE 'c-race-%'");
     expect(states.rows).toEqual([{ state: "cancelled" }]);
+  });
+
+  it("a command that ignores SIGTERM: the job stays processing until it is gone, so a requeue cannot run it beside itself", async () => {
+    const runs = join(dir, "stubborn-runs");
+    const firstPid = join(dir, "stubborn-pid");
+    // Attempt 1 ignores SIGTERM and would run for 20 s; attempt 2 notes whether attempt 1 is still alive.
+    const command = [
+      `trap "" TERM`,
+      `if [ "$QUEUECTL_ATTEMPT" = 1 ]; then echo $$ > ${firstPid}; echo "start 1" >> ${runs}; sleep 20; echo "end 1" >> ${runs}; exit 0; fi`,
+      `if kill -0 $(cat ${firstPid}) 2>/dev/null; then echo "start $QUEUECTL_ATTEMPT beside attempt 1" >> ${runs}; else echo "start $QUEUECTL_ATTEMPT" >> ${runs}; fi`,
+      `echo "end $QUEUECTL_ATTEMPT" >> ${runs}`,
+    ].join("; ");
+    await enqueue(db.pool, [{ id: "stubborn", command, queue: "cq", max_retries: 0 }]);
+    await waitFor(() => existsSync(runs), { what: "attempt 1 to start" });
+    const asked = await queuectl(["cancel", "stubborn", "--no-wait"]);
+    expect(asked.stdout).toMatch(/^cancel of job 'stubborn' recorded; worker \S+ is ending its command \(the job stays processing until it has\)$/);
+    // Its command is still alive: requeue is refused, and nothing changes.
+    expect(await queuectl(["requeue", "stubborn"])).toEqual({
+      code: 2,
+      stdout: "",
+      stderr: "queuectl: job 'stubborn' is processing (a cancel may still be stopping its command): requeue it once it has finished",
+    });
+    // cancel (waiting, the default) returns once SIGKILL ended it; then requeue runs it again.
+    expect(await queuectl(["cancel", "stubborn"])).toMatchObject({ code: 0, stdout: "job 'stubborn' cancelled; its command has ended" });
+    expect(await queuectl(["requeue", "stubborn"])).toMatchObject({ code: 0 });
+    await waitFor(async () => (await jobState(db.pool, "stubborn"))?.state === "completed", { timeoutMs: 15_000, what: "the requeued run to complete" });
+    // Attempt 1 never ended (SIGKILL); attempt 2 started after it was gone and ran to its end.
+    expect(readFileSync(runs, "utf8").trim().split("\n")).toEqual(["start 1", "start 2", "end 2"]);
+    const history = await db.pool.query("SELECT attempt, error FROM job_attempts WHERE job_id = 'stubborn' ORDER BY id");
+    expect(history.rows).toEqual([{ attempt: 1, error: "cancelled by an operator" }, { attempt: 2, error: null }]);
   });
 
   it("refuses unknown ids (exit 3) and finished jobs (exit 2), changing nothing", async () => {

@@ -19,7 +19,7 @@ async function killJob(id: string, command = `./job-${id}.sh`): Promise<void> {
   await enqueue(db.pool, [{ id, command, queue, max_retries: 0 }]);
   const [claimed] = await claimJobs(db.pool, { workerId: "w1", queues: [queue], limit: 1, leaseMs: 30_000 });
   const res = await failJob(db.pool, {
-    jobId: id, workerId: "w1", attempt: claimed!.attempts, exitCode: 7, output: "oops\n", durationMs: 5,
+    jobId: id, workerId: "w1", attempt: claimed!.attempt, exitCode: 7, output: "oops\n", durationMs: 5,
     error: "exit code 7", backoffBase: 2, backoffMaxS: 3600,
   });
   expect(res?.state).toBe("dead");

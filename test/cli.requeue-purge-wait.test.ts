@@ -19,7 +19,7 @@ const db = useTestDatabase();
 /** Runs one job of `queue` through claim + complete/fail as a worker would. */
 async function finish(queue: string, exitCode: number) {
   const [job] = await claimJobs(db.pool, { workerId: "w", queues: [queue], limit: 1, leaseMs: 60_000 });
-  const base = { jobId: job!.id, workerId: "w", attempt: job!.attempts, exitCode, output: "", durationMs: 1 };
+  const base = { jobId: job!.id, workerId: "w", attempt: job!.attempt, exitCode, output: "", durationMs: 1 };
   if (exitCode === 0) await completeJob(db.pool, base);
   else await failJob(db.pool, { ...base, error: `exit code ${exitCode}`, backoffBase: 2, backoffMaxS: 3600 });
   return job!.id;
@@ -67,10 +67,10 @@ describe("requeue", () => {
     expect(await queuectl(["requeue", "e-2"])).toEqual({ code: 2, stdout: "", stderr: "queuectl: job 'e-2' is dead: use queuectl dlq retry e-2" });
     expect(await queuectl(["requeue", "ghost"])).toEqual({ code: 3, stdout: "", stderr: "queuectl: no job 'ghost'" });
     expect(await snapshot()).toEqual(before);
-    // History is kept: the new attempt is attempt 1 again, after the old one.
+    // History is kept: the new attempt counts 1 against the retry budget, and its number is the next one.
     await finish("r", 0);
     const shown = await queuectlJson<{ history: Array<{ attempt: number }> }>(["show", "r-1"]);
-    expect(shown.history.map((h) => h.attempt)).toEqual([1, 1]);
+    expect(shown.history.map((h) => h.attempt)).toEqual([1, 2]);
   });
 
   it("refuses to requeue a job whose unique key another active job holds", async () => {

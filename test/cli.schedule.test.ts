@@ -30,7 +30,7 @@ describe("schedule", () => {
   it("adds a schedule and lists its next run times in its time zone", async () => {
     const added = await queuectl(["schedule", "add", "nightly", "0 3 * * *", '{"command":"echo backup"}', "--timezone", "Europe/Berlin"]);
     expect(added).toMatchObject({ code: 0, stderr: "" });
-    expect(added.stdout).toMatch(/^schedule 'nightly' added; next run \d{4}-\d\d-\d\dT0[12]:00:00.000Z \(in \d+h\)$/);
+    expect(added.stdout).toMatch(/^schedule 'nightly' added; next run \d{4}-\d\d-\d\dT0[12]:00:00.000Z \(in \d+[hms]\)$/);
 
     const [s] = await queuectlJson<ScheduleJson[]>(["schedule", "list", "--next", "3"]);
     expect(s).toMatchObject({ name: "nightly", cron: "0 3 * * *", timezone: "Europe/Berlin", paused: false, missed: "skip", last_job_id: null, job: { command: "echo backup" } });
@@ -41,7 +41,7 @@ describe("schedule", () => {
 
     const table = await queuectl(["schedule", "list"]);
     expect(table.stdout).toMatch(/^name\s+cron\s+timezone\s+state\s+next run\s+last job\s+command/);
-    expect(table.stdout).toMatch(/nightly\s+0 3 \* \* \*\s+Europe\/Berlin\s+active \(skip\)\s+\S+ \(in \d+h\)\s+-\s+echo backup/);
+    expect(table.stdout).toMatch(/nightly\s+0 3 \* \* \*\s+Europe\/Berlin\s+active \(skip\)\s+\S+ \(in \d+[hms]\)\s+-\s+echo backup/);
   });
 
   it("masks secret-looking env values of a schedule's job in --json, as show and list do for a job's", async () => {

@@ -26,12 +26,12 @@ beforeAll(async () => {
   // Attempt 1 on w1 fails; attempt 2 on w2 succeeds.
   const [first] = await claimJobs(db.pool, { workerId: "w1", queues: ["q"], limit: 1, leaseMs: 30_000 });
   await failJob(db.pool, {
-    jobId: "twice", workerId: "w1", attempt: first!.attempts, exitCode: 1, output: "starting\nboom: disk full\n", durationMs: 40,
+    jobId: "twice", workerId: "w1", attempt: first!.attempt, exitCode: 1, output: "starting\nboom: disk full\n", durationMs: 40,
     error: "exit code 1", backoffBase: 2, backoffMaxS: 3600,
   });
   await db.pool.query("UPDATE jobs SET run_at = now() WHERE id = 'twice'");
   const [second] = await claimJobs(db.pool, { workerId: "w2", queues: ["q"], limit: 1, leaseMs: 30_000 });
-  await completeJob(db.pool, { jobId: "twice", workerId: "w2", attempt: second!.attempts, exitCode: 0, output: "starting\nall good\n", durationMs: 25 });
+  await completeJob(db.pool, { jobId: "twice", workerId: "w2", attempt: second!.attempt, exitCode: 0, output: "starting\nall good\n", durationMs: 25 });
 });
 
 describe("show", () => {

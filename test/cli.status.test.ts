@@ -35,7 +35,7 @@ describe("status", () => {
   it("counts jobs per state, live workers only, open DLQ entries, and times", async () => {
     await enqueue(db.pool, Array.from({ length: 10 }, (_, i) => ({ id: `s${i}`, command: "true" })));
     await db.pool.query(`
-      UPDATE jobs SET state = 'processing', worker_id = 'w-live' WHERE id = 's0';
+      UPDATE jobs SET state = 'processing', worker_id = 'w-live', lease_expires_at = now() + interval '1 minute' WHERE id = 's0';
       UPDATE jobs SET state = 'completed', duration_ms = 100 WHERE id = 's1';
       UPDATE jobs SET state = 'completed', duration_ms = 200 WHERE id = 's2';
       UPDATE jobs SET state = 'completed', duration_ms = 600 WHERE id = 's3';

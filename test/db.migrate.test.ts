@@ -12,18 +12,24 @@ import { applyMigrations, assertSchemaCurrent, migrationStatus, migrationsDir } 
 import { useTestDatabase } from "./helpers/db.js";
 
 const db = useTestDatabase({ migrate: false });
+const MIGRATIONS = [
+  "20261123000000_init",
+  "20261123100000_operator_tools",
+  "20261123200000_schedules_pipelines",
+  "20261207000000_attempt_numbers_cancel_requests",
+];
 
 describe("db migrate", () => {
   it("refuses to run against an unmigrated database, then applies every migration once even when raced", async () => {
     await expect(assertSchemaCurrent(db.pool)).rejects.toThrow(/queuectl db migrate/);
     const results = await Promise.all([applyMigrations(db.pool), applyMigrations(db.pool), applyMigrations(db.pool)]);
-    expect(results.flat()).toEqual(["20261123000000_init", "20261123100000_operator_tools", "20261123200000_schedules_pipelines"]);
+    expect(results.flat()).toEqual(MIGRATIONS);
     await expect(assertSchemaCurrent(db.pool)).resolves.toBeUndefined();
     expect(await applyMigrations(db.pool)).toEqual([]);
   });
 
   it("records migrations the way Prisma's engine does", async () => {
-    const names = ["20261123000000_init", "20261123100000_operator_tools", "20261123200000_schedules_pipelines"];
+    const names = MIGRATIONS;
     const rows = await db.pool.query("SELECT migration_name, checksum, finished_at, applied_steps_count, rolled_back_at FROM _prisma_migrations ORDER BY migration_name");
     expect(rows.rows).toHaveLength(names.length);
     names.forEach((name, i) => {

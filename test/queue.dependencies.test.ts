@@ -69,7 +69,7 @@ describe("dependencies", () => {
       const dep = await claimOne(q);
       // What the worker does (complete, then settle when the row says it has dependents) racing an enqueue.
       const worker = (async () => {
-        const done = await complete(dep!.id, dep!.attempts);
+        const done = await complete(dep!.id, dep!.attempt);
         if (done && done.dependents > 0) await settleFinishedJobs(db.pool, [dep!.id]);
       })();
       const enqueuer = enqueueJobs(db, { specs: [{ id: `${q}-after`, command: "true", queue: q, depends_on: [`${q}-dep`] }] });

@@ -16,7 +16,7 @@ const db = useTestDatabase();
 async function runOnce(queue: string, exitCode: number, jitter = 0) {
   const [job] = await claimJobs(db.pool, { workerId: "w", queues: [queue], limit: 1, leaseMs: 60_000 });
   return failJob(db.pool, {
-    jobId: job!.id, workerId: "w", attempt: job!.attempts, exitCode, output: "", durationMs: 1,
+    jobId: job!.id, workerId: "w", attempt: job!.attempt, exitCode, output: "", durationMs: 1,
     error: `exit code ${exitCode}`, backoffBase: 2, backoffMaxS: 3600, backoffJitter: jitter,
   });
 }
@@ -33,7 +33,7 @@ describe("unique jobs", () => {
 
     const [claimed] = await claimJobs(db.pool, { workerId: "w", queues: ["u"], limit: 1, leaseMs: 60_000 });
     expect(await queuectlJson(["enqueue", '{"command":"sync","unique_key":"sync-1"}'])).toEqual({ id, existing: [id] });
-    await completeJob(db.pool, { jobId: id, workerId: "w", attempt: claimed!.attempts, exitCode: 0, output: "", durationMs: 1 });
+    await completeJob(db.pool, { jobId: id, workerId: "w", attempt: claimed!.attempt, exitCode: 0, output: "", durationMs: 1 });
     const third = await queuectlJson<{ id: string; existing?: string[] }>(["enqueue", '{"command":"sync","unique_key":"sync-1"}']);
     expect(third.id).not.toBe(id);
     expect(third.existing).toBeUndefined();

@@ -1,7 +1,7 @@
 /**
  * Cancel and kill do not depend on the NOTIFY arriving: with the row changed and no notification
- * sent, the worker's heartbeat finds the cancelled job (no longer held) and ends its command, and
- * delivers a signal left on the row.
+ * sent, the worker's heartbeat finds the cancel request and ends the command (the job then ends
+ * cancelled), and delivers a signal left on the row.
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +20,7 @@ describe("cancel and kill through the heartbeat alone", () => {
     await db.pool.query("INSERT INTO config (key, value) VALUES ('lease_ms', '1500')");
     const worker = await startInProcessWorker(db, { concurrency: 2 });
     const events: string[] = [];
-    worker.on("job:discarded", (e) => events.push(`${e.id}: ${e.why}`));
+    worker.on("job:fail", (e) => events.push(`${e.id}: ${e.state}`));
     try {
       const pidFile = join(dir, "pid");
       const ready = join(dir, "ready");
@@ -34,7 +34,7 @@ describe("cancel and kill through the heartbeat alone", () => {
 
       // What cancelJob and requestJobSignal write, without their NOTIFY.
       const t0 = Date.now();
-      await db.pool.query("UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL WHERE id = 'hb-cancel'");
+      await db.pool.query("UPDATE jobs SET cancel_requested_at = now() WHERE id = 'hb-cancel'");
       await db.pool.query("UPDATE jobs SET signal_requested = 'SIGHUP' WHERE id = 'hb-kill'");
       await waitFor(() => {
         try {
@@ -50,9 +50,8 @@ describe("cancel and kill through the heartbeat alone", () => {
       console.log(`heartbeat fallback (lease_ms 1500): cancel ended the command after ${cancelMs} ms, SIGHUP delivered and handled within ${killMs} ms`);
       expect(cancelMs).toBeLessThan(2500);
       expect(readFileSync(got, "utf8")).toBe("hup\n");
-      expect(await jobState(db.pool, "hb-cancel")).toMatchObject({ state: "cancelled", attempts: 1 });
-      await waitFor(() => events.length > 0, { what: "the discarded event" });
-      expect(events[0]).toMatch(/^hb-cancel: no longer held/);
+      await waitFor(() => events.includes("hb-cancel: cancelled"), { what: "the attempt to end cancelled" });
+      expect(await jobState(db.pool, "hb-cancel")).toMatchObject({ state: "cancelled", attempts: 1, last_error: "cancelled by an operator" });
     } finally {
       worker.requestStop("test over");
       await worker.finished();

@@ -122,18 +122,24 @@ describe("batched successes", () => {
 });
 
 describe("kill and jobs claimed ahead", () => {
-  it("a signal for a job claimed ahead is delivered as soon as its command starts", async () => {
+  it("a signal for a job claimed ahead is delivered as soon as its command starts (or kill says it was dropped)", async () => {
     await enqueue(db.pool, [
       { id: "first", command: "sleep 0.05", priority: 10 },
-      { id: "second", command: "sleep 5" },
+      { id: "second", command: "sleep 3" },
     ], 0);
     const worker = await startWorker({ concurrency: 1, claimAhead: 1 });
     // While `first` runs, `second` waits in the worker's ready list: no process to signal yet.
     await jobStarted(worker, "first");
     const sent = await kill(db.pool, { id: "second", signal: "SIGTERM", waitMs: 3_000 });
+    if (sent.dropped) {
+      // On a loaded machine `second` may have waited past READY_MAX_WAIT_MS and gone back unrun: then
+      // kill says so, and the signal meant for that claim never reaches a later one.
+      await waitFor(async () => (await jobState(db.pool, "second"))?.state === "completed", { timeoutMs: 10_000, what: "second to run untouched" });
+      return;
+    }
     // Without delivery at start, it would wait for a heartbeat (every 10 s with the default lease).
     expect(sent.delivered).toBe(true);
-    await waitFor(async () => (await jobState(db.pool, "second"))?.state === "dead", { timeoutMs: 3_000, what: "second ended by the signal" });
+    await waitFor(async () => (await jobState(db.pool, "second"))?.state === "dead", { timeoutMs: 2_500, what: "second ended by the signal" });
     expect((await jobState(db.pool, "second"))?.last_error).toBe("killed by SIGTERM");
   });
 
@@ -145,7 +151,8 @@ describe("kill and jobs claimed ahead", () => {
     const worker = await startWorker({ concurrency: 1, claimAhead: 1 });
     const released = new Promise<void>((resolve) => worker.on("job:released", (e) => e.id === "waiting" && resolve()));
     await jobStarted(worker, "long");
-    expect(await requestJobSignal(db.pool, { id: "waiting", signal: "SIGUSR1" })).not.toBeNull();
+    // (On a loaded machine it may have gone back already: then there is nothing to signal.)
+    await requestJobSignal(db.pool, { id: "waiting", signal: "SIGUSR1" });
     await released;
     // Meant for an attempt that never ran: the next attempt must not get it.
     const row = await db.pool.query("SELECT state, attempts, signal_requested FROM jobs WHERE id = 'waiting'");

@@ -77,7 +77,7 @@ describe("claiming", () => {
           queues: ["cc"],
           limit: 3,
           leaseMs: slowNext ? 1 : 60_000,
-          completions: held.map((j) => ({ jobId: j.id, attempt: j.attempts, exitCode: 0, output: `by w${i}`, durationMs: 1 })),
+          completions: held.map((j) => ({ jobId: j.id, attempt: j.attempt, exitCode: 0, output: `by w${i}`, durationMs: 1 })),
         });
         for (const j of held) {
           if (completed.has(j.id)) accepted.push(j.id);
@@ -102,7 +102,7 @@ describe("claiming", () => {
     // was closed by the rescuer, never by its late completion.
     const rows = await db.pool.query(
       `SELECT count(*)::int AS finished, count(*) FILTER (WHERE a.output = 'by ' || a.worker_id)::int AS by_holder
-       FROM job_attempts a JOIN jobs j ON j.id = a.job_id AND j.attempts = a.attempt WHERE a.job_id LIKE 'cc-%' AND a.finished_at IS NOT NULL`,
+       FROM job_attempts a JOIN jobs j ON j.id = a.job_id AND j.last_attempt = a.attempt WHERE a.job_id LIKE 'cc-%' AND a.finished_at IS NOT NULL`,
     );
     expect(rows.rows[0]).toEqual({ finished: 1500, by_holder: 1500 });
     // The race was real: the rescuer took jobs from the slow loop and their late results were refused.
@@ -134,7 +134,7 @@ describe("the claim statement's plan", () => {
           queues: [],
           limit: 2,
           leaseMs: 60_000,
-          completions: held.map((j) => ({ jobId: j.id, attempt: j.attempts, exitCode: 0, output: "", durationMs: 1 })),
+          completions: held.map((j) => ({ jobId: j.id, attempt: j.attempt, exitCode: 0, output: "", durationMs: 1 })),
         });
         expect(r.claimed.length).toBe(2);
         held = r.claimed;

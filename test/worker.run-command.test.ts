@@ -165,7 +165,7 @@ describe("runCommand", () => {
 describe("the Perl command host", () => {
   /** The host's own protocol (see command-host.pl), without CommandRunner's checks in front of it. */
   function rawHost(): { send(text: string): void; received(): string; end(): Promise<number | null> } {
-    const child = spawn(perl!, [fileURLToPath(new URL("../src/worker/command-host.pl", import.meta.url))], { stdio: ["pipe", "pipe", "ignore"] });
+    const child = spawn(perl!, [fileURLToPath(new URL("../src/worker/command-host.pl", import.meta.url)), String(KILL_GRACE_MS)], { stdio: ["pipe", "pipe", "ignore"] });
     let out = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString("latin1")));
     const closed = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
@@ -174,11 +174,35 @@ describe("the Perl command host", () => {
 
   it("stays up through signal requests it cannot carry out, and runs the next command", async () => {
     const host = rawHost();
-    host.send("R 1 0 1000 0 10\nsleep 0.3\0");
-    host.send("S 1 SIGINFO\nS 1 undefined\nS 1 999\nS 1\n\n");
-    host.send("R 2 0 1000 0 10\necho next\0");
+    host.send("R 1 0 1000 0 0 10\nsleep 0.3\0");
+    host.send("S 1 SIGINFO\nS 1 undefined\nS 1 999\nS 1\nL 1 x\n\n");
+    host.send("R 2 0 1000 0 0 10\necho next\0");
     await waitFor(() => /E 2 0 0 0 5 5\nnext\n/.test(host.received()) && /E 1 0 0 0 0 0\n/.test(host.received()), { what: "both commands to end" });
     expect(await host.end()).toBe(0);
+  });
+
+  it("reads a large request in time proportional to its size, and runs the next command meanwhile", async () => {
+    const one = new CommandRunner(1, perl);
+    try {
+      // An env of n MB (past exec's limits: enqueue refuses such a job; the host must still not choke).
+      const runWithEnv = async (mb: number) => {
+        const started = performance.now();
+        const big = one.run({ command: "true", timeoutMs: null, outputLimitBytes: 1000, env: { BIG: "x".repeat(mb * 1024 * 1024) } });
+        const next = one.run({ command: "echo next", timeoutMs: null, outputLimitBytes: 1000 });
+        const [b, n] = await Promise.all([big.result, next.result]);
+        expect(b.spawnError).toMatch(/E2BIG/);
+        expect(n).toMatchObject({ exitCode: 0, output: "next\n" });
+        return performance.now() - started;
+      };
+      await runWithEnv(1);
+      const oneMb = await runWithEnv(1);
+      const sixteenMb = await runWithEnv(16);
+      console.log(`command host: a 1 MB request took ${oneMb.toFixed(0)} ms, 16 MB ${sixteenMb.toFixed(0)} ms`);
+      // Linear: about 16 times as long (here at most 64 times, for noise); quadratic reading took 256 times and more.
+      expect(sixteenMb).toBeLessThan(64 * oneMb + 500);
+    } finally {
+      await one.close();
+    }
   });
 
   // setpriv needs root; CI runs as root.

@@ -1,6 +1,7 @@
 import pg from "pg";
 import { OperationalError } from "../errors.js";
 import { ensureEmbeddedServer } from "./embedded.js";
+import { firstLine, isConnectionError } from "./errors.js";
 
 // timestamptz and bigint come back as Date and string by default. Job ids and counts fit in a JS
 // number; `seq` and COUNT(*) are int8 and never exceed 2^53 in practice.
@@ -45,14 +46,14 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
   return pool;
 }
 
+/** Codes that also mean "you cannot use this database now" to a CLI user: it does not exist, or refused the login. */
+const CANNOT_USE = new Set(["3D000", "28P01", "28000"]);
+
 /** Wraps connection-level failures in one clear OperationalError line. */
 export function describeDbError(err: unknown): OperationalError | undefined {
-  const e = err as { code?: string; message?: string };
-  const code = e?.code ?? "";
-  const connectionCodes = ["ECONNREFUSED", "ENOTFOUND", "ETIMEDOUT", "ECONNRESET", "EHOSTUNREACH", "EAI_AGAIN", "57P01", "57P03", "08006", "08001", "08003", "3D000", "28P01", "28000"];
-  const msg = e?.message ?? String(err);
-  if (connectionCodes.includes(code) || /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED/i.test(msg)) {
-    return new OperationalError(`database unavailable: ${msg.split("\n")[0]}`);
+  const code = (err as { code?: unknown } | null)?.code;
+  if (isConnectionError(err) || (typeof code === "string" && CANNOT_USE.has(code))) {
+    return new OperationalError(`database unavailable: ${firstLine(err)}`);
   }
   return undefined;
 }

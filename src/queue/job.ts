@@ -2,6 +2,8 @@
 
 export type JobState = "pending" | "processing" | "completed" | "failed" | "dead" | "cancelled";
 export const JOB_STATES: readonly JobState[] = ["pending", "processing", "completed", "failed", "dead", "cancelled"];
+/** States a job does not leave by itself: only an operator (requeue, dlq retry) sends it back. */
+export const FINAL_STATES: readonly JobState[] = ["completed", "dead", "cancelled"];
 
 export interface JobRow {
   id: string;
@@ -11,6 +13,8 @@ export interface JobRow {
   priority: number;
   /** Attempts counted against max_retries since the job was enqueued, requeued or retried from the DLQ. */
   attempts: number;
+  /** The number of the latest attempt: unique per job, never reused (0: never claimed). */
+  last_attempt: number;
   max_retries: number;
   timeout_ms: number | null;
   run_at: Date;
@@ -28,4 +32,6 @@ export interface JobRow {
   cwd: string | null;
   /** Environment variables the command runs with (values unmasked: mask before printing). */
   env: Record<string, string> | null;
+  /** When `cancel` was asked of this running job; it stays processing until its command has ended. */
+  cancel_requested_at: Date | null;
 }

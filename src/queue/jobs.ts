@@ -12,9 +12,9 @@ import { InvalidInputError, InvalidStateError, NotFoundError, OperationalError }
 import { envNameAllowed, loadConfig } from "./config.js";
 import type pg from "pg";
 import { generateJobIds, quoteJobId, toNewJob, type JobSpec, type NewJob } from "./job-spec.js";
-import { uniqueKeyConflict } from "./operator.js";
+import { refuseBlocked, uniqueKeyConflict } from "./operator.js";
 import { findActiveUniqueJobs, insertJobs, canInsertAlone, insertJobsAndNotify, notifyJobsAvailable } from "./sql/enqueue.js";
-import { insertDependencies, lockDependencies, type NewDependency } from "./sql/dependencies.js";
+import { insertDependencies, lockDependencies, reopenDependencies, type NewDependency } from "./sql/dependencies.js";
 import { JOB_STATES, type JobRow, type JobState } from "./job.js";
 import { retryDeadJobs, type DeadJobEdit } from "./sql/dlq.js";
 
@@ -195,6 +195,7 @@ export function jobRowFromPrisma(j: PrismaJob): JobRow {
     state: j.state,
     priority: j.priority,
     attempts: j.attempts,
+    last_attempt: j.lastAttempt,
     max_retries: j.maxRetries,
     timeout_ms: j.timeoutMs,
     run_at: j.runAt,
@@ -209,6 +210,7 @@ export function jobRowFromPrisma(j: PrismaJob): JobRow {
     deps_pending: j.depsPending,
     cwd: j.cwd,
     env: (j.env as Record<string, string> | null) ?? null,
+    cancel_requested_at: j.cancelRequestedAt,
   };
 }
 
@@ -433,34 +435,35 @@ export async function listDeadLetters(ctx: Pick<QueueContext, "prisma">, p: { li
 export type RetryDeadParams = { ids: readonly string[]; edit?: DeadJobEdit } | { all: true };
 
 /**
- * Sends dead jobs back to pending with attempts reset, closing their DLQ entries (one statement,
- * sql/dlq.ts retryDeadJobs). Named ids are checked first: an unknown id is NotFoundError, a job that is
- * not dead is InvalidStateError, and then nothing is retried. Returns the ids retried.
+ * Sends dead jobs back to pending with attempts reset, closing their DLQ entries (sql/dlq.ts
+ * retryDeadJobs); in the same transaction each waits again for its dependencies that have not
+ * completed, and one whose dependency ended cancelled is refused (operator.ts refuseBlocked). Named
+ * ids are checked first: an unknown id is NotFoundError, a job that is not dead is InvalidStateError,
+ * and then nothing is retried. Returns the ids retried.
  */
 export async function retryDead(ctx: QueueContext, p: RetryDeadParams): Promise<string[]> {
-  if ("all" in p) {
-    return retryDeadJobs(ctx.pool, null).catch((err: unknown) => {
-      throw uniqueKeyConflict(err) ?? err;
-    });
+  const ids = "all" in p ? null : [...new Set(p.ids)];
+  if (ids) {
+    const found = await ctx.prisma.job.findMany({ where: { id: { in: ids } }, select: { id: true, state: true } });
+    const stateOf = new Map(found.map((j) => [j.id, j.state]));
+    for (const id of ids) {
+      const state = stateOf.get(id);
+      if (state === undefined) throw new NotFoundError(`no job ${quoteJobId(id)}`);
+      if (state !== "dead") throw new InvalidStateError(`job '${id}' is not in the DLQ (it is ${state})`);
+    }
   }
-  const ids = [...new Set(p.ids)];
-  const found = await ctx.prisma.job.findMany({ where: { id: { in: ids } }, select: { id: true, state: true } });
-  const stateOf = new Map(found.map((j) => [j.id, j.state]));
-  for (const id of ids) {
-    const state = stateOf.get(id);
-    if (state === undefined) throw new NotFoundError(`no job ${quoteJobId(id)}`);
-    if (state !== "dead") throw new InvalidStateError(`job '${id}' is not in the DLQ (it is ${state})`);
-  }
-  let retried: string[];
   try {
-    retried = await retryDeadJobs(ctx.pool, ids, p.edit);
+    return await inTransaction(ctx.pool, async (client) => {
+      const retried = await retryDeadJobs(client, ids, "all" in p ? {} : p.edit);
+      const missed = (ids ?? []).filter((id) => !retried.includes(id));
+      if (missed.length > 0) {
+        // Someone else retried (or changed) it between the check and the statement.
+        throw new InvalidStateError(`job '${missed[0]}' left the DLQ while retrying it; nothing was changed`);
+      }
+      refuseBlocked(await reopenDependencies(client, retried), "dlq retry");
+      return retried;
+    });
   } catch (err) {
     throw uniqueKeyConflict(err) ?? err;
   }
-  const missed = ids.filter((id) => !retried.includes(id));
-  if (missed.length > 0) {
-    // Someone else retried (or changed) it between the check and the statement.
-    throw new InvalidStateError(`job '${missed[0]}' left the DLQ while retrying it${retried.length ? ` (retried: ${retried.join(", ")})` : ""}`);
-  }
-  return retried;
 }

@@ -11,8 +11,10 @@ import { settleFinishedJobs } from "./dependencies.js";
 import { quoteJobId } from "./job-spec.js";
 import { cancelJob, type CancelledJob } from "./sql/cancel.js";
 import { countPurgeable, purgeJobs, type PurgeableState } from "./sql/purge.js";
-import { jobSignalPending, requestJobSignal } from "./sql/signals.js";
+import { jobSignalStatus, requestJobSignal } from "./sql/signals.js";
 import { requeueJobs } from "./sql/requeue.js";
+import { findUnsettledDependencies, reopenDependencies, type BlockingDependency } from "./sql/dependencies.js";
+import { inTransaction } from "../db/transaction.js";
 import type { JobState } from "./job.js";
 
 type Db = pg.Pool;
@@ -24,16 +26,30 @@ async function stateOf(db: Db, id: string): Promise<JobState> {
   return state;
 }
 
-/** Cancels a pending, failed or processing job (sql/cancel.ts cancelJob); any other state is InvalidStateError. */
-export async function cancel(db: Db, p: { id: string }): Promise<CancelledJob> {
+/**
+ * Cancels a pending, failed or processing job (sql/cancel.ts cancelJob); any other state is
+ * InvalidStateError. A processing job stays processing until its worker has ended the command: with
+ * `waitMs`, this waits up to that long for it to become cancelled (polling, as `kill` does), and the
+ * result's state says whether it did.
+ */
+export async function cancel(db: Db, p: { id: string; waitMs?: number }): Promise<CancelledJob> {
   const done = await cancelJob(db, p);
-  if (done) {
+  if (!done) {
+    const state = await stateOf(db, p.id);
+    throw new InvalidStateError(`job '${p.id}' is ${state}: only pending, failed or processing jobs can be cancelled`);
+  }
+  if (done.state === "cancelled") {
     // Jobs waiting for this one are cancelled now, not at the rescuer's next sweep.
     await settleFinishedJobs(db, [p.id]);
     return done;
   }
-  const state = await stateOf(db, p.id);
-  throw new InvalidStateError(`job '${p.id}' is ${state}: only pending, failed or processing jobs can be cancelled`);
+  const deadline = Date.now() + (p.waitMs ?? 0);
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const state = await stateOf(db, p.id);
+    if (state !== "processing") return { ...done, state };
+  }
+  return done;
 }
 
 /** Signal names `kill --signal` accepts: SIGTERM, TERM, 15 ... */
@@ -49,8 +65,10 @@ export function parseSignal(raw: string): NodeJS.Signals {
 
 export interface KillResult {
   worker_id: string;
-  /** Whether the worker took the signal within the wait; false = it will at its next heartbeat. */
+  /** Whether the worker took the signal within the wait; false = it will at its next heartbeat (or it was dropped). */
   delivered: boolean;
+  /** The job went back to the queue before its command started (it had been claimed ahead): nothing was signalled. */
+  dropped: boolean;
 }
 
 /**
@@ -65,28 +83,47 @@ export async function kill(db: Db, p: { id: string; signal: NodeJS.Signals; wait
   }
   const deadline = Date.now() + (p.waitMs ?? 3000);
   while (Date.now() < deadline) {
-    if (!(await jobSignalPending(db, p))) return { worker_id: asked.worker_id, delivered: true };
+    const status = await jobSignalStatus(db, { id: p.id, startedAt: asked.started_at });
+    if (status !== "waiting") return { worker_id: asked.worker_id, delivered: status === "taken", dropped: status === "dropped" };
     await new Promise((r) => setTimeout(r, 50));
   }
-  return { worker_id: asked.worker_id, delivered: false };
+  return { worker_id: asked.worker_id, delivered: false, dropped: false };
 }
 
-/** Runs completed or cancelled jobs again with the same spec; checks every id first. */
+/**
+ * Runs completed or cancelled jobs again with the same spec; checks every id first. In the same
+ * transaction each waits again for its dependencies that have not completed (reopenDependencies); a
+ * dependency that ended dead or cancelled is InvalidStateError, and nothing is requeued. A job being
+ * cancelled is still processing (its command is stopping) and cannot be requeued until it has stopped.
+ */
 export async function requeue(db: Db, p: { ids: readonly string[] }): Promise<string[]> {
   const ids = [...new Set(p.ids)];
   for (const id of ids) {
     const state = await stateOf(db, id);
     if (state === "dead") throw new InvalidStateError(`job '${id}' is dead: use queuectl dlq retry ${id}`);
+    if (state === "processing") throw new InvalidStateError(`job '${id}' is processing (a cancel may still be stopping its command): requeue it once it has finished`);
     if (state !== "completed" && state !== "cancelled") throw new InvalidStateError(`job '${id}' is ${state}: only completed or cancelled jobs can be requeued`);
   }
   try {
-    const done = await requeueJobs(db, { ids });
-    const missed = ids.filter((id) => !done.includes(id));
-    if (missed.length > 0) throw new InvalidStateError(`job '${missed[0]}' changed state while requeueing it`);
-    return done;
+    return await inTransaction(db, async (client) => {
+      const done = await requeueJobs(client, { ids });
+      const missed = ids.filter((id) => !done.includes(id));
+      if (missed.length > 0) throw new InvalidStateError(`job '${missed[0]}' changed state while requeueing it`);
+      refuseBlocked(await reopenDependencies(client, done), "requeue");
+      return done;
+    });
   } catch (err) {
     throw uniqueKeyConflict(err) ?? err;
   }
+}
+
+/** Throws InvalidStateError for the first job that could never run after its dependencies. */
+export function refuseBlocked(blocked: readonly BlockingDependency[], verb: string): void {
+  const b = blocked[0];
+  if (!b) return;
+  throw new InvalidStateError(
+    `job '${b.job_id}' runs after '${b.depends_on}', which is ${b.state}: ${b.state === "dead" ? "retry" : "requeue"} '${b.depends_on}' first (or in the same ${verb}); nothing was changed`,
+  );
 }
 
 /** A unique_violation on the unique-key index, as the error a user can act on. */
@@ -104,9 +141,13 @@ export const PURGE_BATCH = 1000;
 
 /**
  * Deletes jobs in a finished state older than `olderThanS` seconds, in batches of PURGE_BATCH (one
- * short statement each). `dryRun` only counts. Returns how many were (or would be) deleted.
+ * short statement each). `dryRun` only counts. A finished job whose dependents are not settled yet is
+ * settled first (what the rescuer's sweep would do a moment later), then deleted like the others; one
+ * that finished while this runs may be left for the next purge. Returns how many were (or would be)
+ * deleted.
  */
 export async function purge(db: Db, p: { state: PurgeableState; olderThanS: number; dryRun?: boolean }): Promise<number> {
+  await settleFinishedJobs(db, await findUnsettledDependencies(db, PURGE_BATCH));
   if (p.dryRun) return countPurgeable(db, p);
   let total = 0;
   for (;;) {

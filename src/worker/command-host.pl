@@ -17,22 +17,36 @@
 # every running command the same way and exits: their jobs are rescued and retried elsewhere, and the
 # old run must not go on beside the new one.
 #
-# Protocol, on stdin/stdout. Each message is a header line; some carry LEN bytes after it.
+# The lease: each command runs only as long as its worker keeps renewing the job's lease. The worker
+# gives a deadline with the command and moves it on after each heartbeat that extended the lease; the
+# deadline falls well before the lease itself runs out in the database. Past it, the host kills the
+# command's group with SIGKILL: a worker that is frozen (SIGSTOP), cut off from the database or gone
+# cannot renew, and the rescuer hands the job to another worker only after the lease has run out, so
+# the old run is over before a new one can start. (A host frozen together with its worker cannot do
+# this; see docs/architecture.md.)
+#
+# Started as: command-host.pl KILL_GRACE_MS (how long a group gets between SIGTERM and SIGKILL).
+#
+# Protocol, on stdin/stdout; the worker's side is command-host-protocol.ts. Each message is a header
+# line; some carry LEN bytes after it.
 #   worker -> host
-#     R KEY TIMEOUT_MS LIMIT LIVE LEN\n  COMMAND \0 CWD \0 NAME=VALUE \0 NAME=VALUE ...  run
-#                                        (CWD empty: the host's; TIMEOUT_MS 0: none; LIVE 1: send output)
+#     R KEY TIMEOUT_MS LIMIT LIVE LEASE_MS LEN\n  COMMAND \0 CWD \0 NAME=VALUE \0 NAME=VALUE ...  run
+#                 (CWD empty: the host's; TIMEOUT_MS 0: none; LIVE 1: send output; LEASE_MS 0: no lease)
+#     L KEY LEASE_MS\n                   the lease now runs out LEASE_MS from now
 #     T KEY\n                            terminate the group (SIGTERM, SIGKILL after the grace period)
 #     S KEY SIGNUM\n                     send one signal to the group
 #   host -> worker
 #     P KEY PID\n                        started (exec'd) as process group PID
 #     F KEY LEN\n STEP ERRNO             could not start: STEP (pipe, fork, cwd, exec) failed with ERRNO
 #     O KEY LEN\n BYTES                  live output, at most every 100 ms, at most LIMIT bytes
-#     E KEY EXIT SIGNUM TIMEDOUT TOTAL LEN\n TAIL   ended (EXIT -1 when ended by a signal); TOTAL = bytes seen
+#     E KEY EXIT SIGNUM ENDED_BY TOTAL LEN\n TAIL   ended (EXIT -1 when ended by a signal); TOTAL = bytes
+#                                        seen; ENDED_BY 0 itself or T, 1 its timeout, 2 its lease
 use strict;
 use warnings;
 use POSIX ();
 
-my $KILL_GRACE_MS = 3000;         # = KILL_GRACE_MS in run-command.ts
+my $KILL_GRACE_MS = $ARGV[0] // die "usage: command-host.pl KILL_GRACE_MS\n";
+die "command-host.pl: KILL_GRACE_MS must be a whole number\n" unless $KILL_GRACE_MS =~ /\A\d+\z/;
 my $FORWARD_INTERVAL_MS = 100;    # live output, as in the worker's log streaming
 my $TICK_MS = 1000 / (POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100);
 
@@ -120,7 +134,7 @@ sub worker_went_away {
 }
 
 sub start_command {
-    my ($key, $timeout_ms, $limit, $live, $payload) = @_;
+    my ($key, $timeout_ms, $limit, $live, $lease_ms, $payload) = @_;
     my ($command, $cwd, @env) = split /\0/, $payload, -1;
     my ($out_r, $out_w, $err_r, $err_w);
     # Perl opens these close-on-exec: the command inherits only what dup2 puts on 1 and 2.
@@ -173,6 +187,7 @@ sub start_command {
         key => $key, pid => $pid, out => $out_r, limit => $limit, live => $live,
         tail => '', total => 0, live_buf => '', live_due => undef,
         timeout_at => $timeout_ms > 0 ? now_ms() + $timeout_ms : undef,
+        lease_at => $lease_ms > 0 ? now_ms() + $lease_ms : undef,
     };
     $by_pid{$pid} = $key;
 }
@@ -198,29 +213,57 @@ sub read_output {
     }
 }
 
+# Reading the worker's messages. A header line first; an R message's payload of LEN bytes is then
+# gathered as a list of chunks and joined once, so a large payload costs time in proportion to its
+# size (appending each chunk to one growing string copied it again and again).
+my @payload_chunks;
+my $payload_have = 0;
+my @pending_run;    # the R header whose payload is being read
+
+sub handle_line {
+    my @f = split / /, $_[0];
+    if (($f[0] // '') eq 'R') {
+        @pending_run = @f[1 .. 6];
+        return;
+    }
+    return unless @f >= 2;
+    my $job = $jobs{ $f[1] } or return;
+    if ($f[0] eq 'T') { terminate($job) }
+    elsif ($f[0] eq 'S' && ($f[2] // '') =~ /\A[1-9]\d*\z/) { signal_group($job, $f[2]) }
+    elsif ($f[0] eq 'L' && ($f[2] // '') =~ /\A\d+\z/) { $job->{lease_at} = now_ms() + $f[2] }
+}
+
 sub read_worker {
-    my $n = sysread(STDIN, $inbuf, 65536, length $inbuf);
+    my $n = sysread(STDIN, my $chunk, 65536);
     return if !defined $n && $!{EINTR};
     if (!$n) {
         worker_went_away();
         return;
     }
-    while ($inbuf =~ /\A([^\n]*)\n/) {
-        my @f = split / /, $1;
-        my $header_len = length($1) + 1;
-        if (($f[0] // '') eq 'R') {
-            my $len = $f[5];
-            last if length($inbuf) < $header_len + $len;
-            my $payload = substr($inbuf, $header_len, $len);
-            substr($inbuf, 0, $header_len + $len, '');
-            start_command(@f[1 .. 4], $payload);
+    while (length $chunk) {
+        if (@pending_run) {
+            my $need = $pending_run[5] - $payload_have;
+            my $part = substr($chunk, 0, $need, '');
+            push @payload_chunks, $part;
+            $payload_have += length $part;
+            next if $payload_have < $pending_run[5];
+            my @run = @pending_run[0 .. 4];
+            @pending_run = ();
+            my $payload = join('', @payload_chunks);
+            @payload_chunks = ();
+            $payload_have = 0;
+            start_command(@run, $payload);
             next;
         }
-        substr($inbuf, 0, $header_len, '');
-        next unless @f >= 2;
-        my $job = $jobs{ $f[1] } or next;
-        if ($f[0] eq 'T') { terminate($job) }
-        elsif ($f[0] eq 'S' && ($f[2] // '') =~ /\A[1-9]\d*\z/) { signal_group($job, $f[2]) }
+        my $nl = index($chunk, "\n");
+        if ($nl < 0) {
+            $inbuf .= $chunk;
+            last;
+        }
+        my $line = $inbuf . substr($chunk, 0, $nl);
+        substr($chunk, 0, $nl + 1, '');
+        $inbuf = '';
+        handle_line($line);
     }
 }
 
@@ -255,6 +298,17 @@ sub tend_jobs {
                 $soon->($job->{timeout_at} - $now);
             }
         }
+        if (defined $job->{lease_at} && !$job->{killed}) {
+            if ($now >= $job->{lease_at}) {
+                # The lease is about to run out in the database: no grace period, the group must be
+                # gone before the rescuer can hand the job to another worker.
+                signal_group($job, 'KILL');
+                $job->{killed} = 1;
+                $job->{lease_lost} = 1 unless defined $job->{status};
+            } else {
+                $soon->($job->{lease_at} - $now);
+            }
+        }
         if (defined $job->{kill_at} && !$job->{killed}) {
             if ($now >= $job->{kill_at}) {
                 signal_group($job, 'KILL');
@@ -286,7 +340,8 @@ sub tend_jobs {
         my $status = $job->{status};
         my $exit = POSIX::WIFEXITED($status) ? POSIX::WEXITSTATUS($status) : -1;
         my $sig = POSIX::WIFSIGNALED($status) ? POSIX::WTERMSIG($status) : 0;
-        send_msg("E $key $exit $sig " . ($job->{timed_out} ? 1 : 0) . " $job->{total}", $job->{tail});
+        my $ended_by = $job->{timed_out} ? 1 : $job->{lease_lost} ? 2 : 0;
+        send_msg("E $key $exit $sig $ended_by $job->{total}", $job->{tail});
         delete $jobs{$key};
     }
     return defined $wait ? $wait / 1000 : undef;

@@ -16,7 +16,8 @@ import { availableParallelism, constants as osConstants } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { outputText } from "./output-tail.js";
-import { cwdProblemFromCode, runCommand, type CommandResult, type RunCommandParams, type RunningCommand } from "./run-command.js";
+import { encodeRequest, HostEventReader, runPayloadFits, type HostEvent, type HostRequest } from "./command-host-protocol.js";
+import { cwdProblemFromCode, KILL_GRACE_MS, runCommand, type CommandResult, type RunCommandParams, type RunningCommand } from "./run-command.js";
 
 const HOST_SCRIPT = fileURLToPath(new URL("./command-host.pl", import.meta.url));
 
@@ -71,12 +72,14 @@ interface Pending {
 class CommandHost {
   readonly pending = new Map<number, Pending>();
   private readonly child: ChildProcess;
-  private inbox: Buffer = Buffer.alloc(0);
+  private readonly reader = new HostEventReader();
   private gone = false;
 
   constructor(perl: string) {
-    this.child = spawn(perl, [HOST_SCRIPT], { stdio: ["pipe", "pipe", "inherit"] });
-    this.child.stdout!.on("data", (chunk: Buffer) => this.receive(chunk));
+    this.child = spawn(perl, [HOST_SCRIPT, String(KILL_GRACE_MS)], { stdio: ["pipe", "pipe", "inherit"] });
+    this.child.stdout!.on("data", (chunk: Buffer) => {
+      for (const event of this.reader.push(chunk)) this.handle(event);
+    });
     // A host that dies must not leave its commands running unwatched while their jobs are retried
     // elsewhere: their process groups are killed, and the attempts fail (and are retried).
     this.child.on("error", (err) => this.fail(err.message));
@@ -110,9 +113,9 @@ class CommandHost {
     return !this.gone;
   }
 
-  send(line: string, body?: Buffer): void {
+  send(request: HostRequest): void {
     if (this.gone) return;
-    this.child.stdin!.write(body ? Buffer.concat([Buffer.from(`${line} ${body.length}\n`), body]) : `${line}\n`);
+    this.child.stdin!.write(encodeRequest(request));
   }
 
   /** Ends the host once its commands have ended: a closed stdin is its cue to exit. */
@@ -138,56 +141,37 @@ class CommandHost {
           // Already gone.
         }
       }
-      p.resolve({ exitCode: null, signal: "SIGKILL", timedOut: false, terminatedBecause: `command host failed: ${why}`, spawnError: null, output: "", durationMs: 0 });
+      p.resolve({ exitCode: null, signal: "SIGKILL", timedOut: false, terminatedBecause: `command host failed: ${why}`, spawnError: null, leaseLost: false, output: "", durationMs: 0 });
     }
     this.pending.clear();
   }
 
-  /** Messages from the host: a header line, and for some a body of the length it ends with. */
-  private receive(chunk: Buffer): void {
-    let buf = this.inbox.length > 0 ? Buffer.concat([this.inbox, chunk]) : chunk;
-    for (;;) {
-      const nl = buf.indexOf(10);
-      if (nl < 0) break;
-      const f = buf.toString("latin1", 0, nl).split(" ");
-      const hasBody = f[0] !== "P";
-      const len = hasBody ? Number(f[f.length - 1]) : 0;
-      if (buf.length < nl + 1 + len) break;
-      const body = buf.subarray(nl + 1, nl + 1 + len);
-      buf = buf.subarray(nl + 1 + len);
-      this.handle(f, body);
-    }
-    this.inbox = buf.length > 0 ? Buffer.from(buf) : Buffer.alloc(0);
-  }
-
-  private handle(f: string[], body: Buffer): void {
-    const key = Number(f[1]);
-    const p = this.pending.get(key);
+  private handle(event: HostEvent): void {
+    const p = this.pending.get(event.key);
     if (!p) return;
-    switch (f[0]) {
-      case "P":
-        p.pid = Number(f[2]);
+    switch (event.type) {
+      case "started":
+        p.pid = event.pid;
         return;
-      case "O":
-        p.params.onOutput?.(Buffer.from(body));
+      case "output":
+        p.params.onOutput?.(event.bytes);
         return;
-      case "F": {
-        const [step, errno] = body.toString("latin1").split(" ");
-        const code = ERRNO_NAMES.get(Number(errno)) ?? `errno ${errno}`;
-        const spawnError = step === "cwd" ? cwdProblemFromCode(p.params.cwd ?? "", code) : `${step} /bin/sh ${code}`;
-        this.settle(key, p, { exitCode: null, signal: null, timedOut: false, terminatedBecause: null, spawnError, output: "", durationMs: 0 });
+      case "failed": {
+        const code = ERRNO_NAMES.get(event.errno) ?? `errno ${event.errno}`;
+        const spawnError = event.step === "cwd" ? cwdProblemFromCode(p.params.cwd ?? "", code) : `${event.step} /bin/sh ${code}`;
+        this.settle(event.key, p, { exitCode: null, signal: null, timedOut: false, terminatedBecause: null, spawnError, leaseLost: false, output: "", durationMs: 0 });
         return;
       }
-      case "E": {
-        const [exit, sig, timedOutFlag, total] = f.slice(2).map(Number) as [number, number, number, number];
-        const timedOut = timedOutFlag === 1;
-        this.settle(key, p, {
-          exitCode: exit >= 0 ? exit : null,
-          signal: sig > 0 ? (SIGNAL_NAMES.get(sig) ?? `signal ${sig}`) : null,
+      case "ended": {
+        const timedOut = event.endedBy === "timeout";
+        this.settle(event.key, p, {
+          exitCode: event.exit,
+          signal: event.signum > 0 ? (SIGNAL_NAMES.get(event.signum) ?? `signal ${event.signum}`) : null,
           timedOut,
           terminatedBecause: timedOut ? `timed out after ${p.params.timeoutMs} ms` : (p.terminatedBecause ?? null),
           spawnError: null,
-          output: outputText(body, total, p.params.outputLimitBytes),
+          leaseLost: event.endedBy === "lease",
+          output: outputText(event.tail, event.total, p.params.outputLimitBytes),
           durationMs: Math.round(performance.now() - p.startedAt),
         });
       }
@@ -212,29 +196,39 @@ export class CommandRunner {
 
   /** Starts a command; the same contract as runCommand. */
   run(params: RunCommandParams): RunningCommand {
-    if (this.hosts.length === 0) return runCommand(params);
-    const fields = [params.command, params.cwd ?? "", ...Object.entries(params.env ?? {}).map(([k, v]) => `${k}=${v}`)];
+    const fields = { command: params.command, cwd: params.cwd ?? "", env: params.env ?? {} };
     // The host splits on NUL; enqueue rejects it everywhere, and exec could not pass it anyway.
-    if (fields.some((f) => f.includes("\0"))) return runCommand(params);
+    if (this.hosts.length === 0 || !runPayloadFits(fields)) return runCommand(params);
     const host = this.pickHost();
     const key = this.nextKey++;
     const pending: Pending = { params, resolve: () => {}, startedAt: performance.now() };
     const result = new Promise<CommandResult>((resolve) => (pending.resolve = resolve));
     host.track(key, pending);
-    const payload = fields.join("\0");
-    host.send(`R ${key} ${params.timeoutMs ?? 0} ${params.outputLimitBytes} ${params.onOutput ? 1 : 0}`, Buffer.from(payload));
+    host.send({
+      type: "run",
+      key,
+      timeoutMs: params.timeoutMs ?? 0,
+      outputLimit: params.outputLimitBytes,
+      live: params.onOutput !== undefined,
+      // 0 means "no lease" to the host: a lease already due is 1 ms away.
+      leaseMs: params.leaseMs === undefined ? 0 : Math.max(1, params.leaseMs),
+      ...fields,
+    });
     return {
       result,
       // Known only once the host has started it; nothing in the worker signals by pid.
       pid: undefined,
       terminate: (reason) => {
         pending.terminatedBecause ??= reason;
-        host.send(`T ${key}`);
+        host.send({ type: "terminate", key });
       },
       signal: (signal) => {
         // A name this system lacks (SIGINFO from a BSD shell) is dropped, as process.kill drops it in runCommand.
-        const number = (osConstants.signals as Record<string, number | undefined>)[signal];
-        if (number !== undefined) host.send(`S ${key} ${number}`);
+        const signum = (osConstants.signals as Record<string, number | undefined>)[signal];
+        if (signum !== undefined) host.send({ type: "signal", key, signum });
+      },
+      renewLease: (ms) => {
+        if (params.leaseMs !== undefined) host.send({ type: "lease", key, leaseMs: Math.max(1, ms) });
       },
     };
   }

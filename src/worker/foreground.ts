@@ -3,6 +3,7 @@
  * SIGINT once = graceful stop; a second one = forced stop (commands ended, jobs released).
  */
 import { openContext } from "../db/context.js";
+import { OperationalError } from "../errors.js";
 import { createLogger } from "./logger.js";
 import { Worker, type WorkerOptions } from "./worker.js";
 
@@ -22,6 +23,7 @@ export async function runForegroundWorker(options: WorkerOptions): Promise<void>
   try {
     await worker.start();
     await worker.finished();
+    if (worker.failure) throw new OperationalError(worker.failure);
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);

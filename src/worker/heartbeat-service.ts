@@ -1,9 +1,10 @@
 /**
  * Keeps this worker's leases alive and its row fresh, every lease_ms / 3: a worker that misses two
  * heartbeats in a row still holds its jobs. Each heartbeat also tells the worker whether someone asked
- * it to stop (`worker stop` on any host) and which of its jobs it no longer holds (taken over after
- * the lease ran out, e.g. after a network cut): it must stop those commands, their results would be
- * refused anyway. The shared config is reloaded on the same beat so `config set` reaches workers.
+ * it to stop (`worker stop` on any host), which of its jobs it no longer holds (taken over after the
+ * lease ran out, e.g. after a network cut: it must stop those commands, their results would be
+ * refused anyway), and which an operator cancelled. The shared config is reloaded on the same beat so
+ * `config set` reaches workers.
  */
 import type pg from "pg";
 import { loadConfig, type QueueConfig } from "../queue/config.js";
@@ -25,6 +26,14 @@ export interface HeartbeatDeps<J extends HeldJob = HeldJob> {
   config: () => QueueConfig;
   /** The jobs held now (running, or claimed and about to start). */
   running: () => J[];
+  /** Jobs whose outcome could not be recorded (OutcomeRecorder.unrecorded). */
+  unrecorded: () => string[];
+  /** Of those, the ones no longer processing under this worker (the rescuer took them). */
+  onUnrecordedGone: (ids: string[]) => void;
+  /** The heartbeat sent at `sentAt` (performance.now()) extended these jobs' leases. */
+  onLeasesExtended: (held: ReadonlySet<string>, sentAt: number) => void;
+  /** A held job's cancel was asked (when the NOTIFY did not arrive first). */
+  onCancelRequested: (job: J) => void;
   onConfig: (config: QueueConfig) => void;
   onStopRequested: (deadline: Date | null) => void;
   /** A job of a running() list is no longer held by this worker (taken over, cancelled, or given back meanwhile). */
@@ -44,18 +53,25 @@ export class HeartbeatService<J extends HeldJob = HeldJob> extends PeriodicServi
 
   async runOnce(): Promise<void> {
     const running = this.deps.running();
+    const unrecorded = this.deps.unrecorded();
+    const sentAt = performance.now();
     const result = await heartbeat(this.deps.pool, {
       workerId: this.deps.registration.id,
       running,
+      unrecorded,
       leaseMs: this.deps.config().lease_ms,
     });
+    this.deps.onLeasesExtended(result.held, sentAt);
     if (!result.registered) {
       // The row is gone (database restored, or cleaned up while we were cut off): register again.
       await registerWorker(this.deps.pool, this.deps.registration);
     }
     for (const job of running) {
       if (!result.held.has(job.id)) this.deps.onLeaseLost(job);
+      else if (result.cancelRequested.has(job.id)) this.deps.onCancelRequested(job);
     }
+    const gone = unrecorded.filter((id) => !result.stillUnrecorded.has(id));
+    if (gone.length > 0) this.deps.onUnrecordedGone(gone);
     if (result.stopRequested) this.deps.onStopRequested(result.stopDeadline);
     if (running.length > 0) await this.deps.onSignals?.();
     this.deps.onConfig(await loadConfig(this.deps.pool));

@@ -5,6 +5,7 @@
  */
 import pg from "pg";
 import { CONTROL_CHANNEL, JOBS_CHANNEL } from "../queue/sql/channels.js";
+import { parseControlMessage, type ControlMessage } from "../queue/sql/control-messages.js";
 import type { Logger } from "./logger.js";
 
 export interface JobListenerDeps {
@@ -12,8 +13,8 @@ export interface JobListenerDeps {
   log: Logger;
   /** A job became runnable in `queue`. */
   onJobs: (queue: string) => void;
-  /** A control message (parsed JSON). */
-  onControl: (message: Record<string, unknown>) => void;
+  /** A control message (control-messages.ts); payloads that are not one are ignored. */
+  onControl: (message: ControlMessage) => void;
   /** The connection was (re)established: jobs may have arrived unnoticed meanwhile. */
   onReconnect: () => void;
 }
@@ -46,11 +47,8 @@ export class JobListener {
     client.on("notification", (msg) => {
       if (msg.channel === JOBS_CHANNEL) this.deps.onJobs(msg.payload ?? "");
       else if (msg.channel === CONTROL_CHANNEL) {
-        try {
-          this.deps.onControl(JSON.parse(msg.payload ?? "{}") as Record<string, unknown>);
-        } catch {
-          // Not ours to interpret.
-        }
+        const message = parseControlMessage(msg.payload ?? "");
+        if (message) this.deps.onControl(message);
       }
     });
     try {

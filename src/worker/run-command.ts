@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { spawn, type ChildProcess } from "node:child_process";
 import { OutputTail } from "./output-tail.js";
 
-/** How long a process group gets between SIGTERM and SIGKILL. */
+/** How long a process group gets between SIGTERM and SIGKILL (also given to the command hosts). */
 export const KILL_GRACE_MS = 3000;
 
 export interface RunCommandParams {
@@ -21,6 +21,11 @@ export interface RunCommandParams {
   onOutput?: (chunk: Buffer) => void;
   /** Working directory; undefined = the worker's. Must exist on this host, or the attempt fails. */
   cwd?: string;
+  /**
+   * The job's lease, in ms from now: past it, unless renewLease moved it, the process group is killed
+   * with SIGKILL (the lease is about to run out in the database). Undefined: no lease.
+   */
+  leaseMs?: number;
 }
 
 export interface CommandResult {
@@ -32,6 +37,8 @@ export interface CommandResult {
   terminatedBecause: string | null;
   /** The command could not be started at all. */
   spawnError: string | null;
+  /** Killed because its lease was not renewed in time (RunCommandParams.leaseMs). */
+  leaseLost: boolean;
   output: string;
   durationMs: number;
 }
@@ -44,6 +51,8 @@ export interface RunningCommand {
   terminate(reason: string): void;
   /** Sends one signal to the process group (`kill --signal`); the command decides what it means. */
   signal(signal: NodeJS.Signals): void;
+  /** The lease now runs out `ms` from now (after a heartbeat extended it). */
+  renewLease(ms: number): void;
 }
 
 function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
@@ -121,8 +130,8 @@ async function reapGroup(pid: number | undefined): Promise<void> {
 export function runCommand(p: RunCommandParams): RunningCommand {
   const problem = p.cwd === undefined ? null : cwdProblem(p.cwd);
   if (problem) {
-    const result: CommandResult = { exitCode: null, signal: null, timedOut: false, terminatedBecause: null, spawnError: problem, output: "", durationMs: 0 };
-    return { result: Promise.resolve(result), pid: undefined, terminate: () => {}, signal: () => {} };
+    const result: CommandResult = { exitCode: null, signal: null, timedOut: false, terminatedBecause: null, spawnError: problem, leaseLost: false, output: "", durationMs: 0 };
+    return { result: Promise.resolve(result), pid: undefined, terminate: () => {}, signal: () => {}, renewLease: () => {} };
   }
   const started = performance.now();
   const tail = new OutputTail(p.outputLimitBytes);
@@ -138,8 +147,8 @@ export function runCommand(p: RunCommandParams): RunningCommand {
       cwd: p.cwd,
     });
   } catch (err) {
-    const result: CommandResult = { exitCode: null, signal: null, timedOut: false, terminatedBecause: null, spawnError: (err as Error).message, output: "", durationMs: 0 };
-    return { result: Promise.resolve(result), pid: undefined, terminate: () => {}, signal: () => {} };
+    const result: CommandResult = { exitCode: null, signal: null, timedOut: false, terminatedBecause: null, spawnError: (err as Error).message, leaseLost: false, output: "", durationMs: 0 };
+    return { result: Promise.resolve(result), pid: undefined, terminate: () => {}, signal: () => {}, renewLease: () => {} };
   }
 
   let terminatedBecause: string | null = null;
@@ -152,6 +161,20 @@ export function runCommand(p: RunCommandParams): RunningCommand {
     killTimer = setTimeout(() => signalGroup(child.pid, "SIGKILL"), KILL_GRACE_MS);
     killTimer.unref();
   };
+
+  // In this process the lease can only be kept while the worker's thread runs: a frozen worker
+  // freezes this timer too (the command hosts do not have that limit).
+  let leaseLost = false;
+  let leaseTimer: NodeJS.Timeout | undefined;
+  const renewLease = (ms: number) => {
+    clearTimeout(leaseTimer);
+    leaseTimer = setTimeout(() => {
+      leaseLost = true;
+      signalGroup(child.pid, "SIGKILL");
+    }, Math.max(0, ms));
+    leaseTimer.unref();
+  };
+  if (p.leaseMs !== undefined && p.leaseMs > 0) renewLease(p.leaseMs);
 
   const timeoutTimer =
     p.timeoutMs && p.timeoutMs > 0
@@ -189,18 +212,23 @@ export function runCommand(p: RunCommandParams): RunningCommand {
       clearTimeout(leftoverKillTimer);
       clearTimeout(timeoutTimer);
       clearTimeout(killTimer);
-      resolve({ exitCode, signal, timedOut, terminatedBecause, spawnError, output: tail.text(), durationMs: Math.round(performance.now() - started) });
+      clearTimeout(leaseTimer);
+      resolve({ exitCode, signal, timedOut, terminatedBecause, spawnError, leaseLost, output: tail.text(), durationMs: Math.round(performance.now() - started) });
     };
     // 'close': the shell exited and its output pipes are drained.
     child.on("close", (code, signal) => void finish(code, signal, null));
     child.on("error", (err) => void finish(null, null, err.message));
   });
 
-  return { result, pid: child.pid, terminate, signal: (sig) => signalGroup(child.pid, sig) };
+  return { result, pid: child.pid, terminate, signal: (sig) => signalGroup(child.pid, sig), renewLease: (ms) => {
+      if (p.leaseMs !== undefined) renewLease(ms);
+    },
+  };
 }
 
 /** One line for last_error: why an attempt failed, or null when it succeeded. */
 export function describeFailure(r: CommandResult): string | null {
+  if (r.leaseLost) return "killed: its lease was not renewed in time (the worker lost the database, or was frozen)";
   if (r.timedOut) return `timed out after ${r.terminatedBecause?.match(/\d+/)?.[0] ?? "?"} ms (process group terminated)`;
   if (r.terminatedBecause) return `terminated: ${r.terminatedBecause}`;
   if (r.spawnError) return `could not start: ${r.spawnError.split("\n")[0]}`;

@@ -1,38 +1,45 @@
 /**
- * A worker process: fills up to `concurrency` slots with claimed jobs, runs each command, and records
- * the outcome through the fenced statements of queue/sql/. Background duties (heartbeat, rescuer)
- * and the LISTEN connection are separate pieces; this file is the slot loop and the shutdown rules:
+ * A worker process: the slot loop that claims jobs and starts their commands, and the rules for
+ * stopping. Each other concern is a module of its own: jobs claimed ahead (ready-jobs.ts), successes
+ * waiting for the next statement (completion-batch.ts), recording outcomes (outcome-recorder.ts), the
+ * running commands (slots.ts, command-runner.ts), and the background duties (heartbeat, rescuer,
+ * retention, scheduler, LISTEN).
  *
  * - graceful stop (SIGTERM, `worker stop`): claim nothing more, let running commands finish, exit;
  * - forced stop (a second SIGTERM, or the stop deadline): end running commands and release their jobs
  *   (pending again, the attempt not counted) so another worker runs them at once.
  *
- * Claiming ahead: while commands are short, the loop claims a few jobs more than it has free slots and
- * keeps them in `ready`, so a slot whose command ends starts the next one at once instead of waiting a
- * round trip, and successes are recorded in batches. A job claimed ahead is held like a running one
- * (leased, in the heartbeat) but its command has not started: if no slot takes it within
- * READY_MAX_WAIT_MS, or the worker stops, it goes back uncounted for any worker to run.
+ * Claiming ahead: while commands are short, the loop claims a few jobs more than it has free slots, so
+ * a slot whose command ends starts the next one at once instead of waiting a round trip, and
+ * successes are recorded in batches.
  */
 import { EventEmitter } from "node:events";
 import { hostname, constants as osConstants } from "node:os";
 import { randomBytes } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import type pg from "pg";
+import { firstLine, isConnectionError, isRetryableError, isSchemaError } from "../db/errors.js";
 import { loadConfig, type QueueConfig } from "../queue/config.js";
-import { claimLimitedJobs, completeAndClaimJobs, hasLimitedQueues, nextRunAt, type ClaimedJob, type SuccessfulAttempt, type CompletedJob } from "../queue/sql/claim.js";
-import { failJob, releaseJobs, releaseUnacknowledgedClaims, saveAttemptOutput } from "../queue/sql/outcomes.js";
+import { claimLimitedJobs, completeAndClaimJobs, hasLimitedQueues, hasWaitingJobs, nextRunAt, type ClaimedJob } from "../queue/sql/claim.js";
+import { releaseJobs, releaseUnacknowledgedClaims } from "../queue/sql/outcomes.js";
 import { registerWorker, setWorkerState, type WorkerRegistration } from "../queue/sql/workers.js";
 import { takeJobSignals } from "../queue/sql/signals.js";
-import { settleFinishedJobs } from "../queue/dependencies.js";
+import type { ControlMessage } from "../queue/sql/control-messages.js";
+import { CommandRunner, commandHostsFor } from "./command-runner.js";
+import { COMPLETION_HOLD_MS, CompletionBatch, GAVE_UP, type QueuedCompletion } from "./completion-batch.js";
 import { HeartbeatService, type HeldJob } from "./heartbeat-service.js";
 import { JobListener } from "./job-listener.js";
 import type { Logger } from "./logger.js";
-import { RescuerService } from "./rescuer-service.js";
+import { CANCELLED_ERROR, OUTCOME_RETRY_MS, OutcomeRecorder } from "./outcome-recorder.js";
 import { OutputStreamer } from "./output-streamer.js";
+import { READY_MAX_WAIT_MS, ReadyJobs, type ReadyJob } from "./ready-jobs.js";
+import { RescuerService } from "./rescuer-service.js";
 import { RetentionService } from "./retention-service.js";
 import { SchedulerService } from "./scheduler-service.js";
-import { CommandRunner, commandHostsFor } from "./command-runner.js";
-import { describeFailure, type CommandResult, type RunningCommand } from "./run-command.js";
+import { Slots, type Slot } from "./slots.js";
+import type { WorkerEvents } from "./worker-events.js";
+
+export type { WorkerEvents } from "./worker-events.js";
 
 export interface WorkerOptions {
   /** Queues to take jobs from; empty = all queues. */
@@ -60,34 +67,9 @@ export interface WorkerDeps {
   log: Logger;
 }
 
-/** Events for logs, tests and the dashboard: subscribe instead of scraping. */
-export interface WorkerEvents {
-  "job:start": [{ id: string; attempt: number }];
-  "job:complete": [{ id: string; attempt: number; durationMs: number }];
-  "job:fail": [{ id: string; attempt: number; error: string; state: "failed" | "dead" }];
-  "job:discarded": [{ id: string; attempt: number; why: string }];
-  "job:released": [{ id: string; attempt: number }];
-  stopping: [{ reason: string }];
-  stopped: [];
-}
-
-interface Slot {
-  job: ClaimedJob;
-  run: RunningCommand;
-  /** The command has ended; the slot's outcome may still be on its way to the database. */
-  exited?: boolean;
-  /** Set when the lease was lost or the job was released: the outcome is not ours to record. */
-  discardReason?: string;
-  /** Forced shutdown ended it: give the job back instead of failing it. */
-  release?: boolean;
-}
-
-/** How long an outcome keeps retrying through a database outage before leaving the job to the rescuer. */
-const OUTCOME_RETRY_MS = 120_000;
-
 /**
  * Jobs claimed ahead of the free slots: two per slot, at most 8. With 4 slots of `true`, 8 ahead and
- * a 20 ms hold measured best (README, Benchmarks: 4 ahead and 10 ms were a little behind).
+ * a 20 ms hold measured best (docs/benchmarks.md: 4 ahead and 10 ms were a little behind).
  */
 const CLAIM_AHEAD_PER_SLOT = 2;
 const CLAIM_AHEAD_MAX = 8;
@@ -101,47 +83,31 @@ const CLAIM_AHEAD_MAX = 8;
 const CLAIM_AHEAD_MAX_COMMAND_MS = 20;
 
 /**
- * A job claimed ahead that no slot took within this long goes back (releaseJobs). Far shorter than the
- * shortest lease (500 ms), so a worker frozen or cut off never starts a job whose lease it may have
- * lost: after such a pause every job in `ready` is this old.
+ * A command runs at most this share of its lease past the last statement that extended it (the claim,
+ * then each heartbeat): then its command host kills it, well before the lease runs out in the
+ * database and the rescuer may hand the job to another worker. Heartbeats come every third of a
+ * lease, so two may fail before this happens.
  */
-const READY_MAX_WAIT_MS = 100;
+export const COMMAND_LEASE_SHARE = 0.8;
 
 /**
- * While no slot is idle, a success waits up to this long (or for as many companions as jobs claimed
- * ahead) before its statement goes out: fewer, larger statements. A slot falling idle sends at once.
+ * How long a cancel or signal for a job this worker does not know yet is kept for the answer of the
+ * claim that took it. Its claim committed before the message was sent, so the answer is on its way;
+ * past this the message was about an older claim. The heartbeat finds any request anyway.
  */
-const COMPLETION_HOLD_MS = 20;
+const EARLY_CONTROL_MS = 10_000;
 
-/** What withRetry returns when the outage outlasted OUTCOME_RETRY_MS: distinct from a statement's own null (the fence refused). */
-const GAVE_UP = Symbol("gave up");
-
-/** A success waiting for the slot loop's next statement (completeAndClaimJobs) to record it. */
-interface QueuedCompletion {
-  attempt: SuccessfulAttempt;
-  /** performance.now() when it was queued. */
-  queuedAt: number;
-  /** The fence's answer: accepted (with its dependents), refused (null), or given up after an outage. */
-  settle: (outcome: CompletedJob | null | typeof GAVE_UP) => void;
-}
-
-/** What the heartbeat extends: a claim, running or about to start. */
+/** A held job as the heartbeat sees it: each entry carries its claim, so a report reaches only that claim. */
 interface HeldClaim extends HeldJob {
   claim: ClaimedJob;
 }
 
-/** A claimed job whose command has not started yet; times are performance.now(). */
-interface ReadyJob {
-  job: ClaimedJob;
-  /** Before its claim was sent: the lease ends lease_ms after this at the earliest. */
-  sentAt: number;
-  /** When the claim's answer arrived: READY_MAX_WAIT_MS counts from here. */
-  arrivedAt: number;
-}
-
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly id: string;
-  private readonly slots = new Map<string, Slot>();
+  private readonly slots = new Slots();
+  private readonly ready = new ReadyJobs();
+  private readonly batch = new CompletionBatch();
+  private readonly outcomes: OutcomeRecorder;
   private config!: QueueConfig;
   private readonly heartbeat: HeartbeatService<HeldClaim>;
   private readonly rescuer: RescuerService;
@@ -159,23 +125,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private wakeResolve: (() => void) | undefined;
   private loopDone: Promise<void> | undefined;
   private readonly registration: WorkerRegistration;
-  private readonly completions = new Set<Promise<void>>();
-  /** Successes the slot loop records with its next claim (one statement for both). */
-  private queuedCompletions: QueuedCompletion[] = [];
+  /** Each running slot's command-to-recorded promise; stopping waits for them all. */
+  private readonly recordings = new Set<Promise<void>>();
   /** A claim failed without an answer: it may have committed, so the next pass first gives back what it took. */
   private claimAnswerLost = false;
-  /**
-   * Jobs whose command ran but whose outcome was given up after an outage. Their rows still say
-   * processing under this worker, like a lost claim's; they must go to the rescuer (which counts the
-   * attempt), never to releaseUnacknowledgedClaims (which would run them again uncounted).
-   */
-  private readonly unrecordedJobIds = new Set<string>();
-  /** Jobs claimed ahead, in claim order: held by this worker, their commands not started yet. */
-  private ready: ReadyJob[] = [];
-  /** Jobs in `ready` that `kill` signalled: their signal goes out once the command has started. */
-  private readonly signalledWhileReady = new Set<string>();
   /** Moving average of recent commands' durations (ms), for claimAheadTarget; undefined before the first. */
   private recentCommandMs: number | undefined;
+  /** Why the worker stopped on its own with an error (the schema does not match); undefined otherwise. */
+  private fatalError: string | undefined;
+  /**
+   * Cancels and signals that arrived for jobs this worker does not know yet, by job id, with when they
+   * arrived. The NOTIFY travels on the LISTEN connection and can overtake the answer of the claim that
+   * took the job: it is kept until that answer arrives (EARLY_CONTROL_MS at most).
+   */
+  private readonly earlyControl = new Map<string, { kind: "cancel" | "signal"; at: number }>();
 
   constructor(
     private readonly deps: WorkerDeps,
@@ -191,25 +154,35 @@ export class Worker extends EventEmitter<WorkerEvents> {
       concurrency: options.concurrency,
     };
     const log = deps.log;
+    this.outcomes = new OutcomeRecorder({
+      pool: deps.pool,
+      log,
+      workerId: this.id,
+      config: () => this.config,
+      batch: this.batch,
+      wake: () => this.wake(),
+      events: this,
+      outcomeRetryMs: options.outcomeRetryMs ?? OUTCOME_RETRY_MS,
+    });
     this.heartbeat = new HeartbeatService({
       pool: deps.pool,
       log,
       registration: this.registration,
       config: () => this.config,
-      // Each entry carries its claim, so a lost lease reaches only that claim: a job given back
-      // (ran: false, attempts restored) and claimed again has the same (id, attempt).
-      running: () =>
-        [...[...this.slots.values()].filter((s) => !s.discardReason).map((s) => s.job), ...this.ready.map((r) => r.job)].map((claim) => ({
-          id: claim.id,
-          attempt: claim.attempts,
-          claim,
-        })),
+      running: () => this.heldClaims(),
+      unrecorded: () => [...this.outcomes.unrecorded],
+      onUnrecordedGone: (ids) => {
+        for (const id of ids) this.outcomes.unrecorded.delete(id);
+        this.wake();
+      },
+      onLeasesExtended: (held, sentAt) => this.leasesExtended(held, sentAt),
       onConfig: (c) => {
         this.config = c;
         void this.refreshQueueSettings();
       },
       onStopRequested: (deadline) => this.requestStop("worker stop", deadline),
-      onLeaseLost: (held) => this.abandon(held.id, "no longer held (cancelled, or the lease was taken over by another worker)", held.claim),
+      onLeaseLost: (held) => this.abandon(held.id, "no longer held (the lease was taken over by another worker)", held.claim),
+      onCancelRequested: (held) => this.cancelHere(held.id),
       onSignals: () => this.deliverSignals(),
     });
     this.commands = new CommandRunner(commandHostsFor(options.concurrency));
@@ -223,16 +196,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onJobs: (queue) => {
         if (this.options.queues.length === 0 || this.options.queues.includes(queue)) this.wake();
       },
-      onControl: (msg) => {
-        if (msg.stop === this.id || msg.stop === "*") void this.heartbeat.runOnce().catch(() => {});
-        if (typeof msg.cancel === "string" && msg.worker === this.id) this.abandon(msg.cancel, "cancelled by an operator");
-        if (typeof msg.signal === "string" && msg.worker === this.id) {
-          if (this.ready.some((r) => r.job.id === msg.signal)) this.signalledWhileReady.add(msg.signal);
-          void this.deliverSignals();
-        }
-        if (typeof msg.queues === "string") void this.refreshQueueSettings().then(() => this.wake());
-        if (msg.schedules === true) this.scheduler.trigger();
-      },
+      onControl: (msg) => this.onControl(msg),
       onReconnect: () => this.wake(),
     });
   }
@@ -257,8 +221,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.loopDone;
   }
 
+  /** Why the worker stopped on its own because it cannot work (the schema does not match), if it did. */
+  get failure(): string | undefined {
+    return this.fatalError;
+  }
+
   get runningJobIds(): string[] {
-    return [...this.slots.keys()];
+    return this.slots.jobIds();
   }
 
   /** Graceful stop: no new jobs; running ones finish. `deadline` forces the stop at that time. */
@@ -290,6 +259,31 @@ export class Worker extends EventEmitter<WorkerEvents> {
       if (slot.exited) continue;
       slot.release = true;
       slot.run.terminate(`worker shutdown (${reason})`);
+    }
+  }
+
+  private onControl(msg: ControlMessage): void {
+    switch (msg.kind) {
+      case "stop":
+        if (msg.worker === this.id) void this.heartbeat.runOnce().catch(() => {});
+        return;
+      case "cancel":
+        if (msg.worker !== this.id) return;
+        if (!this.knows(msg.job)) this.earlyControl.set(msg.job, { kind: "cancel", at: performance.now() });
+        else this.cancelHere(msg.job);
+        return;
+      case "signal":
+        if (msg.worker !== this.id) return;
+        if (!this.knows(msg.job)) this.earlyControl.set(msg.job, { kind: "signal", at: performance.now() });
+        this.ready.markSignalled(msg.job);
+        void this.deliverSignals().catch(() => {});
+        return;
+      case "queue":
+        void this.refreshQueueSettings().then(() => this.wake());
+        return;
+      case "schedules":
+        this.scheduler.trigger();
+        return;
     }
   }
 
@@ -333,30 +327,29 @@ export class Worker extends EventEmitter<WorkerEvents> {
     for (;;) {
       await this.releaseReadyJobs();
       this.startReadyJobs();
-      if (this.stopping && this.slots.size === 0 && this.queuedCompletions.length === 0 && this.ready.length === 0) break;
-      const free = this.stopping ? 0 : this.options.concurrency - this.commandsRunning();
+      if (this.stopping && this.slots.size === 0 && this.batch.size === 0 && this.ready.size === 0) break;
+      const free = this.stopping ? 0 : this.freeSlots();
       const ahead = this.claimAheadTarget();
       const wait = this.msBeforeSending(free, ahead);
       if (wait > 0) {
         await this.sleep(wait);
         continue;
       }
-      const limit = Math.max(0, free + ahead - this.ready.length);
-      const completions = this.queuedCompletions;
-      this.queuedCompletions = [];
+      const limit = Math.max(0, free + ahead - this.ready.size);
+      const completions = this.batch.take();
       const sentAt = performance.now();
       let claimed: ClaimedJob[];
       try {
         if (this.claimAnswerLost) await this.releaseUnacknowledgedClaims();
         const params = { workerId: this.id, queues: this.options.queues, limit, leaseMs: this.config.lease_ms };
         const result = await completeAndClaimJobs(this.deps.pool, { ...params, completions: completions.map((c) => c.attempt) });
-        for (const c of completions) c.settle(result.completed.get(c.attempt.jobId) ?? null);
+        CompletionBatch.answer(completions, result.completed);
         claimed = result.claimed;
         if (this.limitedQueues && free > 0 && claimed.length < free) {
           // Its own failure must not lose the jobs the first claim already holds.
           const limited = await claimLimitedJobs(this.deps.pool, { ...params, limit: free - claimed.length }).catch((err: unknown) => {
             this.claimAnswerLost = true;
-            this.deps.log.warn({ err: (err as Error).message }, "claim of limited queues failed; retrying");
+            this.deps.log.warn({ err: firstLine(err) }, "claim of limited queues failed; retrying");
             return [];
           });
           claimed = claimed.concat(limited);
@@ -365,14 +358,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       } catch (err) {
         failures++;
         if (limit > 0) this.claimAnswerLost = true;
-        this.deps.log.warn({ err: (err as Error).message }, completions.length > 0 ? "database unavailable while recording outcomes; retrying" : "claim failed; retrying");
-        this.requeueCompletions(completions);
+        if (await this.statementFailed(err, completions)) break;
         await this.sleep(Math.min(this.config.poll_interval_ms, 100 * 2 ** Math.min(failures, 6)));
         continue;
       }
       // The next pass starts them (a stop that arrived meanwhile gives them back, uncounted).
-      const arrivedAt = performance.now();
-      for (const job of claimed) this.ready.push({ job, sentAt, arrivedAt });
+      this.ready.add(claimed, sentAt, performance.now());
+      this.applyEarlyControl(claimed);
       if (free <= 0 || claimed.length >= limit) continue;
       // Fewer runnable jobs than asked for: wait for NOTIFY, a command's end or the next due job.
       this.startReadyJobs();
@@ -380,9 +372,64 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.requestStop("no runnable job left (--exit-when-idle)");
         continue;
       }
-      await this.sleep(this.untilReadyJobExpires(await this.idleWaitMs()));
+      await this.sleep(this.ready.untilNextExpiry(await this.idleWaitMs(), performance.now()));
     }
     await this.drain();
+  }
+
+  /**
+   * The slot loop's statement failed. An outage or a passing failure: the successes it carried go back
+   * in the batch for the next pass. Any other error would fail again the same way: the successes are
+   * sent one by one, so a row that cannot be recorded keeps only itself back, and a schema that does
+   * not match (a table or column missing) stops the worker at once. Returns true when the worker must stop.
+   */
+  private async statementFailed(err: unknown, completions: QueuedCompletion[]): Promise<boolean> {
+    const message = firstLine(err);
+    if (isRetryableError(err)) {
+      this.deps.log.warn(
+        { err: message },
+        isConnectionError(err) ? (completions.length > 0 ? "database unavailable while recording outcomes; retrying" : "database unavailable; claiming again soon") : "claim failed for a passing reason; retrying",
+      );
+      for (const c of this.batch.putBack(completions, this.options.outcomeRetryMs ?? OUTCOME_RETRY_MS)) {
+        this.deps.log.error({ job: c.attempt.jobId }, "giving up recording an outcome; the rescuer will retry the job");
+      }
+      return false;
+    }
+    if (isSchemaError(err)) {
+      this.fatalError = `the database schema does not match this queuectl (${message}); run \`queuectl db status\``;
+      this.deps.log.error({ err: message }, this.fatalError);
+      for (const c of completions) c.answer(GAVE_UP);
+      this.forceStop("the database schema does not match");
+      return true;
+    }
+    this.deps.log.error({ err: message }, "claim statement failed (not an outage); recording the successes it carried one by one");
+    for (const c of completions) {
+      const one = await this.outcomes.withRetry(undefined, () =>
+        completeAndClaimJobs(this.deps.pool, { workerId: this.id, queues: [], limit: 0, leaseMs: this.config.lease_ms, completions: [c.attempt] }),
+      );
+      if (one === GAVE_UP) c.answer(GAVE_UP);
+      else CompletionBatch.answer([c], one.completed);
+    }
+    return false;
+  }
+
+  /** Whether a job is this worker's as far as it knows: claimed ahead or running. */
+  private knows(jobId: string): boolean {
+    return this.ready.has(jobId) || this.slots.get(jobId) !== undefined;
+  }
+
+  /** Cancels and signals that overtook the answer of the claim that took their jobs (earlyControl). */
+  private applyEarlyControl(claimed: readonly ClaimedJob[]): void {
+    if (this.earlyControl.size === 0) return;
+    for (const job of claimed) {
+      const early = this.earlyControl.get(job.id);
+      if (!early) continue;
+      this.earlyControl.delete(job.id);
+      if (early.kind === "cancel") this.cancelHere(job.id);
+      else this.ready.markSignalled(job.id);
+    }
+    const stale = performance.now() - EARLY_CONTROL_MS;
+    for (const [id, e] of this.earlyControl) if (e.at < stale) this.earlyControl.delete(id);
   }
 
   /** How many jobs to hold claimed ahead of the free slots now (see CLAIM_AHEAD_MAX_COMMAND_MS). */
@@ -393,43 +440,44 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return Math.min(CLAIM_AHEAD_PER_SLOT * this.options.concurrency, CLAIM_AHEAD_MAX);
   }
 
+  /** Slots free for a new command: busy ones (slots.ts) and jobs whose outcome could not be recorded do not count. */
+  private freeSlots(): number {
+    return this.options.concurrency - this.slots.busy() - this.outcomes.unrecorded.size;
+  }
+
   /** 0: send the statement now. Else how long to sleep first (a command's end or a NOTIFY wakes the loop sooner). */
   private msBeforeSending(free: number, ahead: number): number {
+    const now = performance.now();
     // Idle slots; or rows this worker holds without knowing it, which only the next statement's sweep gives back.
     if (free > 0 || this.claimAnswerLost) return 0;
-    const queued = this.queuedCompletions;
-    if (queued.length === 0) return this.untilReadyJobExpires(this.config.poll_interval_ms);
-    if (queued.length >= Math.max(1, ahead)) return 0;
-    const held = performance.now() - queued[0]!.queuedAt;
-    return held >= COMPLETION_HOLD_MS ? 0 : this.untilReadyJobExpires(Math.ceil(COMPLETION_HOLD_MS - held));
+    if (this.batch.size === 0) return this.ready.untilNextExpiry(this.config.poll_interval_ms, now);
+    if (this.batch.size >= Math.max(1, ahead)) return 0;
+    const held = this.batch.heldMs(now);
+    return held >= COMPLETION_HOLD_MS ? 0 : this.ready.untilNextExpiry(Math.ceil(COMPLETION_HOLD_MS - held), now);
   }
 
-  /** `ms`, shortened so the loop wakes when the oldest job claimed ahead is due to go back. */
-  private untilReadyJobExpires(ms: number): number {
-    const oldest = this.ready[0];
-    if (!oldest) return ms;
-    return Math.max(1, Math.min(ms, Math.ceil(oldest.arrivedAt + READY_MAX_WAIT_MS - performance.now()) + 1));
+  /** The jobs this worker holds, for the heartbeat: running commands (unless dropped) and jobs claimed ahead. */
+  private heldClaims(): HeldClaim[] {
+    const claims = [...this.slots.values()].filter((s) => !s.discardReason).map((s) => s.job);
+    for (const r of this.ready.claims()) claims.push(r.job);
+    return claims.map((claim) => ({ id: claim.id, attempt: claim.attempt, claim }));
   }
 
-  /**
-   * Too old to start: no slot took it within READY_MAX_WAIT_MS of its claim's answer, or half its
-   * lease may be gone (a claim that took that long to answer). A worker paused past its lease (SIGSTOP,
-   * a cut-off network) finds every job it had claimed in this state when it resumes.
-   */
-  private tooOldToStart(r: ReadyJob, now: number): boolean {
-    return now - r.arrivedAt > READY_MAX_WAIT_MS || now - r.sentAt > this.config.lease_ms / 2;
+  /** A heartbeat sent at `sentAt` extended these leases: the commands' deadlines move on (COMMAND_LEASE_SHARE). */
+  private leasesExtended(held: ReadonlySet<string>, sentAt: number): void {
+    this.ready.leasesExtended(held, sentAt);
+    const leaseMs = this.config.lease_ms;
+    for (const slot of this.slots.values()) {
+      if (!slot.exited && held.has(slot.job.id)) slot.run.renewLease(sentAt + leaseMs * COMMAND_LEASE_SHARE - performance.now());
+    }
   }
 
   /** Starts claimed jobs in the free slots, oldest first; those too old to start are left for releaseReadyJobs. */
   private startReadyJobs(): void {
-    if (this.stopping || this.ready.length === 0) return;
-    const now = performance.now();
-    for (let free = this.options.concurrency - this.commandsRunning(); free > 0 && this.ready.length > 0; free--) {
-      const next = this.ready[0]!;
-      if (this.tooOldToStart(next, now)) return;
-      this.ready.shift();
-      this.startJob(next.job);
-      if (this.signalledWhileReady.delete(next.job.id)) void this.deliverSignals().catch(() => {});
+    if (this.stopping || this.ready.size === 0) return;
+    for (const { ready, signalled } of this.ready.takeStartable(this.freeSlots(), performance.now(), this.config.lease_ms)) {
+      this.startJob(ready);
+      if (signalled) void this.deliverSignals().catch(() => {});
     }
   }
 
@@ -439,64 +487,40 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * but no longer in `ready`, so the next pass's releaseUnacknowledgedClaims gives them back.
    */
   private async releaseReadyJobs(): Promise<void> {
-    if (this.ready.length === 0) return;
-    const now = performance.now();
-    const given = this.stopping ? this.ready : this.ready.filter((r) => this.tooOldToStart(r, now));
-    if (given.length === 0) return;
-    this.ready = this.ready.filter((r) => !given.includes(r));
-    for (const r of given) this.signalledWhileReady.delete(r.job.id);
-    const reason = this.stopping ? "the worker is stopping" : `no slot came free within ${READY_MAX_WAIT_MS} ms`;
+    const given = this.ready.takeExpired(performance.now(), this.config.lease_ms, this.stopping);
+    if (given.length > 0) await this.giveBack(given, this.stopping ? "the worker is stopping" : `no slot came free within ${READY_MAX_WAIT_MS} ms`);
+  }
+
+  /** Gives jobs claimed ahead back unrun (pending again, or cancelled when a cancel waits for them). */
+  private async giveBack(given: readonly ReadyJob[], reason: string): Promise<void> {
     try {
       const released = await releaseJobs(this.deps.pool, {
         workerId: this.id,
         reason,
         ran: false,
-        attempts: given.map((r) => ({ jobId: r.job.id, attempt: r.job.attempts, output: "" })),
+        attempts: given.map((r) => ({ jobId: r.job.id, attempt: r.job.attempt, output: "" })),
       });
-      if (released.length > 0) this.deps.log.info({ jobs: released, reason }, "gave back jobs claimed ahead without running them");
-      const back = new Set(released);
-      for (const r of given) if (back.has(r.job.id)) this.emit("job:released", { id: r.job.id, attempt: r.job.attempts });
+      if (released.length > 0) this.deps.log.info({ jobs: released.map((r) => r.id), reason }, "gave back jobs claimed ahead without running them");
+      await this.outcomes.afterRelease(released);
       // Cancelled meanwhile, or taken by the rescuer after a pause longer than the lease (SIGSTOP, a cut-off network).
+      const back = new Set(released.map((r) => r.id));
       const lost = given.filter((r) => !back.has(r.job.id)).map((r) => r.job.id);
       if (lost.length > 0) this.deps.log.warn({ jobs: lost }, "not running jobs claimed ahead: this worker no longer holds them");
     } catch (err) {
       this.claimAnswerLost = true;
-      this.deps.log.warn({ err: (err as Error).message }, "could not give back jobs claimed ahead; retrying with the next statement");
+      this.deps.log.warn({ err: firstLine(err) }, "could not give back jobs claimed ahead; retrying with the next statement");
     }
   }
 
   /** Runs between the slot loop's statements only: see releaseUnacknowledgedClaims for why that makes it safe. */
   private async releaseUnacknowledgedClaims(): Promise<void> {
-    const heldJobIds = [...this.slots.keys(), ...this.unrecordedJobIds, ...this.ready.map((r) => r.job.id)];
+    const heldJobIds = [...this.slots.jobIds(), ...this.outcomes.unrecorded, ...this.ready.claims().map((r) => r.job.id)];
     const released = await releaseUnacknowledgedClaims(this.deps.pool, { workerId: this.id, heldJobIds });
     this.claimAnswerLost = false;
-    if (released.length > 0) this.deps.log.warn({ jobs: released }, "gave back jobs claimed by a statement whose answer was lost; they run again without counting an attempt");
-  }
-
-  /** Commands running now: a slot whose command has ended no longer counts, even before its outcome is recorded. */
-  private commandsRunning(): number {
-    let n = 0;
-    for (const slot of this.slots.values()) if (!slot.exited) n++;
-    return n;
-  }
-
-  /** After a failed statement: keep the successes for the next pass, except those past the retry window. */
-  private requeueCompletions(completions: QueuedCompletion[]): void {
-    const now = performance.now();
-    for (const c of completions) {
-      if (now - c.queuedAt > this.outcomeRetryMs) {
-        this.deps.log.error({ job: c.attempt.jobId }, "giving up recording an outcome; the rescuer will retry the job");
-        c.settle(GAVE_UP);
-      } else this.queuedCompletions.push(c);
+    if (released.length > 0) {
+      this.deps.log.warn({ jobs: released.map((r) => r.id) }, "gave back jobs claimed by a statement whose answer was lost; they run again without counting an attempt");
+      await this.outcomes.afterRelease(released);
     }
-  }
-
-  /** Queues a success for the slot loop's next statement; resolves with the fence's answer. */
-  private queueCompletion(attempt: SuccessfulAttempt): Promise<CompletedJob | null | typeof GAVE_UP> {
-    return new Promise((settle) => {
-      this.queuedCompletions.push({ attempt, queuedAt: performance.now(), settle });
-      this.wake();
-    });
   }
 
   /** Re-reads whether a served queue is limited; a failure keeps the last answer (the claims re-check the table anyway). */
@@ -511,10 +535,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Sends the signals `kill` asked for to the process groups of this worker's running jobs. */
   private async deliverSignals(): Promise<void> {
     if (this.slots.size === 0) return;
-    const signals = await takeJobSignals(this.deps.pool, { workerId: this.id, jobIds: [...this.slots.keys()] });
+    const signals = await takeJobSignals(this.deps.pool, { workerId: this.id, jobIds: this.slots.jobIds() });
     for (const s of signals) {
       const slot = this.slots.get(s.id);
-      if (!slot || slot.job.attempts !== s.attempts) continue;
+      if (!slot || slot.job.attempt !== s.attempt) continue;
       if (!(s.signal in osConstants.signals)) {
         this.deps.log.warn({ job: s.id, signal: s.signal }, "not sending a signal this system does not know (kill)");
         continue;
@@ -537,55 +561,47 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async shouldExitWhenIdle(): Promise<boolean> {
-    if (!this.options.exitWhenIdle || this.slots.size > 0 || this.ready.length > 0) return false;
+    if (!this.options.exitWhenIdle || this.slots.size > 0 || this.ready.size > 0) return false;
     try {
-      // Runnable now, due within one poll interval, or failed and waiting for its retry.
-      const res = await this.deps.pool.query<{ waiting: boolean }>(
-        `SELECT EXISTS (
-           SELECT 1 FROM jobs
-           WHERE (state = 'failed' OR (state = 'pending' AND run_at <= now() + make_interval(secs => $2::float8 / 1000)))
-             AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[]))
-         ) AS waiting`,
-        [this.options.queues, this.config.poll_interval_ms],
-      );
-      return res.rows[0]?.waiting === false;
+      return !(await hasWaitingJobs(this.deps.pool, { queues: this.options.queues, withinMs: this.config.poll_interval_ms }));
     } catch {
       return false;
     }
   }
 
-  private startJob(job: ClaimedJob): void {
+  private startJob(ready: ReadyJob): void {
+    const { job } = ready;
     const timeoutMs = job.timeout_ms ?? (this.config.job_timeout_ms > 0 ? this.config.job_timeout_ms : null);
     const run = this.commands.run({
       command: job.command,
       timeoutMs,
       outputLimitBytes: this.config.output_limit_bytes,
-      onOutput: this.output.open(job.id, job.attempts),
+      onOutput: this.output.open(job.id, job.attempt),
       cwd: job.cwd ?? undefined,
-      env: { ...job.env, QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempts), QUEUECTL_QUEUE: job.queue, QUEUECTL_WORKER_ID: this.id },
+      env: { ...job.env, QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempt), QUEUECTL_QUEUE: job.queue, QUEUECTL_WORKER_ID: this.id },
+      leaseMs: ready.leaseFrom + this.config.lease_ms * COMMAND_LEASE_SHARE - performance.now(),
     });
     const slot: Slot = { job, run };
-    this.slots.set(job.id, slot);
-    this.unrecordedJobIds.delete(job.id);
-    this.emit("job:start", { id: job.id, attempt: job.attempts });
-    const done = run.result
+    this.slots.add(slot);
+    this.outcomes.unrecorded.delete(job.id);
+    this.emit("job:start", { id: job.id, attempt: job.attempt });
+    const recorded = run.result
       .then((result) => {
         slot.exited = true;
         this.noteCommandDuration(result.durationMs);
         // The slot is free now, while its outcome is being recorded: the next job claimed ahead starts at once.
         this.startReadyJobs();
         this.wake();
-        return this.recordOutcome(slot, result);
+        return this.outcomes.record(slot, result);
       })
-      .catch((err: unknown) => this.deps.log.error({ job: job.id, err: (err as Error).message }, "could not record the outcome"))
+      .catch((err: unknown) => this.deps.log.error({ job: job.id, err: firstLine(err) }, "could not record the outcome"))
       .finally(() => {
         this.output.close(job.id);
-        // Only this slot: the rescuer may have given the job back and this worker claimed it again.
-        if (this.slots.get(job.id) === slot) this.slots.delete(job.id);
-        this.completions.delete(done);
+        this.slots.remove(slot);
+        this.recordings.delete(recorded);
         this.wake();
       });
-    this.completions.add(done);
+    this.recordings.add(recorded);
   }
 
   private noteCommandDuration(ms: number): void {
@@ -598,107 +614,41 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * report is about: a later claim of the same job by this worker is left alone.
    */
   private abandon(jobId: string, why: string, claim?: ClaimedJob): void {
-    const waiting = this.ready.findIndex((r) => r.job.id === jobId && (claim === undefined || r.job === claim));
-    if (waiting !== -1) {
-      const [dropped] = this.ready.splice(waiting, 1);
-      this.signalledWhileReady.delete(jobId);
-      this.deps.log.warn({ job: jobId, attempt: dropped!.job.attempts, why }, "dropping a job claimed ahead: this worker no longer holds it");
-      this.emit("job:discarded", { id: jobId, attempt: dropped!.job.attempts, why });
+    const dropped = this.ready.remove(jobId, claim);
+    if (dropped) {
+      this.deps.log.warn({ job: jobId, attempt: dropped.job.attempt, why }, "dropping a job claimed ahead: this worker no longer holds it");
+      this.emit("job:discarded", { id: jobId, attempt: dropped.job.attempt, why });
       return;
     }
     const slot = this.slots.get(jobId);
     if (!slot || slot.discardReason || (claim !== undefined && slot.job !== claim)) return;
     slot.discardReason = why;
     if (slot.exited) return;
-    this.deps.log.warn({ job: jobId, attempt: slot.job.attempts, why }, "stopping a command whose job this worker no longer holds");
+    this.deps.log.warn({ job: jobId, attempt: slot.job.attempt, why }, "stopping a command whose job this worker no longer holds");
     slot.run.terminate(why);
   }
 
-  private async recordOutcome(slot: Slot, result: CommandResult): Promise<void> {
-    const { job } = slot;
-    const base = { jobId: job.id, workerId: this.id, attempt: job.attempts, exitCode: result.exitCode, output: result.output, durationMs: result.durationMs };
-    if (slot.discardReason) {
-      await saveAttemptOutput(this.deps.pool, { jobId: job.id, attempt: job.attempts, workerId: this.id, output: result.output }).catch(() => {});
-      this.emit("job:discarded", { id: job.id, attempt: job.attempts, why: slot.discardReason });
+  /**
+   * An operator cancelled a job this worker holds: a job claimed ahead goes back unrun (and ends
+   * cancelled); a running command's process group is ended, and the attempt is recorded as cancelled
+   * once nothing of it is left. A command that has already ended keeps its own outcome.
+   */
+  private cancelHere(jobId: string): void {
+    const waiting = this.ready.remove(jobId);
+    if (waiting) {
+      void this.giveBack([waiting], CANCELLED_ERROR);
       return;
     }
-    if (slot.release) {
-      const released = await this.withRetry(() =>
-        releaseJobs(this.deps.pool, { workerId: this.id, reason: "released: worker shut down while it ran", ran: true, attempts: [{ jobId: job.id, attempt: job.attempts, output: result.output }] }),
-      );
-      if (released === GAVE_UP) this.unrecordedJobIds.add(job.id);
-      else if (released.length > 0) this.emit("job:released", { id: job.id, attempt: job.attempts });
-      return;
-    }
-    const failure = describeFailure(result);
-    if (failure === null) {
-      const ok = await this.queueCompletion({ jobId: job.id, attempt: job.attempts, exitCode: 0, output: result.output, durationMs: result.durationMs });
-      if (ok === GAVE_UP) {
-        this.unrecordedJobIds.add(job.id);
-        return;
-      }
-      if (ok) {
-        this.emit("job:complete", { id: job.id, attempt: job.attempts, durationMs: result.durationMs });
-        if (ok.dependents > 0) await this.settle(job.id);
-      } else this.reportRejected(job);
-      return;
-    }
-    const outcome = await this.withRetry(() =>
-      failJob(this.deps.pool, {
-        ...base,
-        error: failure,
-        backoffBase: this.config.backoff_base,
-        backoffMaxS: this.config.backoff_max_s,
-        backoffJitter: this.config.backoff_jitter,
-      }),
-    );
-    if (outcome === GAVE_UP) this.unrecordedJobIds.add(job.id);
-    else if (outcome) {
-      this.deps.log.info({ job: job.id, attempt: job.attempts, error: failure, state: outcome.state, retryAt: outcome.state === "failed" ? outcome.runAt : undefined }, "attempt failed");
-      this.emit("job:fail", { id: job.id, attempt: job.attempts, error: failure, state: outcome.state });
-      if (outcome.state === "dead" && outcome.dependents > 0) await this.settle(job.id);
-    } else this.reportRejected(job);
-  }
-
-  /** Releases or cancels the jobs waiting on a finished one; on failure the rescuer's sweep does it later. */
-  private async settle(jobId: string): Promise<void> {
-    const settled = await this.withRetry(() => settleFinishedJobs(this.deps.pool, [jobId]));
-    if (settled !== GAVE_UP && settled.cancelled.length > 0) {
-      this.deps.log.info({ job: jobId, cancelled: settled.cancelled }, "dependents cancelled: a job they wait for will not complete");
-    }
-  }
-
-  private reportRejected(job: ClaimedJob): void {
-    this.deps.log.warn({ job: job.id, attempt: job.attempts }, "result refused: the job was taken over while this attempt ran");
-    this.emit("job:discarded", { id: job.id, attempt: job.attempts, why: "fence rejected the result" });
-  }
-
-  /** Retries a completion through a database outage; the fence makes a late success harmless. */
-  private async withRetry<T>(fn: () => Promise<T>): Promise<T | typeof GAVE_UP> {
-    const deadline = Date.now() + this.outcomeRetryMs;
-    let delay = 100;
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        if (Date.now() > deadline) {
-          this.deps.log.error({ err: (err as Error).message }, "giving up recording an outcome; the rescuer will retry the job");
-          return GAVE_UP;
-        }
-        this.deps.log.warn({ err: (err as Error).message }, "database unavailable while recording an outcome; retrying");
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 2000);
-      }
-    }
-  }
-
-  private get outcomeRetryMs(): number {
-    return this.options.outcomeRetryMs ?? OUTCOME_RETRY_MS;
+    const slot = this.slots.get(jobId);
+    if (!slot || slot.exited || slot.cancelled || slot.discardReason) return;
+    slot.cancelled = true;
+    this.deps.log.info({ job: jobId, attempt: slot.job.attempt }, "cancelled by an operator: ending the command");
+    slot.run.terminate(CANCELLED_ERROR);
   }
 
   private async drain(): Promise<void> {
-    while (this.completions.size > 0) await Promise.allSettled([...this.completions]);
-    if (this.claimAnswerLost) await this.withRetry(() => this.releaseUnacknowledgedClaims());
+    while (this.recordings.size > 0) await Promise.allSettled([...this.recordings]);
+    if (this.claimAnswerLost) await this.outcomes.withRetry(undefined, () => this.releaseUnacknowledgedClaims());
     clearTimeout(this.stopTimer);
     await this.heartbeat.stop();
     await this.rescuer.stop();
@@ -707,7 +657,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.scheduler.stop();
     await this.listener.stop();
     await this.commands.close();
-    await this.withRetry(() => setWorkerState(this.deps.pool, this.id, "stopped"));
+    await this.outcomes.withRetry(undefined, () => setWorkerState(this.deps.pool, this.id, "stopped"));
     this.deps.log.info({ worker: this.id }, "worker stopped");
     this.emit("stopped");
   }

@@ -28,7 +28,7 @@ async function runOne(
   await enqueueJobs(ctx, { specs: [{ id: p.id, command: p.command, queue, max_retries: p.maxRetries ?? 0 }] });
   const [claimed] = await claimJobs(ctx.pool, { workerId: WORKER_ID, queues: [queue], limit: 1, leaseMs: 600_000 });
   if (!claimed || claimed.id !== p.id) throw new Error(`seed: expected to claim ${p.id}, got ${claimed?.id}`);
-  const outcome = { jobId: p.id, workerId: WORKER_ID, attempt: claimed.attempts, exitCode: p.exitCode ?? 0, output: p.output ?? "", durationMs: 120 };
+  const outcome = { jobId: p.id, workerId: WORKER_ID, attempt: claimed.attempt, exitCode: p.exitCode ?? 0, output: p.output ?? "", durationMs: 120 };
   if (p.outcome === "complete") await completeJob(ctx.pool, outcome);
   if (p.outcome === "fail") {
     await failJob(ctx.pool, { ...outcome, error: `exit code ${p.exitCode ?? 1}`, backoffBase: 2, backoffMaxS: 3600 });

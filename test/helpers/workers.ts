@@ -68,12 +68,21 @@ export async function countByState(pool: pg.Pool): Promise<Record<string, number
 export async function startInProcessWorker(
   db: { pool: pg.Pool; url: string },
   options: Partial<import("../../src/worker/worker.js").WorkerOptions> = {},
+  log?: import("../../src/worker/logger.js").Logger,
 ): Promise<import("../../src/worker/worker.js").Worker> {
   const { Worker } = await import("../../src/worker/worker.js");
   const { createLogger } = await import("../../src/worker/logger.js");
-  const worker = new Worker({ pool: db.pool, url: db.url, log: createLogger({}, "silent") }, { queues: [], concurrency: 1, ...options });
+  const worker = new Worker({ pool: db.pool, url: db.url, log: log ?? createLogger({}, "silent") }, { queues: [], concurrency: 1, ...options });
   await worker.start();
   return worker;
+}
+
+/** A logger that keeps its JSON lines in memory, for tests that read what a worker logged. */
+export async function memoryLogger(): Promise<{ log: import("../../src/worker/logger.js").Logger; lines: () => Array<{ msg: string; level: number; [k: string]: unknown }> }> {
+  const { pino } = await import("pino");
+  const lines: string[] = [];
+  const log = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
+  return { log, lines: () => lines.map((l) => JSON.parse(l) as { msg: string; level: number }) };
 }
 
 /** Whether a process (or, given -pgid, any process of a group) still exists. */

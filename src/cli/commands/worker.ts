@@ -4,6 +4,7 @@ import { loadConfig } from "../../queue/config.js";
 import { QUEUE_NAME_PATTERN } from "../../queue/job-spec.js";
 import { requestWorkerStop } from "../../queue/sql/workers.js";
 import { listWorkers, workersStillRunning, type WorkerInfo } from "../../queue/workers.js";
+import { nonNegativeSeconds } from "../args.js";
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
 
@@ -15,12 +16,6 @@ function wholeNumber(name: string, min: number, max: number) {
     }
     return n;
   };
-}
-
-function nonNegativeSeconds(value: string): number {
-  const n = Number(value);
-  if (value.trim() === "" || !Number.isFinite(n) || n < 0 || n > 86_400) throw new InvalidArgumentError("must be seconds from 0 to 86400");
-  return n;
 }
 
 function collectQueue(value: string, previous: string[]): string[] {

@@ -455,7 +455,9 @@ export const CLIENT_JS = String.raw`
         b.disabled = true;
         retrying = true;
         request("POST", "/api/jobs/" + encodeURIComponent(id) + "/cancel", {})
-          .then(function () { flash("ok", "Job " + id + " cancelled."); })
+          .then(function (r) {
+            flash("ok", r.state === "processing" ? "Cancel of job " + id + " sent: its command is being stopped." : "Job " + id + " cancelled.");
+          })
           .catch(function (err) { flash("err", err.message); })
           .then(function () { retrying = false; refresh(true); });
       } }, "Cancel job");

@@ -25,6 +25,9 @@ import {
 import { sharedRead } from "../shared-read.js";
 import { configBody, dlqQuery, jobIdSchema, jobsQuery, parseInput, retryAllBody, workersQuery } from "../validate.js";
 
+/** How long a cancel from the dashboard waits for a running job's command to end before answering. */
+const CANCEL_WAIT_MS = 5000;
+
 /** How long one overview read serves other tabs, in ms (pages poll every 3 s). */
 export const OVERVIEW_SHARE_MS = 1000;
 
@@ -96,7 +99,9 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
   });
 
   api.get("/jobs/:id", async (c) => {
-    const id = parseInput(jobIdSchema, c.req.param("id"));
+    const parsed = jobIdSchema.safeParse(c.req.param("id"));
+    if (!parsed.success) throw new NotFoundError("no such job");
+    const id = parsed.data;
     const [detail, deadLetter, now] = await Promise.all([getJob(ctx, { id }), openDeadLetter(ctx, { jobId: id }), databaseNow(ctx.pool)]);
     return c.json({
       now,
@@ -131,7 +136,8 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
 
   api.post("/jobs/:id/cancel", async (c) => {
     const id = parseInput(jobIdSchema, c.req.param("id"));
-    return c.json(await cancel(ctx.pool, { id }));
+    // A running job stays processing until its worker has ended the command: wait a little for that.
+    return c.json(await cancel(ctx.pool, { id, waitMs: CANCEL_WAIT_MS }));
   });
 
   for (const [verb, paused] of [["pause", true], ["resume", false]] as const) {

@@ -11,7 +11,9 @@ export interface ClaimedJob {
   id: string;
   command: string;
   queue: string;
-  /** The attempt number this claim started (1-based); part of the completion fence. */
+  /** This run's attempt number (the job's last_attempt): unique per job, part of every fence. */
+  attempt: number;
+  /** Attempts counted against max_retries, this one included. */
   attempts: number;
   max_retries: number;
   timeout_ms: number | null;
@@ -57,16 +59,16 @@ const CLAIMED_ORDER = "priority DESC, run_at, seq";
  */
 const TAKE_CLAIMED_ROWS = `claimed AS (
        UPDATE jobs j
-       SET state = 'processing', attempts = j.attempts + 1, worker_id = $1,
+       SET state = 'processing', attempts = j.attempts + 1, last_attempt = j.last_attempt + 1, worker_id = $1,
            lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
            started_at = now(), finished_at = NULL, updated_at = now()
        WHERE j.id = ANY (ARRAY(SELECT id FROM next))
-       RETURNING j.id, j.command, j.queue, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq, j.cwd, j.env
+       RETURNING j.id, j.command, j.queue, j.last_attempt AS attempt, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq, j.cwd, j.env
      ), history AS (
        INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
-       SELECT id, attempts, $1, now() FROM claimed ORDER BY ${CLAIMED_ORDER}
+       SELECT id, attempt, $1, now() FROM claimed ORDER BY ${CLAIMED_ORDER}
      )`;
-const CLAIMED_COLUMNS = "id, command, queue, attempts, max_retries, timeout_ms, priority, cwd, env";
+const CLAIMED_COLUMNS = "id, command, queue, attempt, attempts, max_retries, timeout_ms, priority, cwd, env";
 
 /** A successful attempt to record: the command exited 0 and the job is still ours. */
 export interface SuccessfulAttempt {
@@ -109,7 +111,7 @@ export interface CompleteAndClaimResult {
  * per job: half the round trips and commits, and the next command starts one round trip after the
  * last one ended. A named prepared statement, so PostgreSQL parses and plans it once per connection.
  *
- * Completion (`done`): fenced on (id, worker_id, attempts, state = 'processing'), like every way out
+ * Completion (`done`): fenced on (id, worker_id, last_attempt, state = 'processing'), like every way out
  * of processing; a holder whose lease was taken over updates zero rows for that job and its result is
  * dropped. The attempt's history row is updated only for completions the fence accepted.
  *
@@ -134,9 +136,9 @@ export async function completeAndClaimJobs(db: Queryable, p: CompleteAndClaimPar
        SELECT * FROM unnest($5::text[], $6::int[], $7::int[], $8::text[], $9::int[]) AS f(id, attempt, exit_code, output, duration_ms)
      ), done AS (
        UPDATE jobs j SET state = 'completed', exit_code = f.exit_code, last_error = NULL, duration_ms = f.duration_ms,
-              finished_at = now(), updated_at = now(), lease_expires_at = NULL, signal_requested = NULL
+              finished_at = now(), updated_at = now(), lease_expires_at = NULL, signal_requested = NULL, cancel_requested_at = NULL
        FROM finished f
-       WHERE j.id = f.id AND j.worker_id = $1 AND j.attempts = f.attempt AND j.state = 'processing'
+       WHERE j.id = f.id AND j.worker_id = $1 AND j.last_attempt = f.attempt AND j.state = 'processing'
        RETURNING j.id, j.dependents
      ), done_history AS (
        UPDATE job_attempts a SET finished_at = now(), exit_code = f.exit_code, output = f.output
@@ -153,7 +155,7 @@ export async function completeAndClaimJobs(db: Queryable, p: CompleteAndClaimPar
      ), ${TAKE_CLAIMED_ROWS}
      SELECT 'claimed' AS kind, ${CLAIMED_COLUMNS}, NULL::int AS dependents, run_at, seq FROM claimed
      UNION ALL
-     SELECT 'completed', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, dependents, NULL, NULL FROM done
+     SELECT 'completed', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, dependents, NULL, NULL FROM done
      ORDER BY ${CLAIMED_ORDER}`,
     values: [
       p.workerId,
@@ -252,4 +254,20 @@ export async function nextRunAt(db: Queryable, queues: readonly string[]): Promi
     [queues],
   );
   return res.rows[0]?.run_at ?? null;
+}
+
+/**
+ * Whether any job of these queues is runnable now, due within `withinMs`, or failed and waiting for
+ * its retry: `worker start --exit-when-idle` exits only when none is.
+ */
+export async function hasWaitingJobs(db: Queryable, p: { queues: readonly string[]; withinMs: number }): Promise<boolean> {
+  const res = await db.query<{ waiting: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM jobs
+       WHERE (state = 'failed' OR (state = 'pending' AND run_at <= now() + make_interval(secs => $2::float8 / 1000)))
+         AND (cardinality($1::text[]) = 0 OR queue = ANY($1::text[]))
+     ) AS waiting`,
+    [p.queues, p.withinMs],
+  );
+  return res.rows[0]?.waiting === true;
 }

@@ -144,3 +144,97 @@ export async function findUnsettledDependencies(db: Queryable, limit: number): P
   );
   return res.rows.map((r) => r.id);
 }
+
+/** A dependency that stops a job from being sent back to pending: it ended without completing. */
+export interface BlockingDependency {
+  job_id: string;
+  depends_on: string;
+  state: "dead" | "cancelled";
+}
+
+/**
+ * For jobs just sent back to pending (requeue, dlq retry), in that same transaction: each waits again
+ * for its dependencies that have not completed, so a job never runs before all of them have. A
+ * dependency that is pending, processing or failed re-opens its edge (settled_at NULL, counted in
+ * deps_pending), and that dependency's completion settles it as usual; a completed one stays settled.
+ * Returns the dependencies that ended dead or cancelled: the job could never run after them, and the
+ * caller rolls the transaction back and says so.
+ *
+ * Safe against a dependency finishing at the same moment: its row is locked (FOR NO KEY UPDATE, id
+ * order, as lockDependencies at enqueue), so the dependency's completion either committed before (this
+ * statement sees it completed and leaves the edge settled) or waits for this transaction, and then its
+ * `dependents` count (never lowered) makes its worker settle the re-opened edge. Any edge left open on
+ * a finished dependency is settled by the rescuer's sweep (findUnsettledDependencies).
+ */
+export async function reopenDependencies(db: Queryable, ids: readonly string[]): Promise<BlockingDependency[]> {
+  if (ids.length === 0) return [];
+  const res = await db.query<BlockingDependency>(
+    `WITH deps AS (
+       SELECT j.id, j.state FROM jobs j
+       WHERE j.id IN (SELECT depends_on FROM job_dependencies WHERE job_id = ANY ($1::text[]))
+       ORDER BY j.id
+       FOR NO KEY UPDATE
+     ), reopened AS (
+       UPDATE job_dependencies d
+       SET settled_at = CASE WHEN deps.state = 'completed' THEN coalesce(d.settled_at, now()) END
+       FROM deps WHERE d.job_id = ANY ($1::text[]) AND d.depends_on = deps.id
+       RETURNING d.job_id, d.depends_on, deps.state
+     ), counted AS (
+       UPDATE jobs j SET deps_pending = (SELECT count(*) FROM reopened r WHERE r.job_id = j.id AND r.state <> 'completed')
+       WHERE j.id = ANY ($1::text[])
+     )
+     SELECT job_id, depends_on, state::text AS state FROM reopened WHERE state IN ('dead', 'cancelled')
+     ORDER BY job_id, depends_on`,
+    [ids],
+  );
+  return res.rows;
+}
+
+/** A job the sweep found waiting on dependencies that no longer exist, and cancelled. */
+export interface StrandedJob {
+  id: string;
+  /** Jobs that depend on this one: they are settled (cancelled) in turn. */
+  dependents: number;
+}
+
+/**
+ * The repair half of the rescuer's sweep: pending jobs whose deps_pending counts more dependencies
+ * than they have open edges. Nothing in queuectl leaves one behind (purgeJobs keeps unsettled
+ * dependencies), but a dependency deleted by hand, or by a build older than that rule, took its edge
+ * with it and left its dependent waiting on nothing for ever. Such a job is cancelled, with
+ * last_error naming why: whether the deleted dependency had completed cannot be known, and a job
+ * never runs before its dependencies completed. `requeue` runs it anyway (its remaining edges decide).
+ *
+ * Looks at `limit` waiting jobs after `afterSeq` (jobs_waiting_idx), so repeated sweeps walk every
+ * waiting job however many there are; returns where to continue (0: start over). Safe beside a
+ * settle: the open edges are counted in this statement's snapshot, where a settle not yet visible still
+ * counts its edge as open, while deps_pending is re-read under the row lock; a settle can only lower
+ * both, so a job is never counted as stranded by a settle in flight.
+ */
+export async function cancelStrandedJobs(db: Queryable, p: { afterSeq: number; limit: number }): Promise<{ cancelled: StrandedJob[]; nextSeq: number }> {
+  const res = await db.query<{ id: string | null; dependents: number | null; last_seq: number | null }>(
+    `WITH waiting AS (
+       SELECT id, seq FROM jobs WHERE deps_pending > 0 AND seq > $1 ORDER BY seq LIMIT $2
+     ), counted AS (
+       SELECT w.id, (SELECT count(*) FROM job_dependencies d WHERE d.job_id = w.id AND d.settled_at IS NULL)::int AS open
+       FROM waiting w
+     ), stranded AS (
+       SELECT j.id FROM jobs j JOIN counted c ON c.id = j.id
+       WHERE j.state = 'pending' AND j.deps_pending > c.open
+       ORDER BY j.id
+       FOR UPDATE OF j SKIP LOCKED
+     ), fixed AS (
+       UPDATE jobs j SET state = 'cancelled', deps_pending = c.open, finished_at = now(), updated_at = now(),
+              last_error = 'cancelled: ' || (j.deps_pending - c.open) || ' of its dependencies were deleted before they were settled; requeue it to run it anyway'
+       FROM stranded s JOIN counted c ON c.id = s.id
+       WHERE j.id = s.id AND j.state = 'pending' AND j.deps_pending > c.open
+       RETURNING j.id, j.dependents
+     )
+     SELECT f.id, f.dependents, (SELECT max(seq) FROM waiting) AS last_seq FROM (SELECT 1) one LEFT JOIN fixed f ON true`,
+    [p.afterSeq, p.limit],
+  );
+  const cancelled = res.rows.filter((r) => r.id !== null).map((r) => ({ id: r.id!, dependents: r.dependents ?? 0 }));
+  const lastSeq = res.rows[0]?.last_seq ?? null;
+  const looked = lastSeq === null ? 0 : lastSeq;
+  return { cancelled, nextSeq: looked };
+}

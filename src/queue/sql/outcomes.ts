@@ -8,6 +8,7 @@
  */
 import type { Queryable } from "../../db/queryable.js";
 import { JOBS_CHANNEL } from "./channels.js";
+import { retryDelaySql } from "./retry-delay.js";
 
 export interface AttemptOutcome {
   jobId: string;
@@ -29,36 +30,45 @@ export interface FailureOutcome extends AttemptOutcome {
 }
 
 export interface FailResult {
-  state: "failed" | "dead";
+  /** `cancelled` when a cancel was asked while the attempt ran: no retry, whatever the rules say. */
+  state: "failed" | "dead" | "cancelled";
   runAt: Date;
-  /** Jobs that depend on this one; when it is dead and this is > 0, the caller settles them. */
+  /** Jobs that depend on this one; when it ended dead or cancelled and this is > 0, the caller settles them. */
   dependents: number;
 }
 
 /**
- * Records a failed attempt. With retries left the job becomes `failed` and runnable again after
- * backoff_base ^ attempt seconds (capped, minus jitter); after the last one it becomes `dead` and gets
- * its DeadLetter row in the same statement, so the DLQ and the job never disagree. An exit code the job
- * does not retry (in no_retry_on, or missing from a retry_on list) makes it dead at once; failures
- * without an exit code (timeout, signal, could not start) follow max_retries. Fenced like the completion in completeAndClaimJobs;
- * returns null when rejected.
+ * Records a failed attempt. With retries left the job becomes `failed` and runnable again after the
+ * retry delay (retry-delay.ts); after the last one it becomes `dead` and gets its DeadLetter row in
+ * the same statement, so the DLQ and the job never disagree. An exit code the job does not retry (in
+ * no_retry_on, or missing from a retry_on list) makes it dead at once; failures without an exit code
+ * (timeout, signal, could not start) follow max_retries. A job whose cancel was asked while this
+ * attempt ran ends `cancelled` (its process group is gone by now: the worker records an attempt only
+ * after the whole group has ended). Fenced like the completion in completeAndClaimJobs; returns null
+ * when rejected.
  */
 export async function failJob(db: Queryable, o: FailureOutcome): Promise<FailResult | null> {
-  const res = await db.query<{ state: "failed" | "dead"; run_at: Date; dependents: number }>(
+  const res = await db.query<{ state: "failed" | "dead" | "cancelled"; run_at: Date; dependents: number }>(
     `WITH rule AS (
-       SELECT id, ($4::int IS NOT NULL AND ($4 = ANY(coalesce(no_retry_on, '{}'))
-                   OR (retry_on IS NOT NULL AND NOT $4 = ANY(retry_on)))) AS final
-       FROM jobs WHERE id = $1
+       SELECT id,
+              CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
+                   WHEN $4::int IS NOT NULL AND ($4 = ANY(coalesce(no_retry_on, '{}')) OR (retry_on IS NOT NULL AND NOT $4 = ANY(retry_on)))
+                     THEN 'not-retried'
+                   WHEN attempts > max_retries THEN 'exhausted'
+                   ELSE 'retry' END AS verdict
+       FROM jobs WHERE id = $1 AND worker_id = $2 AND last_attempt = $3 AND state = 'processing'
      ), failed AS (
        UPDATE jobs SET
-         state = (CASE WHEN attempts > max_retries OR rule.final THEN 'dead' ELSE 'failed' END)::job_state,
-         run_at = CASE WHEN attempts > max_retries OR rule.final THEN run_at
-                  ELSE now() + make_interval(secs => least(power($8::float8, attempts), $9::float8) * (1 - $10::float8 * random())) END,
-         exit_code = $4, last_error = $7, duration_ms = $6,
-         finished_at = now(), updated_at = now(), lease_expires_at = NULL, signal_requested = NULL
+         state = (CASE rule.verdict WHEN 'cancelled' THEN 'cancelled' WHEN 'retry' THEN 'failed' ELSE 'dead' END)::job_state,
+         run_at = CASE WHEN rule.verdict = 'retry'
+                  THEN now() + ${retryDelaySql({ attempts: "attempts", base: "$8::float8", maxS: "$9::float8", jitter: "$10::float8" })}
+                  ELSE run_at END,
+         exit_code = $4, last_error = CASE WHEN rule.verdict = 'cancelled' THEN 'cancelled by an operator' ELSE $7 END,
+         duration_ms = $6, finished_at = now(), updated_at = now(), lease_expires_at = NULL,
+         signal_requested = NULL, cancel_requested_at = NULL
        FROM rule
-       WHERE jobs.id = rule.id AND worker_id = $2 AND attempts = $3 AND state = 'processing'
-       RETURNING jobs.id, state, jobs.run_at, queue, command, attempts, last_error, rule.final, dependents
+       WHERE jobs.id = rule.id AND worker_id = $2 AND last_attempt = $3 AND state = 'processing'
+       RETURNING jobs.id, state, jobs.run_at, queue, command, attempts, last_error, rule.verdict, dependents
      ), history AS (
        UPDATE job_attempts SET finished_at = now(), exit_code = $4, error = $7, output = $5
        WHERE job_id = $1 AND attempt = $3 AND worker_id = $2 AND finished_at IS NULL
@@ -66,7 +76,7 @@ export async function failJob(db: Queryable, o: FailureOutcome): Promise<FailRes
      ), dlq AS (
        INSERT INTO dead_letters (job_id, queue, command, reason, last_error, attempts)
        SELECT id, queue, command,
-              CASE WHEN final THEN 'exit code ' || $4 || ' is not retried (retry_on / no_retry_on)'
+              CASE WHEN verdict = 'not-retried' THEN 'exit code ' || $4 || ' is not retried (retry_on / no_retry_on)'
                    ELSE 'failed ' || attempts || ' attempt' || CASE WHEN attempts = 1 THEN '' ELSE 's' END END,
               last_error, attempts
        FROM failed WHERE state = 'dead'
@@ -85,9 +95,27 @@ export interface ReleasedAttempt {
   output: string;
 }
 
+/** A job given back: pending again, or cancelled when a cancel was asked while this worker held it. */
+export interface ReleasedJob {
+  id: string;
+  state: "pending" | "cancelled";
+  /** Jobs that depend on this one: a cancelled one with dependents must have them settled. */
+  dependents: number;
+}
+
+/**
+ * The state a job given back takes, as SQL over the jobs row: pending and runnable now, or cancelled
+ * when a cancel was asked meanwhile (the attempt is over, so the cancel can take effect).
+ */
+const GIVEN_BACK = `state = (CASE WHEN j.cancel_requested_at IS NULL THEN 'pending' ELSE 'cancelled' END)::job_state,
+              finished_at = CASE WHEN j.cancel_requested_at IS NULL THEN j.finished_at ELSE now() END,
+              attempts = j.attempts - 1, run_at = now(), lease_expires_at = NULL,
+              updated_at = now(), signal_requested = NULL, cancel_requested_at = NULL`;
+
 /**
  * Gives jobs back without counting the attempt, pending again and runnable now, with a NOTIFY per
- * queue so an idle worker takes them at once. Two cases:
+ * queue so an idle worker takes them at once (a job whose cancel was asked meanwhile ends cancelled
+ * instead). Two cases:
  *
  * - `ran`: a forced shutdown interrupted the command (not its own failure). The attempt's history row
  *   is closed with `reason` and the output, and `reason` becomes the job's last_error.
@@ -95,21 +123,26 @@ export interface ReleasedAttempt {
  *   in time, or it was stopping). Nothing happened to the job, so nothing of it is kept: the claim's
  *   history row is deleted and last_error stays as it was.
  *
+ * An attempt that ran keeps its number (and history row): the next claim takes a new one, so no two
+ * runs share a number. A claim that never started gives its number back with its history row, so the
+ * numbers a user sees stay 1, 2, 3 ... (no process of it ever existed, and only its holder, which is
+ * giving it back, knew the number).
  * A `kill` still waiting for the attempt is dropped with it: it was meant for that attempt's command.
- * Fenced like the completion in completeAndClaimJobs, row by row: a job the rescuer or a cancel took over meanwhile is left
- * alone. Returns the ids released.
+ * Fenced like the completion in completeAndClaimJobs, row by row: a job the rescuer took over
+ * meanwhile is left alone.
  */
-export async function releaseJobs(db: Queryable, p: { workerId: string; reason: string; ran: boolean; attempts: readonly ReleasedAttempt[] }): Promise<string[]> {
+export async function releaseJobs(db: Queryable, p: { workerId: string; reason: string; ran: boolean; attempts: readonly ReleasedAttempt[] }): Promise<ReleasedJob[]> {
   if (p.attempts.length === 0) return [];
-  const res = await db.query<{ id: string }>(
+  const res = await db.query<ReleasedJob>(
     `WITH given AS (
        SELECT * FROM unnest($3::text[], $4::int[], $5::text[]) AS g(id, attempt, output)
      ), released AS (
-       UPDATE jobs j SET state = 'pending', attempts = j.attempts - 1, run_at = now(), lease_expires_at = NULL,
-              last_error = CASE WHEN $6 THEN $2 ELSE j.last_error END, updated_at = now(), signal_requested = NULL
+       UPDATE jobs j SET ${GIVEN_BACK},
+              last_error = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled by an operator' WHEN $6 THEN $2 ELSE j.last_error END,
+              last_attempt = CASE WHEN $6 THEN j.last_attempt ELSE j.last_attempt - 1 END
        FROM given g
-       WHERE j.id = g.id AND j.worker_id = $1 AND j.attempts = g.attempt AND j.state = 'processing'
-       RETURNING j.id, j.queue
+       WHERE j.id = g.id AND j.worker_id = $1 AND j.last_attempt = g.attempt AND j.state = 'processing'
+       RETURNING j.id, j.queue, j.state, j.dependents
      ), closed AS (
        UPDATE job_attempts a SET finished_at = now(), error = $2, output = g.output
        FROM given g JOIN released r ON r.id = g.id
@@ -119,12 +152,12 @@ export async function releaseJobs(db: Queryable, p: { workerId: string; reason: 
        USING given g JOIN released r ON r.id = g.id
        WHERE NOT $6 AND a.job_id = g.id AND a.attempt = g.attempt AND a.worker_id = $1 AND a.finished_at IS NULL
      ), woken AS (
-       SELECT pg_notify('${JOBS_CHANNEL}', queue) FROM (SELECT DISTINCT queue FROM released) q
+       SELECT pg_notify('${JOBS_CHANNEL}', queue) FROM (SELECT DISTINCT queue FROM released WHERE state = 'pending') q
      )
-     SELECT id FROM released, (SELECT count(*) FROM woken) w`,
+     SELECT id, state::text AS state, dependents FROM released, (SELECT count(*) FROM woken) w`,
     [p.workerId, p.reason, p.attempts.map((a) => a.jobId), p.attempts.map((a) => a.attempt), p.attempts.map((a) => a.output), p.ran],
   );
-  return res.rows.map((r) => r.id);
+  return res.rows;
 }
 
 /**
@@ -138,26 +171,28 @@ export async function releaseJobs(db: Queryable, p: { workerId: string; reason: 
  * between its own statements, so every claim whose answer arrived is already in `heldJobIds` (a slot
  * stays there until its outcome is recorded). A row held by the worker and not in that list belongs to
  * a claim whose answer never came, so its command never started. Fenced on worker and state like
- * releaseJob; a claim still in flight on the server (the client gave up on it, the server did not)
+ * releaseJobs; a claim still in flight on the server (the client gave up on it, the server did not)
  * is invisible to this statement's snapshot and falls to the rescuer after its lease.
  */
-export async function releaseUnacknowledgedClaims(db: Queryable, p: { workerId: string; heldJobIds: readonly string[] }): Promise<string[]> {
+export async function releaseUnacknowledgedClaims(db: Queryable, p: { workerId: string; heldJobIds: readonly string[] }): Promise<ReleasedJob[]> {
   const reason = "released: the worker never got the answer to its claim (connection lost); the command did not run";
-  const res = await db.query<{ id: string }>(
+  const res = await db.query<ReleasedJob>(
     `WITH released AS (
-       UPDATE jobs SET state = 'pending', attempts = attempts - 1, run_at = now(), lease_expires_at = NULL,
-              last_error = $3, updated_at = now(), signal_requested = NULL
-       WHERE worker_id = $1 AND state = 'processing' AND NOT (id = ANY ($2::text[]))
-       RETURNING id, attempts + 1 AS attempt
+       UPDATE jobs j SET ${GIVEN_BACK},
+              last_error = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled by an operator' ELSE $3 END
+       WHERE j.worker_id = $1 AND j.state = 'processing' AND NOT (j.id = ANY ($2::text[]))
+       RETURNING j.id, j.last_attempt, j.state, j.dependents, j.queue
      ), history AS (
        UPDATE job_attempts a SET finished_at = now(), error = $3
        FROM released r
-       WHERE a.job_id = r.id AND a.attempt = r.attempt AND a.worker_id = $1 AND a.finished_at IS NULL
+       WHERE a.job_id = r.id AND a.attempt = r.last_attempt AND a.worker_id = $1 AND a.finished_at IS NULL
+     ), woken AS (
+       SELECT pg_notify('${JOBS_CHANNEL}', queue) FROM (SELECT DISTINCT queue FROM released WHERE state = 'pending') q
      )
-     SELECT id FROM released`,
+     SELECT id, state::text AS state, dependents FROM released, (SELECT count(*) FROM woken) w`,
     [p.workerId, p.heldJobIds, reason],
   );
-  return res.rows.map((r) => r.id);
+  return res.rows;
 }
 
 /**

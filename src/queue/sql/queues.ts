@@ -1,6 +1,7 @@
 /** The statement behind `queue pause / resume / set-concurrency`. */
 import type { Queryable } from "../../db/queryable.js";
-import { JOBS_CHANNEL, CONTROL_CHANNEL } from "./channels.js";
+import { JOBS_CHANNEL } from "./channels.js";
+import { notifyControl } from "./control-messages.js";
 
 /**
  * Sets a queue's concurrency limit (null = none) and/or paused flag, creating its row. Wakes workers
@@ -17,7 +18,7 @@ export async function setQueueSettings(db: Queryable, p: { name: string; concurr
          paused = coalesce($4::boolean, queues.paused), updated_at = now()
        RETURNING name
      )
-     SELECT pg_notify('${CONTROL_CHANNEL}', json_build_object('queues', name)::text), pg_notify('${JOBS_CHANNEL}', name) FROM upserted`,
+     SELECT ${notifyControl("queue", { queue: "name" })}, pg_notify('${JOBS_CHANNEL}', name) FROM upserted`,
     [p.name, p.concurrencyLimit !== undefined, p.concurrencyLimit ?? null, p.paused ?? null],
   );
 }

@@ -1,6 +1,6 @@
 /** Statements for cron schedules: reading due ticks and claiming them. */
 import type { Queryable } from "../../db/queryable.js";
-import { CONTROL_CHANNEL } from "./channels.js";
+import { notifyControl } from "./control-messages.js";
 
 export interface DueSchedule {
   name: string;
@@ -56,5 +56,5 @@ export async function nextScheduleAt(db: Queryable): Promise<{ next: Date | null
 
 /** Tells every worker's scheduler that schedules changed (add, pause, resume), so it re-reads them now. */
 export async function notifySchedulesChanged(db: Queryable): Promise<void> {
-  await db.query(`SELECT pg_notify($1, '{"schedules": true}')`, [CONTROL_CHANNEL]);
+  await db.query(`SELECT ${notifyControl("schedules", {})}`);
 }

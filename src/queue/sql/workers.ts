@@ -1,6 +1,6 @@
 /** Statements for the workers table: registration, state changes and `worker stop`. */
 import type { Queryable } from "../../db/queryable.js";
-import { CONTROL_CHANNEL } from "./channels.js";
+import { notifyControl } from "./control-messages.js";
 
 export interface WorkerRegistration {
   id: string;
@@ -47,7 +47,7 @@ export async function requestWorkerStop(
          AND ($1::text[] IS NULL OR id = ANY($1::text[]))
        RETURNING id
      )
-     SELECT id FROM asked, LATERAL (SELECT pg_notify('${CONTROL_CHANNEL}', json_build_object('stop', asked.id)::text)) n`,
+     SELECT id FROM asked, LATERAL (SELECT ${notifyControl("stop", { worker: "asked.id" })}) n`,
     [p.ids, p.timeoutMs, p.staleAfterMs],
   );
   return res.rows.map((r) => r.id);
