@@ -126,6 +126,11 @@ describe("GET /api/jobs", () => {
 });
 
 describe("GET /api/jobs/:id", () => {
+  it("answers 404 for what is not a job id (a NUL byte, a control character), 400 for a bad filter, never 500", async () => {
+    for (const path of ["/api/jobs/%00", "/api/jobs/a%0Ab", "/api/jobs/%FF%FE"]) expect((await getJson(path)).status, path).toBe(404);
+    for (const path of ["/api/jobs?queue=%00", "/api/jobs?q=%00"]) expect((await getJson(path)).status, path).toBe(400);
+  });
+
   it("returns the job, its attempts with captured output, and its DLQ entry", async () => {
     const { status, body } = await getJson("/api/jobs/dead-1");
     expect(status).toBe(200);
@@ -307,7 +312,7 @@ describe("operator actions", () => {
     const b = await browser();
     const res = await b.post("/api/jobs/pending-1/cancel", {});
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ id: "pending-1", previous_state: "pending", worker_id: null });
+    expect(await res.json()).toEqual({ id: "pending-1", previous_state: "pending", state: "cancelled", worker_id: null });
     expect(await stateOf(db.pool, "pending-1")).toBe("cancelled");
     const again = await b.post("/api/jobs/pending-1/cancel", {});
     expect(again.status).toBe(409);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../src/db/prisma.js";
 import { createSecurity, safeNextPath, SESSION_COOKIE } from "../src/dashboard/auth.js";
 import { createDashboardApp } from "../src/dashboard/server.js";
+import { FAILED_LOGIN_DELAY_MS } from "../src/dashboard/login-throttle.js";
 import { InvalidInputError } from "../src/errors.js";
 import type { QueueContext } from "../src/queue/jobs.js";
 import { CLI, queuectl } from "./helpers/cli.js";
@@ -119,12 +120,67 @@ describe("token", () => {
     expect((await app.request(`${BASE}/api/dlq`, { headers: { cookie: session } })).status).toBe(200);
   });
 
-  it("keeps the login redirect on this site", () => {
+  it("keeps the login redirect on this site, whatever a browser would make of it", async () => {
     expect(safeNextPath("/jobs?state=dead")).toBe("/jobs?state=dead");
     expect(safeNextPath("//evil.example/x")).toBe("/");
     expect(safeNextPath("/\\evil.example")).toBe("/");
     expect(safeNextPath("https://evil.example")).toBe("/");
     expect(safeNextPath(undefined)).toBe("/");
+    // Browsers drop tabs and newlines from a URL and read \ as /: each of these led to evil.example.
+    for (const raw of ["/\t/evil.example/x", "/\t\\evil.example", "/\n/evil.example", "/\r\n/evil.example", "/%09/evil.example"]) {
+      expect(new URL(safeNextPath(raw), "http://127.0.0.1:3000").host).toBe("127.0.0.1:3000");
+    }
+    // Through the login page itself: the query is decoded once, then judged; never a 500.
+    const app = protectedApp();
+    for (const next of ["/%09/evil.example/x", "/%09%5C", "/%0A/evil.example", "/%0D%0ASet-Cookie:%20x=1"]) {
+      const res = await app.request(`${BASE}/login?next=${next}`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('name="next" value="/"');
+    }
+  });
+
+  it("throttles wrong tokens per client: 10 guesses sent at once take 10 delays, not one", async () => {
+    const app = protectedApp();
+    const login = await app.request(`${BASE}/login`);
+    const csrfCookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await login.text())![1]!;
+    const guess = () =>
+      app.request(`${BASE}/login`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded", cookie: csrfCookie, origin: BASE },
+        body: new URLSearchParams({ _csrf: csrf, next: "/", token: "x".repeat(20) }).toString(),
+      });
+    const started = Date.now();
+    const answers = await Promise.all(Array.from({ length: 10 }, guess));
+    expect(answers.every((r) => r.status === 401)).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(10 * FAILED_LOGIN_DELAY_MS - 50);
+  });
+
+  it("logging out ends the session: the same cookie no longer opens anything", async () => {
+    const app = protectedApp();
+    const login = await app.request(`${BASE}/login`);
+    const csrfCookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await login.text())![1]!;
+    const ok = await app.request(`${BASE}/login`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie: csrfCookie, origin: BASE },
+      body: new URLSearchParams({ _csrf: csrf, next: "/", token: TOKEN }).toString(),
+    });
+    const session = ok.headers.get("set-cookie")!.split(";")[0]!;
+    expect((await app.request(`${BASE}/api/dlq`, { headers: { cookie: session } })).status).toBe(200);
+    // Another dashboard process over the same database honours it too.
+    expect((await protectedApp().request(`${BASE}/api/dlq`, { headers: { cookie: session } })).status).toBe(200);
+    const out = await app.request(`${BASE}/logout`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie: `${csrfCookie}; ${session}`, origin: BASE },
+      body: new URLSearchParams({ _csrf: csrf }).toString(),
+    });
+    expect(out.status).toBe(303);
+    expect((await app.request(`${BASE}/api/dlq`, { headers: { cookie: session } })).status).toBe(401);
+    expect((await protectedApp().request(`${BASE}/api/dlq`, { headers: { cookie: session } })).status).toBe(401);
+    // A session opened under another token is not honoured either.
+    const other = createDashboardApp({ ctx, security: createSecurity({ host: "0.0.0.0", token: "another-token-of-20-chars" }) });
+    expect((await other.request(`${BASE}/api/dlq`, { headers: { cookie: session } })).status).toBe(401);
   });
 });
 

@@ -3,8 +3,8 @@
  *
  * - Binding: loopback by default. Any other address needs QUEUECTL_DASHBOARD_TOKEN (checked before
  *   listening), and then every request needs the token: `Authorization: Bearer <token>` (scripts,
- *   Prometheus) or the session cookie the login form sets. The cookie holds an HMAC of the token, never
- *   the token, and changes when the token does.
+ *   Prometheus) or the session cookie the login form sets. The cookie holds a random secret of a
+ *   server-side session (sessions.ts), never the token: logging out ends it everywhere.
  * - Without a token (loopback only) the Host header must name the loopback address, so a web page
  *   whose domain an attacker re-points at 127.0.0.1 (DNS rebinding) cannot read or drive it.
  * - Every state change is a POST and passes two checks: the browser's own word on where the request
@@ -17,6 +17,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { InvalidInputError } from "../errors.js";
+import { SESSION_MAX_AGE_S, type SessionStore } from "./sessions.js";
 
 /** The environment variable holding the dashboard's access token. */
 import { TOKEN_ENV } from "./token-env.js";
@@ -27,8 +28,6 @@ export const MIN_TOKEN_LENGTH = 16;
 
 export const SESSION_COOKIE = "queuectl_session";
 export const CSRF_COOKIE = "queuectl_csrf";
-/** How long a login lasts, in seconds (7 days). */
-export const SESSION_MAX_AGE_S = 7 * 24 * 3600;
 
 /** How a request proved who it is; set by authGuard for the handlers after it. */
 export type AuthMethod = "bearer" | "cookie" | "open";
@@ -86,11 +85,6 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(ha, hb);
 }
 
-/** The session cookie's value for a token. */
-export function sessionValue(token: string): string {
-  return hmac(token, "queuectl-dashboard-session-v1");
-}
-
 /** The CSRF token pages must send back, derived from the browser's CSRF cookie. */
 export function csrfTokenFor(sec: DashboardSecurity, nonce: string): string {
   return hmac(sec.csrfSecret, `csrf:${nonce}`);
@@ -109,9 +103,9 @@ export function issueCsrfToken(c: Context, sec: DashboardSecurity): string {
   return csrfTokenFor(sec, nonce);
 }
 
-/** Sets the login cookie after a correct token. */
-export function startSession(c: Context, token: string): void {
-  setCookie(c, SESSION_COOKIE, sessionValue(token), {
+/** Sets the login cookie (the secret of a session just opened) after a correct token. */
+export function setSessionCookie(c: Context, secret: string): void {
+  setCookie(c, SESSION_COOKIE, secret, {
     httpOnly: true,
     sameSite: "Lax",
     path: "/",
@@ -120,7 +114,7 @@ export function startSession(c: Context, token: string): void {
   });
 }
 
-export function endSession(c: Context): void {
+export function clearSessionCookie(c: Context): void {
   setCookie(c, SESSION_COOKIE, "", { httpOnly: true, sameSite: "Lax", path: "/", maxAge: 0 });
 }
 
@@ -147,8 +141,8 @@ export function hostGuard(sec: DashboardSecurity): MiddlewareHandler<DashboardEn
   };
 }
 
-/** Requires the token (bearer header or session cookie) when one is configured. */
-export function authGuard(sec: DashboardSecurity): MiddlewareHandler<DashboardEnv> {
+/** Requires the token (bearer header or an open session's cookie) when one is configured. */
+export function authGuard(sec: DashboardSecurity, sessions: SessionStore | null): MiddlewareHandler<DashboardEnv> {
   return async (c, next) => {
     if (sec.token === null) {
       c.set("auth", "open");
@@ -161,7 +155,7 @@ export function authGuard(sec: DashboardSecurity): MiddlewareHandler<DashboardEn
       return next();
     }
     const cookie = getCookie(c, SESSION_COOKIE);
-    if (cookie !== undefined && safeEqual(cookie, sessionValue(sec.token))) {
+    if (cookie !== undefined && sessions !== null && (await sessions.valid(cookie))) {
       c.set("auth", "cookie");
       return next();
     }
@@ -177,10 +171,26 @@ export function authGuard(sec: DashboardSecurity): MiddlewareHandler<DashboardEn
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-/** A local path to return to after login; anything else (another site, `//host`) becomes "/". */
+const NEXT_BASE = "http://dashboard.invalid";
+
+/**
+ * A local path to return to after login; anything else becomes "/". Browsers drop tabs and newlines
+ * from a URL and read a backslash as a slash, so `/\t/evil.example` or `/\\evil.example` would take
+ * them to another site: a path with any control character or backslash is refused outright, and what
+ * is left must resolve to this origin. The result is the parsed path, so a control character can
+ * never reach the Location header either.
+ */
 export function safeNextPath(raw: string | undefined): string {
-  if (!raw || !raw.startsWith("/") || raw.startsWith("//") || raw.startsWith("/\\")) return "/";
-  return raw;
+  if (!raw || raw.length > 2048 || !raw.startsWith("/") || raw.startsWith("//")) return "/";
+  if (/[\u0000-\u001f\u007f\\]/.test(raw)) return "/";
+  let url: URL;
+  try {
+    url = new URL(raw, NEXT_BASE);
+  } catch {
+    return "/";
+  }
+  if (url.origin !== NEXT_BASE) return "/";
+  return url.pathname + url.search + url.hash;
 }
 
 /** Refuses state-changing requests from other sites (see the top of this file). */

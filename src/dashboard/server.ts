@@ -27,6 +27,7 @@ import { createMetrics } from "./metrics.js";
 import { apiRoutes } from "./routes/api.js";
 import { loginRoutes } from "./routes/login.js";
 import { pageRoutes } from "./routes/pages.js";
+import { SessionStore } from "./sessions.js";
 import { errorPage } from "./views/layout.js";
 
 /** Largest request body accepted, in bytes: config values and retry requests are tiny. */
@@ -50,6 +51,7 @@ function statusFor(err: QueuectlError): 400 | 404 | 409 | 500 | 503 {
 export function createDashboardApp(p: DashboardAppParams): Hono<DashboardEnv> {
   const logger = p.logger ?? pino({ level: "silent" });
   const metrics = createMetrics(p.ctx);
+  const sessions = p.security.token === null ? null : new SessionStore(p.ctx.pool, p.security.token);
   const app = new Hono<DashboardEnv>();
 
   app.use(
@@ -70,7 +72,7 @@ export function createDashboardApp(p: DashboardAppParams): Hono<DashboardEnv> {
     }),
   );
   app.use(hostGuard(p.security));
-  app.use(authGuard(p.security));
+  app.use(authGuard(p.security, sessions));
   app.use(bodyLimit({ maxSize: MAX_BODY_BYTES, onError: (c) => c.json({ error: `request body larger than ${MAX_BODY_BYTES} bytes` }, 413) }));
   app.use(csrfGuard(p.security));
   app.use("/api/*", async (c, next) => {
@@ -99,7 +101,7 @@ export function createDashboardApp(p: DashboardAppParams): Hono<DashboardEnv> {
     return c.body(text);
   });
   app.route("/api", apiRoutes(p.ctx));
-  app.route("/", loginRoutes(p.security));
+  app.route("/", loginRoutes(p.security, sessions));
   app.route("/", pageRoutes(p.security));
 
   app.notFound((c) =>

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { InvalidInputError } from "../errors.js";
 import { JOB_STATES, type JobState } from "../queue/job.js";
+import { JOB_ID_PATTERN } from "../queue/job-spec.js";
 
 /** Parses `value` with `schema`; the first issue becomes a one-line InvalidInputError naming the field. */
 export function parseInput<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
@@ -18,9 +19,15 @@ const optionalParam = <T extends z.ZodType>(schema: T) =>
 
 const state = z.enum(JOB_STATES as unknown as [JobState, ...JobState[]]);
 
-/** Job ids and queue names as the queue accepts them (job-spec.ts), bounded for the URL. */
-export const jobIdSchema = z.string().min(1).max(200);
-const queueName = z.string().min(1).max(200);
+/**
+ * Text that reaches the database: PostgreSQL refuses a NUL byte in text (an error, not "no match"),
+ * so it is refused here, with the other control characters no id or name contains.
+ */
+const dbText = (max: number) => z.string().max(max).refine((s) => !/[\u0000-\u001f\u007f]/.test(s), { message: "must not contain control characters" });
+
+/** Job ids as the queue accepts them (job-spec.ts); anything else names no job. */
+export const jobIdSchema = z.string().regex(JOB_ID_PATTERN, "is not a job id");
+const queueName = dbText(200).pipe(z.string().min(1));
 
 export const pageParams = {
   limit: z.coerce.number().int().min(1).max(200).default(50),
@@ -31,7 +38,7 @@ export const pageParams = {
 export const jobsQuery = z.object({
   state: optionalParam(state),
   queue: optionalParam(queueName),
-  q: optionalParam(z.string().trim().max(200)),
+  q: optionalParam(dbText(200).pipe(z.string().trim())),
   ...pageParams,
 });
 
