@@ -79,6 +79,65 @@ describe("db on a database without the schema", () => {
   });
 });
 
+describe("db on a damaged schema", () => {
+  const damaged = async (damage: string) => {
+    const d = await createTestDatabase();
+    await d.pool.query(damage);
+    return d;
+  };
+
+  it("a dropped index: db status lists it and exits 1; db migrate says so too", async () => {
+    const d = await damaged("DROP INDEX jobs_claim_idx");
+    try {
+      const env = { DATABASE_URL: d.url };
+      const status = await queuectl(["db", "status"], { env });
+      expect(status.code).toBe(1);
+      expect(status.stdout).toMatch(/the schema differs from what its migrations build:\n {2}index jobs_claim_idx is missing/);
+      expect(status.stderr).toBe("queuectl: the schema differs from its migrations: index jobs_claim_idx is missing; restore it from the migration files or a backup");
+      const migrate = await queuectl(["db", "migrate"], { env });
+      expect(migrate).toMatchObject({ code: 1, stdout: "" });
+      expect(migrate.stderr).toMatch(/^queuectl: the schema differs from its migrations: index jobs_claim_idx is missing/);
+    } finally {
+      await dropTestDatabase(d);
+    }
+  });
+
+  it("a migration this queuectl does not know: db status and db migrate exit 1 naming it", async () => {
+    const d = await damaged(`INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, finished_at, applied_steps_count)
+                             VALUES ('00000000-0000-0000-0000-000000000001', 'x', '29991231000000_from_the_future', now(), now(), 1)`);
+    try {
+      for (const args of [["db", "status"], ["db", "migrate"]]) {
+        const res = await queuectl(args, { env: { DATABASE_URL: d.url } });
+        expect(res.code).toBe(1);
+        expect(res.stderr).toMatch(/^queuectl: the schema differs from its migrations: migration 29991231000000_from_the_future is applied but this queuectl does not know it/);
+      }
+    } finally {
+      await dropTestDatabase(d);
+    }
+  });
+
+  it("a dropped column: db status names it, commands fail with one line, a worker stops instead of retrying for ever", async () => {
+    const d = await damaged("ALTER TABLE jobs DROP COLUMN deps_pending CASCADE");
+    try {
+      const env = { DATABASE_URL: d.url };
+      const status = await queuectl(["db", "status"], { env });
+      expect(status.code).toBe(1);
+      expect(status.stdout).toMatch(/column jobs\.deps_pending is missing/);
+      for (const args of [["list"], ["show", "x"], ["status"]]) {
+        const res = await queuectl(args, { env });
+        expect(res.code, args.join(" ")).toBe(1);
+        expect(res.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
+        expect(res.stderr, args.join(" ")).toMatch(/^queuectl: (the database schema does not match this queuectl \(.*deps_pending.*\); run `queuectl db status`|.*deps_pending)/);
+      }
+      const worker = await queuectl(["worker", "start", "--foreground"], { env, timeoutMs: 20_000 });
+      expect(worker.code).toBe(1);
+      expect(worker.stderr).toMatch(/^queuectl: the database schema does not match this queuectl \(.*deps_pending.*\); run `queuectl db status`$/m);
+    } finally {
+      await dropTestDatabase(d);
+    }
+  });
+});
+
 describe("an unreachable database", () => {
   it("exits 1 within 6 s with one line on stderr", async () => {
     const env = { DATABASE_URL: "postgresql://postgres@127.0.0.1:1/queuectl" };

@@ -43,6 +43,29 @@ function expectError(res: CliResult, code: number, message: RegExp, what: string
 }
 
 describe("hostile input", () => {
+  it("a job too large to exec (env, cwd) or an id of a schedule tick is refused with one line, nothing written", async () => {
+    const before = await snapshot();
+    const bigEnv = file("big-env.json", JSON.stringify({ command: "true", env: { BIG: "x".repeat(12 * 1024 * 1024) } }));
+    const justOver = file("env-just-over.json", JSON.stringify({ command: "true", env: { A: "x".repeat(65_536 - 2) } }));
+    const longCwd = file("long-cwd.json", JSON.stringify({ command: "true", cwd: "/" + "d".repeat(5000) }));
+    const [a, b, c, d] = await Promise.all([
+      queuectl(["enqueue", "--file", bigEnv]),
+      queuectl(["enqueue", "--file", justOver]),
+      queuectl(["enqueue", "--file", longCwd]),
+      queuectl(["enqueue", JSON.stringify({ id: "nightly@2026-12-08T03:00:00.000Z", command: "true" })]),
+    ]);
+    expectError(a, 2, /'env' must be at most 65536 bytes in all \(names and values\)/, "a 12 MB env");
+    expectError(b, 2, /'env' must be at most 65536 bytes in all/, "an env one byte over");
+    expectError(c, 2, /'cwd' must be at most 4096 bytes/, "a 5000-byte cwd");
+    expectError(d, 2, /'id' must not end in @<time>: those ids belong to schedule ticks/, "a schedule tick's id");
+    expect(await snapshot()).toBe(before);
+    // Just within the bound (A=value and its NUL: 65 536 bytes), and an id with @ that is not a tick's, are taken.
+    const within = file("env-within.json", JSON.stringify({ id: "env-within", command: "true", env: { A: "x".repeat(65_536 - 3) } }));
+    expect((await queuectl(["enqueue", "--file", within])).code).toBe(0);
+    expect((await queuectl(["enqueue", JSON.stringify({ id: "report@2026-12-08", command: "true" })])).code).toBe(0);
+  });
+
+
   it("huge and deeply nested JSON are refused with one line, nothing written", async () => {
     const before = await snapshot();
     const huge = file("huge.json", JSON.stringify({ command: "x".repeat(10 * 1024 * 1024) }));
@@ -166,7 +189,7 @@ describe("hostile input", () => {
       const id = `dead-${round}`;
       await enqueue(db.pool, [{ id, command: "false", queue: `racing-${round}`, max_retries: 0 }]);
       const [claimed] = await claimJobs(db.pool, { workerId: "w1", queues: [`racing-${round}`], limit: 1, leaseMs: 30_000 });
-      await failJob(db.pool, { jobId: id, workerId: "w1", attempt: claimed!.attempts, exitCode: 1, output: "", durationMs: 1, error: "exit code 1", backoffBase: 2, backoffMaxS: 60 });
+      await failJob(db.pool, { jobId: id, workerId: "w1", attempt: claimed!.attempt, exitCode: 1, output: "", durationMs: 1, error: "exit code 1", backoffBase: 2, backoffMaxS: 60 });
 
       const [a, b] = await Promise.all([queuectl(["dlq", "retry", id]), queuectl(["dlq", "retry", id])]);
       const codes = [a.code, b.code].sort();

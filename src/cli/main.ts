@@ -4,8 +4,15 @@
  * 0 ok, 1 operational failure, 2 invalid input or usage, 3 not found). Everything below throws.
  */
 import { CommanderError } from "commander";
+import { firstLine, isSchemaError } from "../db/errors.js";
 import { describeDbError } from "../db/pool.js";
-import { QueuectlError } from "../errors.js";
+import { QueuectlError, SchemaMismatchError } from "../errors.js";
+
+/** A statement named a table or column the database lacks: the schema was changed by hand. */
+function schemaMismatch(err: unknown): SchemaMismatchError | undefined {
+  if (!isSchemaError(err)) return undefined;
+  return new SchemaMismatchError(`the database schema does not match this queuectl (${firstLine(err)}); run \`queuectl db status\``);
+}
 import { buildProgram } from "./program.js";
 
 function report(err: unknown): number {
@@ -15,14 +22,14 @@ function report(err: unknown): number {
     if (err.exitCode === 0) return 0;
     return 2;
   }
-  const known = err instanceof QueuectlError ? err : describeDbError(err);
+  const known = err instanceof QueuectlError ? err : (describeDbError(err) ?? schemaMismatch(err));
   if (known) {
     process.stderr.write(`queuectl: ${known.message}\n`);
     if (debug && known.stack) process.stderr.write(`${known.stack}\n`);
     return known.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(`queuectl: unexpected error: ${e?.message ?? String(err)}${debug ? "" : " (QUEUECTL_DEBUG=1 shows details)"}\n`);
+  process.stderr.write(`queuectl: unexpected error: ${firstLine(err)}${debug ? "" : " (QUEUECTL_DEBUG=1 shows details)"}\n`);
   if (debug && e?.stack) process.stderr.write(`${e.stack}\n`);
   return 1;
 }

@@ -5,14 +5,21 @@
 import { createRequire } from "node:module";
 import type TableConstructor from "cli-table3";
 import { maskEnv } from "../queue/job-spec.js";
+import { forStdout } from "./terminal-text.js";
 import type { JobRow } from "../queue/job.js";
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** One line (or a few) of text; on a terminal, control characters from job text are shown as escapes. */
 export function printLine(line = ""): void {
-  process.stdout.write(`${line}\n`);
+  process.stdout.write(`${forStdout(line)}\n`);
+}
+
+/** Text a job produced (its output), as it is or, on a terminal, with control characters escaped. */
+export function printJobText(text: string, raw = false): void {
+  process.stdout.write(raw ? text : forStdout(text));
 }
 
 /** cli-table3 (CommonJS), loaded by the first table printed: commands that print none skip its modules. */
@@ -36,7 +43,7 @@ export function printTable(head: string[], rows: Array<Array<string | number>>, 
     },
     style: { head: process.stdout.isTTY ? ["bold"] : [], border: [], "padding-left": 0, "padding-right": 0 },
   });
-  for (const r of rows) table.push(r.map((c) => String(c)));
+  for (const r of rows) table.push(r.map((c) => forStdout(String(c), true)));
   printLine(table.toString());
 }
 

@@ -12,12 +12,16 @@ import {
   INT32_MAX,
   isCalendarDay,
   JOB_ID_PATTERN,
+  envBytes,
   MAX_COMMAND_BYTES,
+  MAX_CWD_BYTES,
   MAX_DEPENDENCIES,
+  MAX_ENV_BYTES,
   MAX_RETRIES_BOUND,
   NUL,
   PRIORITY_BOUND,
   QUEUE_NAME_PATTERN,
+  SCHEDULE_TICK_ID,
   UNIQUE_KEY_MAX_LENGTH,
   type JobSpec,
 } from "./job-spec.js";
@@ -42,7 +46,11 @@ const intBetween = (min: number, max: number) =>
   z.number().refine((n) => Number.isInteger(n) && n >= min && n <= max, { message: `must be an integer from ${min} to ${max}` });
 
 export const jobSpecSchema = z.strictObject({
-  id: z.string().regex(JOB_ID_PATTERN, "must be 1-200 characters: letters, digits and . _ : @ + - (starting with a letter or digit)").optional(),
+  id: z
+    .string()
+    .regex(JOB_ID_PATTERN, "must be 1-200 characters: letters, digits and . _ : @ + - (starting with a letter or digit)")
+    .refine((s) => !SCHEDULE_TICK_ID.test(s), { message: "must not end in @<time>: those ids belong to schedule ticks" })
+    .optional(),
   command: z
     .string()
     .refine((s) => s.trim().length > 0, { message: "must not be empty" })
@@ -63,10 +71,12 @@ export const jobSpecSchema = z.strictObject({
     .string()
     .refine((s) => s.startsWith("/"), { message: "must be an absolute path" })
     .refine((s) => !NUL.test(s), { message: "must not contain NUL bytes" })
+    .refine((s) => Buffer.byteLength(s, "utf8") <= MAX_CWD_BYTES, { message: `must be at most ${MAX_CWD_BYTES} bytes` })
     .optional(),
   /** Environment variables to run with: {"NAME": "value"}. */
   env: z
     .record(z.string().regex(ENV_NAME_PATTERN, "names must be letters, digits and _ (not starting with a digit)"), z.string().refine((s) => !NUL.test(s), { message: "values must not contain NUL bytes" }))
+    .refine((env) => envBytes(env) <= MAX_ENV_BYTES, { message: `must be at most ${MAX_ENV_BYTES} bytes in all (names and values)` })
     .optional(),
 });
 

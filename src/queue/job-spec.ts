@@ -31,8 +31,29 @@ export function maskEnv(env: Record<string, string> | null): Record<string, stri
 
 /** Most dependencies one job may have. */
 export const MAX_DEPENDENCIES = 100;
-/** A command line is stored and shown in full; keep it to something a shell accepts comfortably. */
+/**
+ * Bounds on what a job carries to exec(2). Linux takes at most 128 KiB in one argument or one
+ * NAME=value, and about 2 MiB for all of them together; a job over that could never start (E2BIG),
+ * and a 60 MB env cost the worker minutes of CPU per attempt before failing. So: the command (one
+ * argument of `sh -c`) at most 64 KiB, the env at most 64 KiB in all (names and values, UTF-8),
+ * the working directory at most 4 KiB (PATH_MAX). Refused at enqueue, with one line.
+ */
 export const MAX_COMMAND_BYTES = 65_536;
+export const MAX_ENV_BYTES = 65_536;
+export const MAX_CWD_BYTES = 4096;
+
+/** The bytes an env takes in exec's terms: each NAME=value and its NUL. */
+export function envBytes(env: Record<string, string>): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(env)) n += Buffer.byteLength(k, "utf8") + Buffer.byteLength(v, "utf8") + 2;
+  return n;
+}
+
+/**
+ * Job ids a user may not give: `<schedule>@<tick time>` is each schedule tick's own id, so a job
+ * enqueued under one would take that tick over (the tick would find its id taken and never run).
+ */
+export const SCHEDULE_TICK_ID = /@\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /**
  * V8's Date.parse rolls impossible days over (2026-02-30 becomes March 2): the day must exist in its
@@ -108,7 +129,7 @@ export function fastJobSpec(input: unknown): JobSpec | undefined {
     const v = o[key];
     switch (key) {
       case "id":
-        if (typeof v !== "string" || !JOB_ID_PATTERN.test(v)) return undefined;
+        if (typeof v !== "string" || !JOB_ID_PATTERN.test(v) || SCHEDULE_TICK_ID.test(v)) return undefined;
         break;
       case "command":
         if (typeof v !== "string" || !validCommand(v)) return undefined;
@@ -129,7 +150,7 @@ export function fastJobSpec(input: unknown): JobSpec | undefined {
         if (typeof v !== "string" || v.length < 1 || v.length > UNIQUE_KEY_MAX_LENGTH || NUL.test(v)) return undefined;
         break;
       case "cwd":
-        if (typeof v !== "string" || !v.startsWith("/") || NUL.test(v)) return undefined;
+        if (typeof v !== "string" || !v.startsWith("/") || NUL.test(v) || Buffer.byteLength(v, "utf8") > MAX_CWD_BYTES) return undefined;
         break;
       default:
         return undefined;

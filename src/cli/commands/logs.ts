@@ -2,7 +2,7 @@ import { Option, type Command } from "commander";
 import { followLogs, readLogs } from "../../queue/logs.js";
 import { parseCount } from "../args.js";
 import { withContext } from "../context.js";
-import { printJson } from "../output.js";
+import { printJobText, printJson } from "../output.js";
 
 export function registerLogsCommand(program: Command): void {
   program
@@ -17,22 +17,24 @@ export function registerLogsCommand(program: Command): void {
     .addOption(new Option("-a, --attempt <n>", "this attempt instead of the latest").conflicts("follow"))
     .option("-f, --follow", "stream the output until the job ends")
     .addOption(new Option("--json", "print {attempt, running, output} only").conflicts("follow"))
+    .option("--raw", "write the output's bytes as they are, also to a terminal (control characters are escaped there otherwise)")
     .addHelpText(
       "after",
       `
 Examples:
   $ queuectl logs report-42
   $ queuectl logs report-42 --attempt 1
-  $ queuectl logs report-42 --follow`,
+  $ queuectl logs report-42 --follow
+  $ queuectl logs report-42 --raw > report-42.out`,
     )
-    .action(async (id: string, opts: { attempt?: string; follow?: boolean; json?: boolean }) => {
+    .action(async (id: string, opts: { attempt?: string; follow?: boolean; json?: boolean; raw?: boolean }) => {
       const attempt = opts.attempt === undefined ? undefined : parseCount("--attempt", opts.attempt, 1, 1_000_000);
       if (opts.follow) {
         await withContext((ctx) =>
           followLogs(ctx.pool, {
             jobId: id,
             url: ctx.url,
-            write: (text) => process.stdout.write(text),
+            write: (text) => printJobText(text, opts.raw),
             onAttempt: (n) => process.stderr.write(`queuectl: attempt ${n} started\n`),
           }),
           { prisma: false },
@@ -45,6 +47,6 @@ Examples:
         return;
       }
       if (logs.attempt === null) process.stderr.write(`queuectl: job '${id}' has not started yet: no output\n`);
-      else process.stdout.write(logs.output);
+      else printJobText(logs.output, opts.raw);
     });
 }

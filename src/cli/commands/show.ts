@@ -3,7 +3,7 @@ import { maskEnv } from "../../queue/job-spec.js";
 import { getJob, type AttemptRow, type ChainLink, type JobDetail } from "../../queue/jobs.js";
 import { withContext } from "../context.js";
 import { printFields } from "../fields.js";
-import { formatDuration, jobToJson, printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
+import { formatDuration, jobToJson, printJobText, printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -103,7 +103,7 @@ function printDetail(detail: JobDetail): void {
     printLine(`output of attempt ${last.attempt}${last.finished_at ? "" : " (running)"}: none${last.finished_at ? "" : " yet"}`);
   } else {
     printLine(`output of attempt ${last.attempt}:`);
-    process.stdout.write(last.output.endsWith("\n") ? last.output : `${last.output}\n`);
+    printJobText(last.output.endsWith("\n") ? last.output : `${last.output}\n`);
   }
 }
 
