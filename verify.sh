@@ -534,6 +534,8 @@ if wait_until 20 running "$Q-cancel"; then
   T0=$(now)
   qrun cancel "$Q-cancel"
   expect_rc "cancel <running job>" 0
+  # cancel returns once nothing of the command is left: only then may the job run again (requeue).
+  if [ "$OUT" = "job '$Q-cancel' cancelled; its command has ended" ]; then pass "cancel: it waited for the command to end"; else fail "cancel: it waited for the command to end" "$OUT"; fi
   qrun wait "$Q-cancel" --timeout 20
   TOOK=$(node -e "console.log(($(now) - $T0).toFixed(2))")
   expect_rc "wait on a cancelled job exits 1" 1
@@ -689,6 +691,15 @@ else
 fi
 qrun config get env_allowlist --json
 check "config get env_allowlist --json: a string (* = any name)" "$OUT" "typeof d.value === 'string' || JSON.stringify(d)"
+
+# A job cancelled because its dependency died is not requeued alone: it would run before it.
+qrun requeue "$QP-e"
+expect_rc "requeue of a job whose dependency is dead: refused, exit 2" 2
+case "$ERR" in *"runs after '$QP-d', which is dead"*) pass "requeue says which dependency stops it" ;; *) fail "requeue says which dependency stops it" "$ERR" ;; esac
+# A job too large to start anywhere (exec takes at most 128 KiB per NAME=value) is refused at enqueue.
+node -e 'process.stdout.write(JSON.stringify({ command: "true", env: { BIG: "x".repeat(70000) } }))' > "$WORK/big-env.json"
+qrun enqueue --file "$WORK/big-env.json" --queue "$QP"
+expect_rc "enqueue of a job whose env exceeds 64 KiB: refused, exit 2" 2
 
 sleep "$(node -e "console.log(Math.max(0, $GATE2 + 0.3 - Date.now() / 1000).toFixed(2))")"
 qrun dlq retry "$QP-d"

@@ -145,4 +145,13 @@ describe("dependencies", () => {
     expect((await db.pool.query("SELECT dependents FROM jobs WHERE id = 's1'")).rows[0].dependents).toBe(1);
     expect((await claimJobs(db.pool, { workerId: "w", queues: ["same"], limit: 5, leaseMs: 60_000 })).map((j) => j.id)).toEqual(["s1"]);
   });
+
+  it("a job depending on one of the same input that a held unique key kept out is refused, and nothing is enqueued", async () => {
+    await enqueueJobs(db, { specs: [{ id: "holder", command: "true", queue: "uk", unique_key: "nightly" }] });
+    const before = (await db.pool.query("SELECT count(*)::int AS n FROM jobs")).rows[0].n;
+    await expect(
+      enqueueJobs(db, { specs: [{ id: "again", command: "true", queue: "uk", unique_key: "nightly" }, { id: "after-again", command: "true", queue: "uk", depends_on: ["again"] }] }),
+    ).rejects.toThrow(new InvalidStateError("job 'after-again' depends on 'again', which was not added: an active job holds its unique key 'nightly'; nothing was enqueued"));
+    expect((await db.pool.query("SELECT count(*)::int AS n FROM jobs")).rows[0].n).toBe(before);
+  });
 });

@@ -106,7 +106,16 @@ export async function enqueueJobsWithOutcome(ctx: Pick<QueueContext, "pool">, p:
           if (holder !== j.id && !inserted.has(holder)) existing.add(holder);
         }
       }
-      // A job not added because its unique_key is held has no edges of its own.
+      // A job not added because its unique_key is held has no edges of its own, and a job added cannot
+      // wait on one of this input that was not added (the holder of its key is another job).
+      const position = new Map(jobs.map((j) => [j.id, j]));
+      const orphan = edges.find((e) => inserted.has(e.jobId) && position.has(e.dependsOn) && !inserted.has(e.dependsOn));
+      if (orphan) {
+        const skipped = position.get(orphan.dependsOn)!;
+        throw new InvalidStateError(
+          `job '${orphan.jobId}' depends on '${orphan.dependsOn}', which was not added: an active job holds its unique key '${skipped.uniqueKey}'; nothing was enqueued`,
+        );
+      }
       await insertDependencies(client, edges.filter((e) => inserted.has(e.jobId)));
       await notifyJobsAvailable(client, jobs.filter((j) => !j.depsPending && inserted.has(j.id)).map((j) => j.queue));
       return { ids: result, existing };
