@@ -20,6 +20,7 @@ import type { ClaimedJob } from "../queue/sql/claim.js";
 import { GAVE_UP, type CompletionAnswer, type CompletionBatch } from "./completion-batch.js";
 import type { Logger } from "./logger.js";
 import { describeFailure, type CommandResult } from "./run-command.js";
+import type { ReadyJob } from "./ready-jobs.js";
 import type { Slot } from "./slots.js";
 import type { WorkerEvents } from "./worker-events.js";
 
@@ -106,6 +107,32 @@ export class OutcomeRecorder {
     );
     this.deps.events.emit("job:fail", { id: job.id, attempt: job.attempt, error: failure, state: outcome.state });
     if (outcome.state !== "failed" && outcome.dependents > 0) await this.settle(job.id);
+  }
+
+  /**
+   * Gives jobs claimed ahead back unrun (pending again, or cancelled when a cancel waits for them).
+   * False when the statement failed: the rows then stay this worker's, and the slot loop's next
+   * statement gives them back (releaseUnacknowledgedClaims).
+   */
+  async giveBackUnrun(given: readonly ReadyJob[], reason: string): Promise<boolean> {
+    try {
+      const released = await releaseJobs(this.deps.pool, {
+        workerId: this.deps.workerId,
+        reason,
+        ran: false,
+        attempts: given.map((r) => ({ jobId: r.job.id, attempt: r.job.attempt, output: "" })),
+      });
+      if (released.length > 0) this.deps.log.info({ jobs: released.map((r) => r.id), reason }, "gave back jobs claimed ahead without running them");
+      await this.afterRelease(released);
+      // Taken by the rescuer after a pause longer than the lease (SIGSTOP, a cut-off network).
+      const back = new Set(released.map((r) => r.id));
+      const lost = given.filter((r) => !back.has(r.job.id)).map((r) => r.job.id);
+      if (lost.length > 0) this.deps.log.warn({ jobs: lost }, "not running jobs claimed ahead: this worker no longer holds them");
+      return true;
+    } catch (err) {
+      this.deps.log.warn({ err: firstLine(err) }, "could not give back jobs claimed ahead; retrying with the next statement");
+      return false;
+    }
   }
 
   /** After jobs were given back: jobs waiting on one that ended cancelled are settled. */
