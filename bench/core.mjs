@@ -101,7 +101,7 @@ const { applyMigrations } = await import(join(DIST, "db", "migrate.js"));
 const { toNewJob } = await import(join(DIST, "queue", "job-spec.js"));
 const { createPool } = await import(join(DIST, "db", "pool.js"));
 // Not on main yet in every checkout; (c) in-process is skipped without them.
-const jobsLib = await import(join(DIST, "queue", "jobs.js")).catch(() => null);
+const jobsLib = await import(join(DIST, "queue", "enqueue.js")).catch(() => null);
 const inputLib = await import(join(DIST, "queue", "enqueue-input.js")).catch(() => null);
 
 // ---------------------------------------------------------------------------------------------
@@ -634,7 +634,7 @@ async function phaseC() {
     out.in_process_cold = runs[0];
     out.in_process = runs[1];
   } else {
-    out.in_process = { error: "dist/queue/jobs.js or enqueue-input.js not built" };
+    out.in_process = { error: "dist/queue/enqueue.js or enqueue-input.js not built" };
   }
   return out;
 }

@@ -57,7 +57,7 @@ import { measureSpawnCeiling } from "./spawn-ceiling.mjs";
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
 const { applyMigrations } = await import(join(ROOT, "dist", "db", "migrate.js"));
-const { enqueueJobs } = await import(join(ROOT, "dist", "queue", "jobs.js"));
+const { enqueueJobs } = await import(join(ROOT, "dist", "queue", "enqueue.js"));
 const { parseJobSpec } = await import(join(ROOT, "dist", "queue", "job-spec-schema.js"));
 const { run: runGraphile, makeWorkerUtils, Logger } = await import("graphile-worker");
 const quiet = new Logger(() => () => {});

@@ -1,8 +1,10 @@
-// Runs `prisma generate` on machines that cannot download Prisma's native schema engine.
+// Runs `prisma generate` on machines that cannot download Prisma's native schema engine (a separate
+// binary; queuectl does not need it: src/db/migrate.ts applies the migrations itself, with Prisma's
+// own bookkeeping, so `prisma migrate deploy` and queuectl accept each other's work).
 // `generate` never runs that engine, but the CLI insists on downloading it first. Pointing
 // PRISMA_SCHEMA_ENGINE_BINARY at an existing file skips the download. We do that only for this run and
 // only when no real engine is installed, and the stand-in exits 1 so that anything that did try to run
-// it would fail loudly instead of reporting success (see ../shared/PRISMA.md).
+// it would fail loudly instead of reporting success.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, mkdtempSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,6 +1,7 @@
 /**
- * Expected failures, each carrying the exit code of SPEC §4. Code below the CLI throws these; only
- * src/cli/main.ts turns them into a message and an exit code, so no helper ever exits the process.
+ * Expected failures, each carrying its exit code (the exit codes documented in docs/cli-contract.md
+ * and the README). Code below the CLI throws these; only src/cli/main.ts turns them into a message
+ * and an exit code, so no helper ever exits the process.
  */
 export class QueuectlError extends Error {
   /** Process exit code: 1 operational failure, 2 invalid input, 3 not found. */

@@ -7,8 +7,8 @@ import { enqueue } from "./helpers/workers.js";
 const db = useTestDatabase();
 
 const JOB_KEYS = [
-  "id", "queue", "command", "state", "priority", "attempts", "max_retries", "timeout_ms", "run_at", "created_at",
-  "updated_at", "started_at", "finished_at", "worker_id", "exit_code", "last_error", "duration_ms", "deps_pending", "cwd", "env",
+  "id", "queue", "command", "state", "priority", "attempts", "last_attempt", "max_retries", "timeout_ms", "run_at",
+  "created_at", "updated_at", "started_at", "finished_at", "worker_id", "exit_code", "last_error", "duration_ms", "deps_pending", "cwd", "env",
 ];
 
 type JobJson = Record<string, unknown> & { id: string };

@@ -3,7 +3,7 @@
  * does to finished jobs, and waiting for jobs from a script (exit codes 0, the job's own, 1, 124, 3).
  */
 import { describe, expect, it } from "vitest";
-import { enqueueJobs } from "../src/queue/jobs.js";
+import { enqueueJobs } from "../src/queue/enqueue.js";
 
 import { failJob } from "../src/queue/sql/outcomes.js";
 import { defaultConfig } from "../src/queue/config.js";

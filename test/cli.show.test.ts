@@ -42,9 +42,9 @@ describe("show", () => {
       { attempt: 1, worker_id: "w1", started_at: expect.any(String), finished_at: expect.any(String), exit_code: 1, error: "exit code 1", output: "starting\nboom: disk full\n" },
       { attempt: 2, worker_id: "w2", started_at: expect.any(String), finished_at: expect.any(String), exit_code: 0, error: null, output: "starting\nall good\n" },
     ]);
-    expect(Object.keys(job).slice(0, 17)).toEqual([
-      "id", "queue", "command", "state", "priority", "attempts", "max_retries", "timeout_ms", "run_at", "created_at",
-      "updated_at", "started_at", "finished_at", "worker_id", "exit_code", "last_error", "duration_ms",
+    expect(Object.keys(job).slice(0, 18)).toEqual([
+      "id", "queue", "command", "state", "priority", "attempts", "last_attempt", "max_retries", "timeout_ms", "run_at",
+      "created_at", "updated_at", "started_at", "finished_at", "worker_id", "exit_code", "last_error", "duration_ms",
     ]);
   });
 

@@ -10,7 +10,7 @@ import { createSecurity, safeNextPath, SESSION_COOKIE } from "../src/dashboard/a
 import { createDashboardApp } from "../src/dashboard/server.js";
 import { FAILED_LOGIN_DELAY_MS } from "../src/dashboard/login-throttle.js";
 import { InvalidInputError } from "../src/errors.js";
-import type { QueueContext } from "../src/queue/jobs.js";
+import type { QueueContext } from "../src/queue/context.js";
 import { CLI, queuectl } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
 

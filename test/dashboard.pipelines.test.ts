@@ -8,7 +8,8 @@ import type { Hono } from "hono";
 import { createPrismaClient, type PrismaClient } from "../src/db/prisma.js";
 import { createSecurity, type DashboardEnv } from "../src/dashboard/auth.js";
 import { createDashboardApp } from "../src/dashboard/server.js";
-import { enqueueJobs, type QueueContext } from "../src/queue/jobs.js";
+import type { QueueContext } from "../src/queue/context.js";
+import { enqueueJobs } from "../src/queue/enqueue.js";
 import { addSchedule } from "../src/queue/schedules.js";
 import { useTestDatabase } from "./helpers/db.js";
 

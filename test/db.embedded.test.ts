@@ -7,7 +7,9 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import pg from "pg";
-import { ensureEmbeddedServer, hydrateNativeLibs, stopEmbeddedServer } from "../src/db/embedded.js";
+import { ensureEmbeddedServer } from "../src/db/embedded.js";
+import { hydrateNativeLibs } from "../src/db/embedded-binaries.js";
+import { stopEmbeddedServer } from "../src/db/embedded-stop.js";
 import { OperationalError } from "../src/errors.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");

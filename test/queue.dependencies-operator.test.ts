@@ -6,7 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { InvalidStateError } from "../src/errors.js";
 import { settleFinishedJobs } from "../src/queue/dependencies.js";
-import { enqueueJobs, retryDead } from "../src/queue/jobs.js";
+import { retryDead } from "../src/queue/dlq.js";
+import { enqueueJobs } from "../src/queue/enqueue.js";
 import { cancel, purge, requeue } from "../src/queue/operator.js";
 import { createPrismaClient } from "../src/db/prisma.js";
 import { loadConfig } from "../src/queue/config.js";

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../src/errors.js";
 import { settleFinishedJobs } from "../src/queue/dependencies.js";
-import { enqueueJobs } from "../src/queue/jobs.js";
+import { enqueueJobs } from "../src/queue/enqueue.js";
 
 import { failJob } from "../src/queue/sql/outcomes.js";
 import { findUnsettledDependencies } from "../src/queue/sql/dependencies.js";

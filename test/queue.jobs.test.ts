@@ -1,13 +1,18 @@
 /**
- * src/queue/jobs.ts called directly, as the dashboard will: enqueue atomicity across batches, the
- * NOTIFY on commit, typed errors, and paging.
+ * The queue's job operations called directly, as the dashboard does (src/queue/enqueue.ts,
+ * job-reads.ts, status.ts, dlq.ts): enqueue atomicity across batches, the NOTIFY on commit, typed
+ * errors, and paging.
  */
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../src/db/prisma.js";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../src/errors.js";
 import { generateJobIds } from "../src/queue/job-spec.js";
-import { enqueueJobs, getJob, listDeadLetters, listJobs, queueStatus, retryDead, type QueueContext } from "../src/queue/jobs.js";
+import type { QueueContext } from "../src/queue/context.js";
+import { listDeadLetters, retryDead } from "../src/queue/dlq.js";
+import { enqueueJobs } from "../src/queue/enqueue.js";
+import { getJob, listJobs } from "../src/queue/job-reads.js";
+import { queueStatus } from "../src/queue/status.js";
 import { JOBS_CHANNEL } from "../src/queue/sql/channels.js";
 import { useTestDatabase } from "./helpers/db.js";
 

@@ -3,7 +3,7 @@
  * (retry_on / no_retry_on) with backoff jitter, through the queue's own statements and the CLI.
  */
 import { describe, expect, it } from "vitest";
-import { enqueueJobs, enqueueJobsWithOutcome } from "../src/queue/jobs.js";
+import { enqueueJobs, enqueueJobsWithOutcome } from "../src/queue/enqueue.js";
 
 import { failJob } from "../src/queue/sql/outcomes.js";
 import { queuectl, queuectlJson } from "./helpers/cli.js";

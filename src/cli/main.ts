@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * The queuectl entry point: the only place that writes an error and chooses the exit code (SPEC §4:
- * 0 ok, 1 operational failure, 2 invalid input or usage, 3 not found). Everything below throws.
+ * The queuectl entry point: the only place that writes an error and chooses the exit code (as the
+ * README and docs/cli-contract.md document them: 0 ok, 1 operational failure, 2 invalid input or
+ * usage, 3 not found). Everything below throws.
  */
 import { CommanderError } from "commander";
 import { firstLine, isSchemaError } from "../db/errors.js";

@@ -4,9 +4,7 @@
  */
 import { createRequire } from "node:module";
 import type TableConstructor from "cli-table3";
-import { maskEnv } from "../queue/job-spec.js";
 import { forStdout } from "./terminal-text.js";
-import type { JobRow } from "../queue/job.js";
 
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -78,33 +76,4 @@ export function formatDuration(ms: number | null | undefined): string {
 export function truncate(text: string, max = 48): string {
   const oneLine = text.replace(/\s+/g, " ");
   return oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine;
-}
-
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
-
-/** The job JSON contract of SPEC §4 (snake_case, ISO times). */
-export function jobToJson(j: JobRow): Record<string, unknown> {
-  return {
-    id: j.id,
-    queue: j.queue,
-    command: j.command,
-    state: j.state,
-    priority: j.priority,
-    attempts: j.attempts,
-    max_retries: j.max_retries,
-    timeout_ms: j.timeout_ms,
-    run_at: iso(j.run_at),
-    created_at: iso(j.created_at),
-    updated_at: iso(j.updated_at),
-    started_at: iso(j.started_at),
-    finished_at: iso(j.finished_at),
-    worker_id: j.worker_id,
-    exit_code: j.exit_code,
-    last_error: j.last_error,
-    duration_ms: j.duration_ms,
-    deps_pending: j.deps_pending,
-    cwd: j.cwd,
-    // Secret-looking values (API_TOKEN, DB_PASSWORD, ...) are never printed.
-    env: maskEnv(j.env),
-  };
 }

@@ -19,16 +19,16 @@ import { Counter, Gauge, Histogram, Registry, type LabelValues, type MetricType 
 import { inTransaction } from "../db/transaction.js";
 import { loadConfig } from "../queue/config.js";
 import { JOB_STATES } from "../queue/job.js";
-import { countLiveWorkers } from "../queue/workers.js";
+import { countJobsByQueueAndState, type QueueStateCount } from "../queue/sql/dashboard-reads.js";
 import {
   aggregateAttempts,
   countDeadLettered,
-  countJobsByQueueAndState,
+  countOpenDeadLetters,
   DURATION_BUCKETS_S,
   queueLagSeconds,
   type AttemptAggregate,
-  type QueueStateCount,
-} from "./queries.js";
+} from "../queue/sql/metrics-reads.js";
+import { countLiveWorkers } from "../queue/sql/workers.js";
 import { sharedRead } from "./shared-read.js";
 
 /** Everything one scrape reports, read in one snapshot. */
@@ -60,8 +60,8 @@ async function loadJobNumbers(pool: pg.Pool): Promise<Omit<MetricsSnapshot, "wor
       const lag = await queueLagSeconds(client);
       const attempts = await aggregateAttempts(client);
       const deadLettered = await countDeadLettered(client);
-      const dlq = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM dead_letters WHERE retried_at IS NULL`);
-      return { jobs, lag, attempts, deadLettered, dlqSize: dlq.rows[0]?.n ?? 0 };
+      const dlqSize = await countOpenDeadLetters(client);
+      return { jobs, lag, attempts, deadLettered, dlqSize };
     },
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
   );

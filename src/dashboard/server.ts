@@ -18,8 +18,8 @@ import { secureHeaders } from "hono/secure-headers";
 import { pino, type Logger } from "pino";
 import { describeDbError } from "../db/pool.js";
 import { InvalidStateError, NotFoundError, OperationalError, QueuectlError } from "../errors.js";
-import type { QueueContext } from "../queue/jobs.js";
-import { CLIENT_JS } from "./assets/client.js";
+import type { QueueContext } from "../queue/context.js";
+import { clientModules } from "./assets/client.js";
 import { FAVICON_SVG } from "./assets/favicon.js";
 import { STYLE_CSS } from "./assets/style.js";
 import { authGuard, createSecurity, csrfGuard, hostGuard, isMachinePath, type DashboardEnv, type DashboardSecurity } from "./auth.js";
@@ -86,7 +86,8 @@ export function createDashboardApp(p: DashboardAppParams): Hono<DashboardEnv> {
     c.header("Cache-Control", "no-cache");
     return c.body(body);
   };
-  app.get("/assets/client.js", asset("text/javascript; charset=utf-8", CLIENT_JS));
+  // The page script: ES modules (assets/client/), each at its own address so their relative imports resolve.
+  for (const [name, body] of clientModules()) app.get(`/assets/client/${name}`, asset("text/javascript; charset=utf-8", body));
   app.get("/assets/style.css", asset("text/css; charset=utf-8", STYLE_CSS));
   app.get("/assets/favicon.svg", asset("image/svg+xml", FAVICON_SVG));
 
@@ -111,7 +112,7 @@ export function createDashboardApp(p: DashboardAppParams): Hono<DashboardEnv> {
   );
 
   // Expected errors become their one-line message; anything else is logged here with its stack and
-  // the browser gets a generic line (SPEC: no stack traces outside QUEUECTL_DEBUG, never to a browser).
+  // the browser gets a generic line (no stack trace ever reaches a browser; the log has it).
   app.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();
     const known = err instanceof QueuectlError ? err : describeDbError(err);

@@ -1,8 +1,10 @@
 /**
- * Applies prisma/migrations without Prisma's native schema engine (it cannot be downloaded on every
- * machine), following the engine's own bookkeeping so that `prisma migrate deploy` and this applier
- * each accept what the other applied: the same `_prisma_migrations` table, advisory lock, checksum
- * (SHA-256 of migration.sql) and folder-name order. See ../shared/PRISMA.md.
+ * Applies prisma/migrations without Prisma's native schema engine: that engine is a separate binary
+ * Prisma downloads, and the download is not possible on every machine (e.g. one that cannot reach
+ * Prisma's servers), while queuectl must be able to migrate wherever it runs. So this applier follows
+ * the engine's own bookkeeping, and `prisma migrate deploy` and this applier each accept what the
+ * other applied: the same `_prisma_migrations` table, advisory lock, checksum
+ * (SHA-256 of migration.sql) and folder-name order.
  *
  * One difference, on purpose: each migration runs in a transaction together with its bookkeeping row,
  * so a failed migration leaves nothing half-applied (the engine leaves a failed row, P3009).

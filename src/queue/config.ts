@@ -1,9 +1,11 @@
 /**
- * Settings shared by every worker and CLI, stored in the `config` table (SPEC §2). Defaults are named
- * here once; `config set` validates with the same rules the workers read with.
+ * Settings shared by every worker and CLI, stored in the `config` table (one row per key that was
+ * set; a key without a row has its default). Defaults are named here once; `config set` validates with
+ * the same rules the workers read with.
  */
 import type pg from "pg";
 import { InvalidInputError, NotFoundError } from "../errors.js";
+import { readConfigRows, upsertConfigValue } from "./sql/config.js";
 
 /**
  * How a key's value is read. Checked by hand, not with zod: loadConfig runs in nearly every CLI
@@ -86,9 +88,8 @@ export function parseConfigValue(key: string, raw: string): number | string {
 
 /** Reads every key, stored values over defaults. A stored value that no longer validates falls back to the default. */
 export async function loadConfig(db: pg.Pool | pg.PoolClient): Promise<QueueConfig> {
-  const res = await db.query<{ key: string; value: string }>("SELECT key, value FROM config");
   const config = defaultConfig();
-  for (const row of res.rows) {
+  for (const row of await readConfigRows(db)) {
     if (!isConfigKey(row.key)) continue;
     const read = readValue(CONFIG_KEYS[row.key].rule, row.value);
     if ("value" in read) (config as Record<ConfigKey, number | string>)[row.key] = read.value;
@@ -98,11 +99,7 @@ export async function loadConfig(db: pg.Pool | pg.PoolClient): Promise<QueueConf
 
 export async function setConfigValue(db: pg.Pool, key: string, raw: string): Promise<number | string> {
   const value = parseConfigValue(key, raw);
-  await db.query(
-    `INSERT INTO config (key, value, updated_at) VALUES ($1, $2, now())
-     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
-    [key, String(value)],
-  );
+  await upsertConfigValue(db, key, String(value));
   return value;
 }
 

@@ -1,6 +1,6 @@
 /**
- * The job JSON's full validation, in zod: every field and rule of SPEC §4, and the wording of every
- * error. Most jobs never come here: fastJobSpec (job-spec.ts) accepts the common valid ones by hand,
+ * The job JSON's full validation, in zod: every field and rule of JobSpec (job-spec.ts), and the
+ * wording of every error. Most jobs never come here: fastJobSpec (job-spec.ts) accepts the common valid ones by hand,
  * and `queuectl enqueue` loads this module only for a job the fast path did not accept, because
  * zod's ~100 modules were a third of the CLI's start-up.
  */
@@ -79,6 +79,15 @@ export const jobSpecSchema = z.strictObject({
     .refine((env) => envBytes(env) <= MAX_ENV_BYTES, { message: `must be at most ${MAX_ENV_BYTES} bytes in all (names and values)` })
     .optional(),
 });
+
+/** Whether A and B are the same type (not merely assignable to each other: optional fields count too). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+type AssertTrue<T extends true> = T;
+/**
+ * The schema's output must be exactly JobSpec, which job-spec.ts declares by hand: a field added,
+ * dropped or retyped on one side and not the other fails the build here instead of drifting.
+ */
+export type SchemaMatchesJobSpec = AssertTrue<Same<z.output<typeof jobSpecSchema>, JobSpec>>;
 
 function describeIssue(issue: z.core.$ZodIssue, label: string): string {
   const field = issue.path.length ? issue.path.join(".") : "";

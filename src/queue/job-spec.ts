@@ -1,10 +1,10 @@
 /**
- * The job JSON users enqueue (SPEC §4) and its validation. Unknown fields are rejected so a typo
- * (`"priorty": 5`) is an error, not a silently ignored setting.
+ * The job JSON users enqueue (its fields are listed in the README and docs/cli-contract.md) and its
+ * validation. Unknown fields are rejected so a typo (`"priorty": 5`) is an error, not a silently
+ * ignored setting. The full validation, in zod, is job-spec-schema.ts; this module holds the type, the
+ * bounds both use, and the fast path that spares most jobs loading zod.
  */
 import { randomBytes } from "node:crypto";
-import type { z } from "zod";
-import type { jobSpecSchema } from "./job-spec-schema.js";
 
 export const INT32_MAX = 2_147_483_647;
 export const NUL = /\u0000/;
@@ -80,8 +80,30 @@ export function quoteJobId(id: string): string {
   return id.length <= 80 ? `'${id}'` : `'${id.slice(0, 60)}…' (${id.length} characters)`;
 }
 
-/** What a user gave, validated. */
-export type JobSpec = z.infer<typeof jobSpecSchema>;
+/**
+ * What a user gave, validated. Declared by hand rather than inferred from jobSpecSchema, so this
+ * module does not depend on the zod one; job-spec-schema.ts fails to compile unless the schema's
+ * output is exactly this type.
+ */
+export interface JobSpec {
+  id?: string;
+  command: string;
+  queue?: string;
+  priority?: number;
+  max_retries?: number;
+  /** Milliseconds; absent = config job_timeout_ms at run time. */
+  timeout?: number;
+  /** ISO 8601 date-time; absent = now. */
+  run_at?: string;
+  unique_key?: string;
+  retry_on?: number[];
+  no_retry_on?: number[];
+  /** Ids of jobs that must complete first. */
+  depends_on?: string[];
+  /** Working directory on the worker host (absolute). */
+  cwd?: string;
+  env?: Record<string, string>;
+}
 
 /** A job ready to insert: defaults applied, id generated. */
 export interface NewJob {

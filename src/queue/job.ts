@@ -35,3 +35,11 @@ export interface JobRow {
   /** When `cancel` was asked of this running job; it stays processing until its command has ended. */
   cancel_requested_at: Date | null;
 }
+
+/** A job linked to another by dependencies, `depth` edges away (1 = direct). */
+export interface ChainLink {
+  id: string;
+  state: JobState;
+  depth: number;
+  command: string;
+}

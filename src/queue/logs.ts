@@ -7,6 +7,7 @@ import pg from "pg";
 import { NotFoundError } from "../errors.js";
 import { quoteJobId } from "./job-spec.js";
 import { OUTPUT_CHANNEL } from "./sql/channels.js";
+import { readJobAttempt } from "./sql/job-reads.js";
 import { readJobOutput } from "./sql/live-output.js";
 import type { JobState } from "./job.js";
 
@@ -19,16 +20,7 @@ interface AttemptView {
 }
 
 async function attemptView(db: pg.Pool, p: { jobId: string; attempt?: number }): Promise<AttemptView> {
-  const res = await db.query<{ state: JobState; attempt: number | null; finished: boolean | null; output: string | null }>(
-    `SELECT j.state, a.attempt, a.finished_at IS NOT NULL AS finished, a.output
-     FROM jobs j LEFT JOIN LATERAL (
-       SELECT attempt, finished_at, output FROM job_attempts
-       WHERE job_id = j.id AND ($2::int IS NULL OR attempt = $2) ORDER BY id DESC LIMIT 1
-     ) a ON true
-     WHERE j.id = $1`,
-    [p.jobId, p.attempt ?? null],
-  );
-  const row = res.rows[0];
+  const row = await readJobAttempt(db, p);
   if (!row) throw new NotFoundError(`no job ${quoteJobId(p.jobId)}`);
   if (p.attempt !== undefined && row.attempt === null) throw new NotFoundError(`job '${p.jobId}' has no attempt ${p.attempt}`);
   return { state: row.state, attempt: row.attempt, finished: row.finished === true, output: row.output };

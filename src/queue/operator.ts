@@ -14,14 +14,14 @@ import { countPurgeable, purgeJobs, type PurgeableState } from "./sql/purge.js";
 import { jobSignalStatus, requestJobSignal } from "./sql/signals.js";
 import { requeueJobs } from "./sql/requeue.js";
 import { findUnsettledDependencies, reopenDependencies, type BlockingDependency } from "./sql/dependencies.js";
+import { readJobState, readJobStates } from "./sql/job-reads.js";
 import { inTransaction } from "../db/transaction.js";
 import type { JobState } from "./job.js";
 
 type Db = pg.Pool;
 
 async function stateOf(db: Db, id: string): Promise<JobState> {
-  const res = await db.query<{ state: JobState }>("SELECT state FROM jobs WHERE id = $1", [id]);
-  const state = res.rows[0]?.state;
+  const state = await readJobState(db, id);
   if (state === undefined) throw new NotFoundError(`no job ${quoteJobId(id)}`);
   return state;
 }
@@ -181,8 +181,7 @@ export async function waitForJobs(
   const ids = [...new Set(p.ids)];
   const deadline = p.timeoutMs === null ? Infinity : Date.now() + p.timeoutMs;
   for (;;) {
-    const res = await db.query<WaitedJob>("SELECT id, state, exit_code FROM jobs WHERE id = ANY($1::text[])", [ids]);
-    const byId = new Map(res.rows.map((r) => [r.id, r]));
+    const byId = new Map((await readJobStates(db, ids)).map((r) => [r.id, r]));
     const missing = ids.find((id) => !byId.has(id));
     if (missing !== undefined) throw new NotFoundError(`no job ${quoteJobId(missing)}`);
     const jobs = ids.map((id) => byId.get(id)!);

@@ -11,7 +11,7 @@ import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.j
 import { loadConfig } from "./config.js";
 import { maskEnv, type JobSpec } from "./job-spec.js";
 import { parseJobSpec } from "./job-spec-schema.js";
-import { checkEnvAllowed } from "./jobs.js";
+import { checkEnvAllowed } from "./enqueue.js";
 import { notifySchedulesChanged } from "./sql/schedules.js";
 
 type ScheduleContext = Pick<AppContext, "pool" | "prisma">;
@@ -104,7 +104,8 @@ function scheduleRowFromPrisma(s: PrismaSchedule): ScheduleRow {
     name: s.name,
     cron: s.cron,
     timezone: s.timezone,
-    job: s.job as JobSpec,
+    // The JSON column holds the JobSpec addSchedule stored; the scheduler validates it again (parseScheduleJob) before each tick.
+    job: s.job as unknown as JobSpec,
     paused: s.paused,
     missed: s.missed as MissedPolicy,
     catch_up_limit: s.catchUpLimit,

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type pg from "pg";
 import { OperationalError } from "../errors.js";
 import { workerLogDir } from "../paths.js";
+import { runningWorkerPids } from "../queue/sql/workers.js";
 
 export interface SpawnWorkersParams {
   count: number;
@@ -54,8 +55,7 @@ export async function spawnWorkers(pool: pg.Pool, p: SpawnWorkersParams): Promis
   const deadline = Date.now() + (p.readyTimeoutMs ?? 20_000);
   const pids = spawned.map((s) => s.pid);
   for (;;) {
-    const res = await pool.query<{ pid: number }>(`SELECT pid FROM workers WHERE host = $1 AND pid = ANY($2::int[]) AND state = 'running'`, [hostname(), pids]);
-    const ready = new Set(res.rows.map((r) => r.pid));
+    const ready = await runningWorkerPids(pool, { host: hostname(), pids });
     const dead = spawned.find((s) => s.exited && !ready.has(s.pid));
     if (dead) throw new OperationalError(`worker ${dead.pid} exited at start: ${tail(dead.logFile, 3).split("\n").pop() ?? "see " + dead.logFile} (log: ${dead.logFile})`);
     if (ready.size === spawned.length) break;

@@ -3,7 +3,8 @@
  * complete, fail, register worker) so the dashboard reads what real workers write.
  */
 import type pg from "pg";
-import { enqueueJobs, type QueueContext } from "../../src/queue/jobs.js";
+import type { QueueContext } from "../../src/queue/context.js";
+import { enqueueJobs } from "../../src/queue/enqueue.js";
 
 import { failJob } from "../../src/queue/sql/outcomes.js";
 import { registerWorker } from "../../src/queue/sql/workers.js";

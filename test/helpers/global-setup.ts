@@ -20,7 +20,8 @@ export default async function setup(): Promise<() => Promise<void>> {
   chmodSync(home, 0o755);
   const previousHome = process.env.QUEUECTL_HOME;
   process.env.QUEUECTL_HOME = home;
-  const { ensureEmbeddedServer, stopEmbeddedServer } = await import("../../src/db/embedded.js");
+  const { ensureEmbeddedServer } = await import("../../src/db/embedded.js");
+  const { stopEmbeddedServer } = await import("../../src/db/embedded-stop.js");
   const url = new URL(await ensureEmbeddedServer());
   url.pathname = "/postgres";
   process.env.QUEUECTL_TEST_ADMIN_URL = url.toString();

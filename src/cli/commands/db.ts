@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { stopEmbeddedServer } from "../../db/embedded.js";
+import { stopEmbeddedServer } from "../../db/embedded-stop.js";
 import { applyMigrations, migrationStatus } from "../../db/migrate.js";
 import { checkSchema, type SchemaDrift } from "../../db/schema-check.js";
 import { SchemaMismatchError } from "../../errors.js";

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { InvalidInputError } from "../../errors.js";
 import { parseDeadJobEdit } from "../../queue/dead-job-edit.js";
-import { listDeadLetters, retryDead } from "../../queue/jobs.js";
+import { listDeadLetters, retryDead } from "../../queue/dlq.js";
 import { parseCount } from "../args.js";
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";

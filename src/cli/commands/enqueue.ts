@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { readEnqueueInput, type EnqueueFlags } from "../../queue/enqueue-input.js";
-import { enqueueJobsWithOutcome } from "../../queue/jobs.js";
+import { enqueueJobsWithOutcome } from "../../queue/enqueue.js";
 import { withContext } from "../context.js";
 import { printJson } from "../output.js";
 import { progressBar } from "../progress.js";

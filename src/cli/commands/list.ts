@@ -1,9 +1,10 @@
 import type { Command } from "commander";
-import { listJobs, parseJobState } from "../../queue/jobs.js";
+import { listJobs, parseJobState } from "../../queue/job-reads.js";
+import { jobToJson } from "../../queue/job-json.js";
 import { JOB_STATES } from "../../queue/job.js";
 import { parseCount } from "../args.js";
 import { withContext } from "../context.js";
-import { jobToJson, printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
+import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
 
 /** Most jobs one `list` prints. */
 export const MAX_LIST_LIMIT = 10_000;

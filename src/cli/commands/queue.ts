@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { InvalidInputError } from "../../errors.js";
-import { listQueues, MAX_CONCURRENCY_LIMIT, setQueueConcurrency, setQueuePaused } from "../../queue/queues.js";
+import { MAX_CONCURRENCY_LIMIT, setQueueConcurrency, setQueuePaused } from "../../queue/queues.js";
+import { listQueues } from "../../queue/sql/queues.js";
 import { parseCount } from "../args.js";
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable } from "../output.js";

@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import { maskEnv } from "../../queue/job-spec.js";
-import { getJob, type AttemptRow, type ChainLink, type JobDetail } from "../../queue/jobs.js";
+import { getJob, type AttemptRow, type JobDetail } from "../../queue/job-reads.js";
+import { jobToJson } from "../../queue/job-json.js";
+import type { ChainLink } from "../../queue/job.js";
 import { withContext } from "../context.js";
 import { printFields } from "../fields.js";
-import { formatDuration, jobToJson, printJobText, printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
+import { formatDuration, printJobText, printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 

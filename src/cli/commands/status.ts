@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { queueStatus } from "../../queue/jobs.js";
+import { queueStatus } from "../../queue/status.js";
 import { JOB_STATES } from "../../queue/job.js";
 import { withContext } from "../context.js";
 import { printFields } from "../fields.js";

@@ -1,27 +1,25 @@
 /**
- * The JSON API under /api/ that the pages poll. Shapes follow the CLI's JSON (SPEC §4): snake_case,
- * ISO 8601 times, jobs as `show --json` prints them. Every answer carries `now`, the database clock,
- * so pages show ages ("3s ago") by the clock that wrote the timestamps, not the browser's.
+ * The JSON API under /api/ that the pages poll. Shapes follow the CLI's JSON, documented in
+ * docs/cli-contract.md: snake_case, ISO 8601 times, jobs as `show --json` prints them (the same
+ * jobToJson). Every answer carries `now`, the database clock, so pages show ages ("3s ago") by the
+ * clock that wrote the timestamps, not the browser's.
  */
 import { Hono, type Context } from "hono";
-import { jobToJson } from "../../cli/output.js";
 import { InvalidInputError, NotFoundError } from "../../errors.js";
 import { CONFIG_KEY_NAMES, CONFIG_KEYS, isConfigKey, loadConfig, setConfigValue } from "../../queue/config.js";
-import { getJob, listDeadLetters, listJobs, queueStatus, retryDead, type QueueContext } from "../../queue/jobs.js";
+import type { QueueContext } from "../../queue/context.js";
+import { listDeadLetters, openDeadLetter, retryDead } from "../../queue/dlq.js";
+import { jobToJson } from "../../queue/job-json.js";
+import { getJob, listJobs, searchJobs } from "../../queue/job-reads.js";
 import { JOB_STATES, type JobState } from "../../queue/job.js";
 import { listSchedules, scheduleToJson } from "../../queue/schedules.js";
-import { listWorkers } from "../../queue/workers.js";
 import { cancel } from "../../queue/operator.js";
-import { listQueues, parseQueueName, setQueuePaused } from "../../queue/queues.js";
+import { parseQueueName, setQueuePaused } from "../../queue/queues.js";
+import { countJobsByQueueAndState, databaseNow, listQueueNames, throughputByMinute } from "../../queue/sql/dashboard-reads.js";
+import { listQueues } from "../../queue/sql/queues.js";
+import { listWorkers } from "../../queue/sql/workers.js";
+import { queueStatus } from "../../queue/status.js";
 import type { DashboardEnv } from "../auth.js";
-import {
-  countJobsByQueueAndState,
-  databaseNow,
-  listQueueNames,
-  openDeadLetter,
-  searchJobs,
-  throughputByMinute,
-} from "../queries.js";
 import { sharedRead } from "../shared-read.js";
 import { configBody, dlqQuery, jobIdSchema, jobsQuery, parseInput, retryAllBody, workersQuery } from "../validate.js";
 

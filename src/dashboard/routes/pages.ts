@@ -1,20 +1,13 @@
 /**
- * The HTML pages: each is the shared shell (views/layout.ts) naming its page; the page script fills it
- * from /api/ and keeps it fresh. Rendering the shell here gives each browser its CSRF token.
+ * The HTML pages (views/pages.ts lists them): each is the shared shell (views/layout.ts) naming its
+ * page; the page script fills it from /api/ and keeps it fresh. Rendering the shell here gives each
+ * browser its CSRF token.
  */
 import { Hono } from "hono";
 import { issueCsrfToken, type DashboardEnv, type DashboardSecurity } from "../auth.js";
 import { jobIdSchema } from "../validate.js";
-import { errorPage, layout, type PageName } from "../views/layout.js";
-
-const PAGES: ReadonlyArray<{ path: string; page: PageName; title: string }> = [
-  { path: "/", page: "overview", title: "Overview" },
-  { path: "/jobs", page: "jobs", title: "Jobs" },
-  { path: "/dlq", page: "dlq", title: "Dead letters" },
-  { path: "/schedules", page: "schedules", title: "Schedules" },
-  { path: "/workers", page: "workers", title: "Workers" },
-  { path: "/config", page: "config", title: "Config" },
-];
+import { errorPage, layout } from "../views/layout.js";
+import { PAGES } from "../views/pages.js";
 
 export function pageRoutes(sec: DashboardSecurity): Hono<DashboardEnv> {
   const pages = new Hono<DashboardEnv>();

@@ -1,21 +1,11 @@
 /**
  * The page shell every dashboard page shares: header, navigation, the live-update indicator, and an
- * empty <main> that the page script (assets/client.ts) fills from the JSON API. Server-side HTML is
- * written with hono/html, which escapes every interpolated value.
+ * empty <main> that the page script (assets/client/main.js) fills from the JSON API. Server-side HTML
+ * is written with hono/html, which escapes every interpolated value.
  */
 import { html } from "hono/html";
-
-/** The pages of the dashboard, as named in <main data-page> and the navigation. */
-export type PageName = "overview" | "jobs" | "job" | "dlq" | "schedules" | "workers" | "config";
-
-const NAV: ReadonlyArray<{ page: PageName; href: string; label: string }> = [
-  { page: "overview", href: "/", label: "Overview" },
-  { page: "jobs", href: "/jobs", label: "Jobs" },
-  { page: "dlq", href: "/dlq", label: "Dead letters" },
-  { page: "schedules", href: "/schedules", label: "Schedules" },
-  { page: "workers", href: "/workers", label: "Workers" },
-  { page: "config", href: "/config", label: "Config" },
-];
+import { JOB_STATES } from "../../queue/job.js";
+import { PAGES, type PageName } from "./pages.js";
 
 export interface LayoutParams {
   title: string;
@@ -38,19 +28,21 @@ export function head(title: string) {
 export function layout(p: LayoutParams) {
   const active = p.page === "job" ? "jobs" : p.page;
   const data = Object.entries(p.data ?? {}).map(([k, v]) => html` data-${k}="${v}"`);
+  // data-job-states hands the page script the job states (queue/job.ts), in their order, so that it
+  // keeps no list of its own. The script is an ES module (assets/client/), deferred by nature.
   return html`<!doctype html>
 <html lang="en">
 <head>
 ${head(p.title)}
 <meta name="csrf-token" content="${p.csrfToken}">
-<script src="/assets/client.js" defer></script>
+<script type="module" src="/assets/client/main.js"></script>
 </head>
 <body>
 <header class="topbar">
   <a class="brand" href="/"><span class="logo" aria-hidden="true"></span>queuectl</a>
   <nav>
-    ${NAV.map(
-      (n) => html`<a href="${n.href}" class="${n.page === active ? "active" : ""}"${n.page === active ? html` aria-current="page"` : ""}>${n.label}${n.page === "dlq" ? html`<span class="nav-badge" id="dlq-badge" hidden></span>` : ""}</a>`,
+    ${PAGES.map(
+      (n) => html`<a href="${n.path}" class="${n.page === active ? "active" : ""}"${n.page === active ? html` aria-current="page"` : ""}>${n.title}${n.page === "dlq" ? html`<span class="nav-badge" id="dlq-badge" hidden></span>` : ""}</a>`,
     )}
   </nav>
   <div class="topbar-right">
@@ -62,7 +54,7 @@ ${head(p.title)}
       : ""}
   </div>
 </header>
-<main id="app" data-page="${p.page}"${data}>
+<main id="app" data-page="${p.page}" data-job-states="${JOB_STATES.join(" ")}"${data}>
   <p class="muted loading">Loading…</p>
   <noscript><p class="error-box">This dashboard needs JavaScript to load its data (from /api/).</p></noscript>
 </main>

@@ -1,7 +1,38 @@
-/** The statement behind `queue pause / resume / set-concurrency`. */
+/** Statements for named queues: `queue list`, and `queue pause / resume / set-concurrency`. */
 import type { Queryable } from "../../db/queryable.js";
 import { JOBS_CHANNEL } from "./channels.js";
 import { notifyControl } from "./control-messages.js";
+
+export interface QueueInfo {
+  name: string;
+  /** Runnable now or later: pending, and failed jobs waiting for their retry. */
+  pending: number;
+  /** Processing now, on any worker. */
+  running: number;
+  /** null = no limit. */
+  concurrency_limit: number | null;
+  paused: boolean;
+}
+
+/**
+ * Every queue that has unfinished jobs or a setting (a limit, or paused), by name: job counts and
+ * settings joined in one statement, so they come from one snapshot.
+ */
+export async function listQueues(db: Queryable): Promise<QueueInfo[]> {
+  const res = await db.query<QueueInfo>(
+    `WITH counts AS (
+       SELECT queue AS name,
+              count(*) FILTER (WHERE state IN ('pending', 'failed'))::int AS pending,
+              count(*) FILTER (WHERE state = 'processing')::int AS running
+       FROM jobs WHERE state IN ('pending', 'failed', 'processing') GROUP BY queue
+     )
+     SELECT coalesce(c.name, q.name) AS name, coalesce(c.pending, 0) AS pending, coalesce(c.running, 0) AS running,
+            q.concurrency_limit, coalesce(q.paused, false) AS paused
+     FROM counts c FULL JOIN (SELECT * FROM queues WHERE paused OR concurrency_limit IS NOT NULL) q ON q.name = c.name
+     ORDER BY 1`,
+  );
+  return res.rows;
+}
 
 /**
  * Sets a queue's concurrency limit (null = none) and/or paused flag, creating its row. Wakes workers

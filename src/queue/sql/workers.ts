@@ -1,6 +1,28 @@
-/** Statements for the workers table: registration, state changes and `worker stop`. */
+/**
+ * Statements for the workers table: registration, state changes and `worker stop`, and the reads of
+ * `worker list`, `worker start` (waiting for spawned workers to register), `worker stop --wait`,
+ * `status`, the dashboard and its metrics.
+ *
+ * A worker counts as alive while its heartbeat is fresher than two leases (2 x lease_ms): the same
+ * rule in every read here and in `status` (sql/status.ts), so the numbers agree.
+ */
 import type { Queryable } from "../../db/queryable.js";
 import { notifyControl } from "./control-messages.js";
+
+export type WorkerState = "running" | "stopping" | "stopped" | "lost";
+
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  /** `lost`: the row says running but its heartbeat is older than two leases (killed, host gone). */
+  state: WorkerState;
+  concurrency: number;
+  queues: string[];
+  started_at: Date;
+  heartbeat_at: Date;
+  current_jobs: string[];
+}
 
 export interface WorkerRegistration {
   id: string;
@@ -51,4 +73,53 @@ export async function requestWorkerStop(
     [p.ids, p.timeoutMs, p.staleAfterMs],
   );
   return res.rows.map((r) => r.id);
+}
+
+/**
+ * Workers with the jobs they hold now. `all` includes stopped ones (otherwise only those that run, are
+ * stopping, or vanished recently — within a day — so a crash stays visible).
+ */
+export async function listWorkers(db: Queryable, p: { leaseMs: number; all?: boolean }): Promise<WorkerInfo[]> {
+  const res = await db.query<WorkerInfo>(
+    `SELECT w.id, w.host, w.pid,
+            CASE WHEN w.state IN ('running', 'stopping') AND w.heartbeat_at < now() - make_interval(secs => $1::float8 * 2 / 1000)
+                 THEN 'lost' ELSE w.state END AS state,
+            w.concurrency, coalesce(w.queues, '{}') AS queues, w.started_at, w.heartbeat_at,
+            ARRAY(SELECT j.id FROM jobs j WHERE j.worker_id = w.id AND j.state = 'processing' ORDER BY j.started_at) AS current_jobs
+     FROM workers w
+     WHERE $2::boolean OR w.state IN ('running', 'stopping') AND w.heartbeat_at > now() - interval '1 day'
+     ORDER BY w.started_at DESC, w.id`,
+    [p.leaseMs, p.all === true],
+  );
+  return res.rows;
+}
+
+/** Live workers: running or stopping with a fresh heartbeat. */
+export async function countLiveWorkers(db: Queryable, p: { leaseMs: number }): Promise<number> {
+  const res = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM workers
+     WHERE state IN ('running', 'stopping') AND heartbeat_at > now() - make_interval(secs => $1::float8 * 2 / 1000)`,
+    [p.leaseMs],
+  );
+  return res.rows[0]?.n ?? 0;
+}
+
+/** Of the given workers, those that have not stopped yet (nor vanished). */
+export async function workersStillRunning(db: Queryable, p: { ids: readonly string[]; leaseMs: number }): Promise<string[]> {
+  const res = await db.query<{ id: string }>(
+    `SELECT id FROM workers WHERE id = ANY($1::text[]) AND state <> 'stopped'
+       AND heartbeat_at > now() - make_interval(secs => $2::float8 * 2 / 1000)`,
+    [p.ids, p.leaseMs],
+  );
+  return res.rows.map((r) => r.id);
+}
+
+/**
+ * Of the processes `pids` on `host`, those whose worker has registered and is running: how
+ * `worker start` knows the workers it spawned came up. Only pids are known before registration (each
+ * worker picks its own id), and a pid is unique on its host while the process lives.
+ */
+export async function runningWorkerPids(db: Queryable, p: { host: string; pids: readonly number[] }): Promise<Set<number>> {
+  const res = await db.query<{ pid: number }>(`SELECT pid FROM workers WHERE host = $1 AND pid = ANY($2::int[]) AND state = 'running'`, [p.host, p.pids]);
+  return new Set(res.rows.map((r) => r.pid));
 }

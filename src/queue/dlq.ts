@@ -1,0 +1,104 @@
+/**
+ * The Dead Letter Queue as `dlq list`, `dlq retry` and the dashboard use it: listing the entries not
+ * retried, one job's open entry, and sending dead jobs back to pending (the statement is sql/dlq.ts
+ * retryDeadJobs).
+ */
+import { inTransaction } from "../db/transaction.js";
+import { InvalidStateError, NotFoundError } from "../errors.js";
+import type { QueueContext } from "./context.js";
+import { quoteJobId } from "./job-spec.js";
+import { refuseBlocked, uniqueKeyConflict } from "./operator.js";
+import { reopenDependencies } from "./sql/dependencies.js";
+import { retryDeadJobs, type DeadJobEdit } from "./sql/dlq.js";
+
+export interface DeadLetterRow {
+  job_id: string;
+  queue: string;
+  command: string;
+  attempts: number;
+  /** Why it died, e.g. "failed 4 attempts". */
+  reason: string;
+  last_error: string | null;
+  failed_at: Date;
+}
+
+export interface DeadLetterPage {
+  entries: DeadLetterRow[];
+  /** Entries waiting in the DLQ in all (the page may hold fewer). */
+  total: number;
+}
+
+/** DLQ entries not yet retried, newest first. */
+export async function listDeadLetters(ctx: Pick<QueueContext, "prisma">, p: { limit?: number; offset?: number } = {}): Promise<DeadLetterPage> {
+  const where = { retriedAt: null };
+  const [rows, total] = await Promise.all([
+    ctx.prisma.deadLetter.findMany({
+      where,
+      orderBy: [{ failedAt: "desc" }, { id: "desc" }],
+      skip: p.offset ?? 0,
+      take: p.limit,
+    }),
+    ctx.prisma.deadLetter.count({ where }),
+  ]);
+  return {
+    entries: rows.map((d) => ({
+      job_id: d.jobId,
+      queue: d.queue,
+      command: d.command,
+      attempts: d.attempts,
+      reason: d.reason,
+      last_error: d.lastError,
+      failed_at: d.failedAt,
+    })),
+    total,
+  };
+}
+
+/** `ids`: these dead jobs; `all`: every dead job. */
+export type RetryDeadParams = { ids: readonly string[]; edit?: DeadJobEdit } | { all: true };
+
+/**
+ * Sends dead jobs back to pending with attempts reset, closing their DLQ entries (sql/dlq.ts
+ * retryDeadJobs); in the same transaction each waits again for its dependencies that have not
+ * completed, and one whose dependency ended cancelled is refused (operator.ts refuseBlocked). Named
+ * ids are checked first: an unknown id is NotFoundError, a job that is not dead is InvalidStateError,
+ * and then nothing is retried. Returns the ids retried.
+ */
+export async function retryDead(ctx: QueueContext, p: RetryDeadParams): Promise<string[]> {
+  const ids = "all" in p ? null : [...new Set(p.ids)];
+  if (ids) {
+    const found = await ctx.prisma.job.findMany({ where: { id: { in: ids } }, select: { id: true, state: true } });
+    const stateOf = new Map(found.map((j) => [j.id, j.state]));
+    for (const id of ids) {
+      const state = stateOf.get(id);
+      if (state === undefined) throw new NotFoundError(`no job ${quoteJobId(id)}`);
+      if (state !== "dead") throw new InvalidStateError(`job '${id}' is not in the DLQ (it is ${state})`);
+    }
+  }
+  try {
+    return await inTransaction(ctx.pool, async (client) => {
+      const retried = await retryDeadJobs(client, ids, "all" in p ? {} : p.edit);
+      const missed = (ids ?? []).filter((id) => !retried.includes(id));
+      if (missed.length > 0) {
+        // Someone else retried (or changed) it between the check and the statement.
+        throw new InvalidStateError(`job '${missed[0]}' left the DLQ while retrying it; nothing was changed`);
+      }
+      refuseBlocked(await reopenDependencies(client, retried), "dlq retry");
+      return retried;
+    });
+  } catch (err) {
+    throw uniqueKeyConflict(err) ?? err;
+  }
+}
+
+/** The dead-letter entry of a job that is in the DLQ now (not retried), for the job page. */
+export async function openDeadLetter(
+  ctx: Pick<QueueContext, "prisma">,
+  p: { jobId: string },
+): Promise<{ reason: string; last_error: string | null; failed_at: Date } | null> {
+  const d = await ctx.prisma.deadLetter.findFirst({
+    where: { jobId: p.jobId, retriedAt: null },
+    orderBy: { failedAt: "desc" },
+  });
+  return d ? { reason: d.reason, last_error: d.lastError, failed_at: d.failedAt } : null;
+}

@@ -1,0 +1,37 @@
+/**
+ * A job's JSON form, the one contract `list --json`, `show --json` and the dashboard's API share
+ * (documented in docs/cli-contract.md): snake_case names as in the table, ISO 8601 times, secret
+ * env values masked.
+ */
+import { maskEnv } from "./job-spec.js";
+import type { JobRow } from "./job.js";
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+/** The job JSON of a row: every field of JobRow but cancel_requested_at, in this order. */
+export function jobToJson(j: JobRow): Record<string, unknown> {
+  return {
+    id: j.id,
+    queue: j.queue,
+    command: j.command,
+    state: j.state,
+    priority: j.priority,
+    attempts: j.attempts,
+    last_attempt: j.last_attempt,
+    max_retries: j.max_retries,
+    timeout_ms: j.timeout_ms,
+    run_at: iso(j.run_at),
+    created_at: iso(j.created_at),
+    updated_at: iso(j.updated_at),
+    started_at: iso(j.started_at),
+    finished_at: iso(j.finished_at),
+    worker_id: j.worker_id,
+    exit_code: j.exit_code,
+    last_error: j.last_error,
+    duration_ms: j.duration_ms,
+    deps_pending: j.deps_pending,
+    cwd: j.cwd,
+    // Secret-looking values (API_TOKEN, DB_PASSWORD, ...) are never printed.
+    env: maskEnv(j.env),
+  };
+}

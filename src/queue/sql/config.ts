@@ -1,0 +1,20 @@
+/** Statements for the `config` table: the settings every worker and CLI reads (queue/config.ts). */
+import type { Queryable } from "../../db/queryable.js";
+
+/** Every stored setting, raw: config.ts validates each value and falls back to the key's default. */
+export async function readConfigRows(db: Queryable): Promise<Array<{ key: string; value: string }>> {
+  const res = await db.query<{ key: string; value: string }>("SELECT key, value FROM config");
+  return res.rows;
+}
+
+/**
+ * Stores one setting, replacing its value. One upsert, so two `config set` of the same key at once
+ * both succeed and the later commit wins (no read-then-write race on a missing row).
+ */
+export async function upsertConfigValue(db: Queryable, key: string, value: string): Promise<void> {
+  await db.query(
+    `INSERT INTO config (key, value, updated_at) VALUES ($1, $2, now())
+     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()`,
+    [key, value],
+  );
+}

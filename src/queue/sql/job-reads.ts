@@ -1,0 +1,71 @@
+/**
+ * Plain reads of single jobs by id: their state, their dependency chain, their latest attempt. None
+ * takes a lock: what they return may change right after, so callers use them to report, to word an
+ * error after a fenced statement refused, or to poll, never to decide a change on their own.
+ */
+import type { Queryable } from "../../db/queryable.js";
+import type { ChainLink, JobRow, JobState } from "../job.js";
+
+/** A job's state, or undefined when no job has the id. */
+export async function readJobState(db: Queryable, id: string): Promise<JobState | undefined> {
+  const res = await db.query<{ state: JobState }>("SELECT state FROM jobs WHERE id = $1", [id]);
+  return res.rows[0]?.state;
+}
+
+/** State and exit code of the jobs found among `ids` (in no particular order; unknown ids are absent). */
+export async function readJobStates(db: Queryable, ids: readonly string[]): Promise<Array<Pick<JobRow, "id" | "state" | "exit_code">>> {
+  const res = await db.query<Pick<JobRow, "id" | "state" | "exit_code">>("SELECT id, state, exit_code FROM jobs WHERE id = ANY($1::text[])", [ids]);
+  return res.rows;
+}
+
+/**
+ * The dependency chain around a job, both ways and up to `maxDepth` edges away, in one recursive
+ * query: `up` links are jobs it waits for, `down` links jobs that wait for it; each job once per
+ * direction at its nearest depth, nearest first (then enqueue order). One statement, so both
+ * directions come from the same snapshot.
+ */
+export async function readDependencyChain(db: Queryable, p: { id: string; maxDepth: number }): Promise<Array<ChainLink & { dir: "up" | "down" }>> {
+  const res = await db.query<ChainLink & { dir: "up" | "down" }>(
+    `WITH RECURSIVE up(id, depth) AS (
+       SELECT depends_on, 1 FROM job_dependencies WHERE job_id = $1
+       UNION SELECT d.depends_on, up.depth + 1 FROM job_dependencies d JOIN up ON d.job_id = up.id WHERE up.depth < $2
+     ), down(id, depth) AS (
+       SELECT job_id, 1 FROM job_dependencies WHERE depends_on = $1
+       UNION SELECT d.job_id, down.depth + 1 FROM job_dependencies d JOIN down ON d.depends_on = down.id WHERE down.depth < $2
+     ), links AS (
+       SELECT 'up' AS dir, id, min(depth) AS depth FROM up GROUP BY id
+       UNION ALL SELECT 'down', id, min(depth) FROM down GROUP BY id
+     )
+     SELECT l.dir, l.id, l.depth, j.state::text AS state, j.command
+     FROM links l JOIN jobs j ON j.id = l.id
+     ORDER BY l.depth, j.seq`,
+    [p.id, p.maxDepth],
+  );
+  return res.rows;
+}
+
+/** A job's state with one of its attempts (null fields: no such attempt yet). */
+export interface JobAttemptRow {
+  state: JobState;
+  attempt: number | null;
+  finished: boolean | null;
+  /** The recorded output; null while the attempt runs. */
+  output: string | null;
+}
+
+/**
+ * A job's state and its latest attempt (or attempt `attempt`), or undefined when no job has the id.
+ * One statement, so the state and the attempt come from the same snapshot.
+ */
+export async function readJobAttempt(db: Queryable, p: { jobId: string; attempt?: number }): Promise<JobAttemptRow | undefined> {
+  const res = await db.query<JobAttemptRow>(
+    `SELECT j.state, a.attempt, a.finished_at IS NOT NULL AS finished, a.output
+     FROM jobs j LEFT JOIN LATERAL (
+       SELECT attempt, finished_at, output FROM job_attempts
+       WHERE job_id = j.id AND ($2::int IS NULL OR attempt = $2) ORDER BY id DESC LIMIT 1
+     ) a ON true
+     WHERE j.id = $1`,
+    [p.jobId, p.attempt ?? null],
+  );
+  return res.rows[0];
+}
