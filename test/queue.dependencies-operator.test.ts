@@ -33,15 +33,29 @@ async function runOne(queue: string, exitCode = 0) {
 }
 
 describe("purge and completion", () => {
-  it("purge skips a completed job whose dependents are not settled yet, and deletes it once they are", async () => {
+  it("purge keeps a completed job until the jobs after it have completed, settling them first", async () => {
     await enqueueJobs(db, { specs: [{ id: "p", command: "true", queue: "pq" }, { id: "k", command: "true", queue: "pq", depends_on: ["p"] }] });
     await runOne("pq");
-    // Completed, its dependent not settled yet: the moment the race used to strike.
-    expect(await purge(db.pool, { state: "completed", olderThanS: 0, dryRun: true })).toBe(1);
+    // Completed, its dependent not settled yet: the moment the race used to strike. Purge settles it
+    // (k is runnable now) and keeps p while k has not run.
+    expect(await purge(db.pool, { state: "completed", olderThanS: 0 })).toBe(0);
     expect(await row("k")).toMatchObject({ state: "pending", deps_pending: 0 });
-    expect(await purge(db.pool, { state: "completed", olderThanS: 0 })).toBe(1);
+    expect(await row("p")).toMatchObject({ state: "completed" });
+    await runOne("pq");
+    expect(await purge(db.pool, { state: "completed", olderThanS: 0 })).toBe(2);
     expect(await row("p")).toBeUndefined();
-    expect(await row("k")).toMatchObject({ state: "pending", deps_pending: 0 });
+  });
+
+  it("purge keeps a dead or cancelled job while a job after it has not completed, so a requeue still knows what it waits for", async () => {
+    await enqueueJobs(db, { specs: [{ id: "pa", command: "true", queue: "pc", max_retries: 0 }, { id: "pb", command: "true", queue: "pc", depends_on: ["pa"] }] });
+    await runOne("pc", 1);
+    await settleFinishedJobs(db.pool, ["pa"]);
+    expect(await row("pb")).toMatchObject({ state: "cancelled" });
+    expect(await purge(db.pool, { state: "dead", olderThanS: 0 })).toBe(0);
+    await expect(requeue(db.pool, { ids: ["pb"] })).rejects.toThrow(/runs after 'pa', which is dead/);
+    // Once the job after it is gone, it goes too.
+    expect(await purge(db.pool, { state: "cancelled", olderThanS: 0 })).toBe(1);
+    expect(await purge(db.pool, { state: "dead", olderThanS: 0 })).toBe(1);
   });
 
   it("two workers and a purge loop: every dependent runs, none is left waiting on nothing (300 pairs)", async () => {

@@ -243,13 +243,17 @@ export class ChaosDriver {
   private async changeQueue(): Promise<void> {
     const queue = this.pick(QUEUES);
     const what = this.pick(["pause", "resume", "resume", "limit", "unlimit"]);
+    // A pause or a limit holds from its commit (noted after it); a resume or a lifted limit may be
+    // used by a claim from its commit on (noted before it), so neither is charged to the wrong side.
     if (what === "pause" || what === "resume") {
+      const before = Date.now();
       await setQueuePaused(this.p.pool, { name: queue, paused: what === "pause" });
-      this.queueEvents.push({ queue, at: Date.now(), paused: what === "pause" });
+      this.queueEvents.push({ queue, at: what === "pause" ? Date.now() : before, paused: what === "pause" });
     } else {
       const limit = what === "limit" ? this.pick([1, 2]) : null;
+      const before = Date.now();
       await setQueueConcurrency(this.p.pool, { name: queue, limit });
-      this.queueEvents.push({ queue, at: Date.now(), limit });
+      this.queueEvents.push({ queue, at: limit === null ? before : Date.now(), limit });
     }
     this.count(`queue ${what}`);
   }
@@ -315,9 +319,9 @@ export class ChaosDriver {
       w.frozenUntil = undefined;
     }
     for (const queue of QUEUES) {
+      this.queueEvents.push({ queue, at: Date.now(), paused: false, limit: null });
       await setQueuePaused(this.p.pool, { name: queue, paused: false });
       await setQueueConcurrency(this.p.pool, { name: queue, limit: null });
-      this.queueEvents.push({ queue, at: Date.now(), paused: false, limit: null });
     }
     for (const name of this.schedules) await removeSchedule({ prisma: this.prisma }, { name }).catch(() => {});
     this.schedules.clear();
