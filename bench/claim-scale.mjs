@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Claim time with 1 000 000 finished jobs in the table vs an empty one (issue 5, item 3), through the
+ * Claim time with 1 000 000 finished jobs in the table vs an empty one, through the
  * built statements (dist/queue/sql/claim.js): the same 2000 claim+complete cycles (one job each, the
  * worker's hot path) on a table holding only the 2000 pending jobs, then again after 1 000 000
  * completed jobs were added (and ANALYZEd, as autovacuum would). Prints the claim's plan (it must

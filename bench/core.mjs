@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The core benchmark (issue 2, item 7): throughput, pickup latency and bulk enqueue, measured in one
+ * The core benchmark: throughput, pickup latency and bulk enqueue, measured in one
  * run against one scratch database, through the BUILT code (dist/) and the real CLI.
  *
  *   npm run build && npm run bench

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * queuectl against its peers in one run (issue 5, item 4): graphile-worker 0.18 and pg-boss 12.38,
+ * queuectl against its peers in one run: graphile-worker 0.18 and pg-boss 12.38,
  * each with its fastest documented settings and the same handler (run `sh -c true` and wait), on one
  * scratch database, plus the spawn ceiling. Three measurements, as in bench/core.mjs:
  *

@@ -4,12 +4,12 @@
  * env values masked.
  */
 import { maskEnv } from "./job-spec.js";
-import type { JobRow } from "./job.js";
+import type { JobJson, JobRow } from "./job.js";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
 /** The job JSON of a row: every field of JobRow but cancel_requested_at, in this order. */
-export function jobToJson(j: JobRow): Record<string, unknown> {
+export function jobToJson(j: JobRow): JobJson {
   return {
     id: j.id,
     queue: j.queue,
@@ -20,9 +20,9 @@ export function jobToJson(j: JobRow): Record<string, unknown> {
     last_attempt: j.last_attempt,
     max_retries: j.max_retries,
     timeout_ms: j.timeout_ms,
-    run_at: iso(j.run_at),
-    created_at: iso(j.created_at),
-    updated_at: iso(j.updated_at),
+    run_at: j.run_at.toISOString(),
+    created_at: j.created_at.toISOString(),
+    updated_at: j.updated_at.toISOString(),
     started_at: iso(j.started_at),
     finished_at: iso(j.finished_at),
     worker_id: j.worker_id,

@@ -43,3 +43,10 @@ export interface ChainLink {
   depth: number;
   command: string;
 }
+
+/**
+ * A job in its JSON form (job-json.ts jobToJson): what `list --json`, `show --json` and the
+ * dashboard's API print, and what the dashboard's page script reads. Every field of JobRow but
+ * cancel_requested_at, times as ISO 8601 strings, secret-looking env values masked.
+ */
+export type JobJson = { [K in Exclude<keyof JobRow, "cancel_requested_at">]: JobRow[K] extends Date ? string : JobRow[K] extends Date | null ? string | null : JobRow[K] };

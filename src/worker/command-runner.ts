@@ -2,7 +2,7 @@
  * Where a worker's commands are started: in a few command-host processes (command-host.pl), not on the
  * worker's own thread. Node's spawn forks the whole Node process and blocks its thread until the child
  * has exec'd: with 4 slots of short commands that was more CPU per job than the queue's statements, and
- * the database round trips queued up behind it (bench/core.mjs (a), README "Benchmarks"). A host is a
+ * the database round trips queued up behind it (docs/benchmarks.md). A host is a
  * small Perl process that forks cheaply and never waits on a child. Node command hosts and worker
  * threads were both built and measured first; each cost more than the fork it moved.
  *

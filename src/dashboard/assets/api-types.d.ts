@@ -4,7 +4,7 @@
  * reaches the browser. The job states come from their one home, queue/job.ts (import-free, so the
  * browser project can read it).
  */
-import type { JobState } from "../../queue/job.js";
+import type { JobJson, JobState } from "../../queue/job.js";
 
 export type { JobState };
 
@@ -42,31 +42,8 @@ export interface ThroughputMinute {
   failed: number;
 }
 
-/** A job as `show --json` prints it (src/queue/job-json.ts jobToJson). */
-export interface Job {
-  id: string;
-  queue: string;
-  command: string;
-  state: JobState;
-  priority: number;
-  attempts: number;
-  last_attempt: number;
-  max_retries: number;
-  timeout_ms: number | null;
-  run_at: string;
-  created_at: string;
-  updated_at: string;
-  started_at: string | null;
-  finished_at: string | null;
-  worker_id: string | null;
-  exit_code: number | null;
-  last_error: string | null;
-  duration_ms: number | null;
-  deps_pending: number;
-  cwd: string | null;
-  /** Secret-looking values are masked by the server. */
-  env: Record<string, string> | null;
-}
+/** A job as `show --json` prints it: its one declaration is queue/job.ts (import-free, like JobState). */
+export type Job = JobJson;
 
 /** GET /api/jobs */
 export interface JobsAnswer extends Timed {

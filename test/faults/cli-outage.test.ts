@@ -5,7 +5,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { queuectl } from "./helpers/cli.js";
+import { queuectl } from "../helpers/cli.js";
 
 let server: Server;
 const sockets = new Set<Socket>();

@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { setConfigValue } from "../src/queue/config.js";
-import { queuectl } from "./helpers/cli.js";
-import { useTestDatabase } from "./helpers/db.js";
-import { alive, countByState, enqueue, jobState, startWorkerProcess, waitFor } from "./helpers/workers.js";
+import { setConfigValue } from "../../src/queue/config.js";
+import { queuectl } from "../helpers/cli.js";
+import { useTestDatabase } from "../helpers/db.js";
+import { alive, countByState, enqueue, jobState, startWorkerProcess, waitFor } from "../helpers/workers.js";
 
 const db = useTestDatabase();
 const dir = mkdtempSync(join(tmpdir(), "queuectl-faults-"));
