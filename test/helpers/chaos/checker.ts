@@ -65,14 +65,18 @@ export function checkDependencies(h: History, d: ChaosDriver): Violation[] {
   return out;
 }
 
-/** No job's first run started before the run_at it was enqueued with (10 ms for the clocks' grain). */
+/**
+ * No job's first run started before the run_at it was enqueued with (10 ms for the clocks' grain),
+ * unless a requeue or dlq retry had sent it back to pending, to run now, before that run.
+ */
 export function checkRunAt(h: History, d: ChaosDriver): Violation[] {
   const out: Violation[] = [];
   const first = new Map<string, Run>();
   for (const r of h.runs) if (!first.has(r.job) || r.start < first.get(r.job)!.start) first.set(r.job, r);
   for (const [job, r] of first) {
-    const runAt = d.jobs.get(job)?.runAt;
-    if (runAt !== undefined && r.start < runAt - 10) out.push({ rule: "never before its run_at", job, detail: `started at ${r.start}, run_at ${runAt}` });
+    const info = d.jobs.get(job);
+    if (info?.runAt === undefined || (info.requeuedAt !== undefined && info.requeuedAt <= r.start)) continue;
+    if (r.start < info.runAt - 10) out.push({ rule: "never before its run_at", job, detail: `started at ${r.start}, run_at ${info.runAt}` });
   }
   return out;
 }

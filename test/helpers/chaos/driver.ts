@@ -37,6 +37,11 @@ export interface JobInfo {
   dependsOn: string[];
   /** The run_at it was enqueued with (ms), if in the future. */
   runAt?: number;
+  /**
+   * When it was first sent back to pending by requeue or dlq retry (noted before the call): both set
+   * run_at to now, so the run_at it was enqueued with no longer holds from then on.
+   */
+  requeuedAt?: number;
 }
 
 /** A change to a queue's pause or limit, with when it was made (ms). */
@@ -139,6 +144,14 @@ export class ChaosDriver {
     this.jobs.set(spec.id!, { queue: spec.queue ?? "default", dependsOn: spec.depends_on ?? [], runAt: spec.run_at ? Date.parse(spec.run_at) : undefined });
   }
 
+  private noteRequeue(ids: readonly string[]): void {
+    const now = Date.now();
+    for (const id of ids) {
+      const info = this.jobs.get(id);
+      if (info && info.requeuedAt === undefined) info.requeuedAt = now;
+    }
+  }
+
   /** Ids of jobs in these states (from the table), at most `limit`, in a random order. */
   private async jobsIn(states: readonly string[], limit = 20): Promise<string[]> {
     const res = await this.p.pool.query<{ id: string }>("SELECT id FROM jobs WHERE state::text = ANY($1) ORDER BY random() LIMIT $2", [states, limit]);
@@ -204,12 +217,14 @@ export class ChaosDriver {
   private async requeueSome(): Promise<void> {
     const ids = await this.jobsIn(["completed", "cancelled"], this.pick([1, 1, 2, 3]));
     if (ids.length === 0) return;
+    this.noteRequeue(ids);
     await requeue(this.p.pool, { ids });
     this.count("requeue");
   }
 
   private async retrySomeDead(): Promise<void> {
     if (this.chance(0.1)) {
+      this.noteRequeue(await this.jobsIn(["dead"], 100_000));
       await retryDead({ pool: this.p.pool, prisma: this.prisma }, { all: true });
       this.count("dlq retry --all");
       return;
@@ -217,6 +232,7 @@ export class ChaosDriver {
     const ids = await this.jobsIn(["dead"], 1);
     if (ids.length === 0) return;
     const edit = this.chance(0.4) ? { command: `perl ${RECORDER} plain ${this.pick([0, 100, 500])} 0`, maxRetries: this.pick([0, 2]) } : undefined;
+    this.noteRequeue(ids);
     await retryDead({ pool: this.p.pool, prisma: this.prisma }, { ids, edit });
     this.count(edit ? "dlq retry --edit" : "dlq retry");
   }
