@@ -12,31 +12,28 @@
  * Database: a scratch database `queuectl_scale_<rand>` on DATABASE_URL's server (default
  * postgresql://postgres@127.0.0.1:5432/postgres), dropped at the end.
  */
-import { randomBytes } from "node:crypto";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { applyMigrations } from "../dist/db/migrate.js";
 import { completeAndClaimJobs } from "../dist/queue/sql/claim.js";
+import { connectAdmin, createDatabase, databaseUrl, DEFAULT_SERVER_URL, dropDatabase, scratchDbName } from "./lib/scratch-db.mjs";
+import { pctl } from "./lib/stats.mjs";
 
 const { values } = parseArgs({ options: { rows: { type: "string", default: "1000000" }, cycles: { type: "string", default: "2000" } } });
 const ROWS = Number(values.rows);
 const CYCLES = Number(values.cycles);
-const adminUrl = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
-const name = `queuectl_scale_${randomBytes(4).toString("hex")}`;
+const adminUrl = process.env.DATABASE_URL ?? DEFAULT_SERVER_URL;
+const name = scratchDbName("queuectl_scale_");
 
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${name}`);
-const u = new URL(adminUrl);
-u.pathname = `/${name}`;
-const pool = new pg.Pool({ connectionString: u.toString(), max: 2 });
+const admin = await connectAdmin(adminUrl);
+await createDatabase(admin, name);
+const pool = new pg.Pool({ connectionString: databaseUrl(adminUrl, name), max: 2 });
 pool.on("error", () => {});
 
 function stats(ms) {
   const s = [...ms].sort((a, b) => a - b);
-  const q = (p) => s[Math.min(s.length - 1, Math.floor(p * s.length))];
-  return { median: q(0.5), p95: q(0.95), mean: s.reduce((a, b) => a + b, 0) / s.length };
+  return { median: pctl(s, 0.5), p95: pctl(s, 0.95), mean: s.reduce((a, b) => a + b, 0) / s.length };
 }
 
 async function addPending(tag) {
@@ -109,6 +106,6 @@ try {
   }
 } finally {
   await pool.end();
-  await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  await dropDatabase(admin, name);
   await admin.end();
 }

@@ -53,13 +53,19 @@
  * recorded per phase: other people's tests on the same box skew the numbers; re-run when quiet.
  * Results are printed as a table and appended to bench/results/core-<YYYY-MM-DD>.json.
  */
-import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, hostname, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { BackendCpu, postmasterPidOf } from "./lib/backend-cpu.mjs";
+import { cpuDelta, cpuSample, ProcessTreeCpu } from "./lib/proc-cpu.mjs";
+import { run } from "./lib/run.mjs";
+import { connectAdmin, createDatabase, databaseUrl, dropDatabase, redact, scratchDbName, serverUrlFromEnv, xactCommits } from "./lib/scratch-db.mjs";
+import { round, stats } from "./lib/stats.mjs";
+import { nowMs, sleep, wallMs } from "./lib/time.mjs";
+import { countLogLevels, startIdleWorker } from "./lib/worker-process.mjs";
+import { printCoreReport } from "./lib/core-report.mjs";
 import { measureSpawnCeiling } from "./spawn-ceiling.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -100,185 +106,21 @@ const sql = await import(join(DIST, "queue", "sql", "enqueue.js"));
 const { applyMigrations } = await import(join(DIST, "db", "migrate.js"));
 const { toNewJob } = await import(join(DIST, "queue", "job-spec.js"));
 const { createPool } = await import(join(DIST, "db", "pool.js"));
-// Not on main yet in every checkout; (c) in-process is skipped without them.
+// (c) in-process needs them; a build without them (an older one given with --dist) skips it.
 const jobsLib = await import(join(DIST, "queue", "enqueue.js")).catch(() => null);
 const inputLib = await import(join(DIST, "queue", "enqueue-input.js")).catch(() => null);
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers
-// ---------------------------------------------------------------------------------------------
-
-const nowMs = () => performance.now();
-/** Wall clock with sub-millisecond resolution (performance.timeOrigin + monotonic offset). */
-const wallMs = () => performance.timeOrigin + performance.now();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const round = (x, d = 1) => (x === null || x === undefined || Number.isNaN(x) ? null : Math.round(x * 10 ** d) / 10 ** d);
-
-function percentile(sorted, p) {
-  if (sorted.length === 0) return NaN;
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[idx];
-}
-
-function stats(values) {
-  const s = [...values].sort((x, y) => x - y);
-  return {
-    n: s.length,
-    min: round(s[0], 2),
-    p50: round(percentile(s, 50), 2),
-    p95: round(percentile(s, 95), 2),
-    p99: round(percentile(s, 99), 2),
-    max: round(s[s.length - 1], 2),
-    mean: round(s.reduce((a, b) => a + b, 0) / s.length, 2),
-  };
-}
-
-/** Clock ticks of the whole machine, and CPU time of this process and its reaped children. */
-const CLK_TCK = 100;
-function cpuSample() {
-  const line = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  const idle = line[3] + (line[4] ?? 0);
-  const total = line.slice(0, 8).reduce((a, b) => a + b, 0);
-  const self = readFileSync("/proc/self/stat", "utf8");
-  const f = self.slice(self.lastIndexOf(")") + 2).split(" ").map(Number);
-  // fields after "(comm) ": state=0, ... utime=11, stime=12, cutime=13, cstime=14
-  return {
-    busyTicks: total - idle,
-    totalTicks: total,
-    selfMs: ((f[11] + f[12]) * 1000) / CLK_TCK,
-    childrenMs: ((f[13] + f[14]) * 1000) / CLK_TCK,
-    load1: loadavg()[0],
-  };
-}
-
-/**
- * Machine load during a phase: the share of all CPUs busy, and how much of it was not this process
- * or its children (other people's tests, postgres serving them, ... and postgres serving us).
- */
-function cpuDelta(a, b, wallSpanMs) {
-  const busyMs = ((b.busyTicks - a.busyTicks) * 1000) / CLK_TCK;
-  const ours = b.selfMs - a.selfMs + (b.childrenMs - a.childrenMs);
-  const capacityMs = wallSpanMs * cpus().length;
-  return {
-    machine_busy_pct: round((100 * busyMs) / capacityMs, 0),
-    ours_cpu_ms: round(ours, 0),
-    others_incl_postgres_pct: round((100 * Math.max(0, busyMs - ours)) / capacityMs, 0),
-    children_cpu_ms: round(b.childrenMs - a.childrenMs, 0),
-    self_cpu_ms: round(b.selfMs - a.selfMs, 0),
-    load1: round(b.load1, 2),
-  };
-}
-
-/** utime+stime and cutime+cstime (ms) of a process from /proc, or null when it is gone. */
-function procCpu(pid) {
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-    return { start: f[19], user: (Number(f[11]) * 1000) / CLK_TCK, sys: (Number(f[12]) * 1000) / CLK_TCK, self: ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK, children: ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK, ppid: Number(f[1]) };
-  } catch {
-    return null;
-  }
-}
-
-/**
- * CPU of the PostgreSQL backends serving the scratch database (other people's sessions on the same
- * server are not counted), when the server runs on this host and /proc shows it. Backends are found by
- * their process title ("postgres: ... <db> ..."); a sampler records each one's latest CPU time, since a
- * backend's counters vanish when it exits. Server-wide work our writes cause later (WAL writer,
- * checkpointer, autovacuum) is not in it.
- */
-let postmasterPid = null;
-class BackendCpu {
-  constructor() {
-    this.ours = new Map(); // pid -> { start, first, last }
-    this.others = new Map(); // pid -> start time (a pid can be reused by a new process)
-  }
-  sample() {
-    if (!postmasterPid) return;
-    for (const d of readdirSync("/proc")) {
-      if (!/^\d+$/.test(d)) continue;
-      const c = procCpu(d);
-      if (!c) continue;
-      if (this.others.get(d) === c.start) continue;
-      const known = this.ours.get(d);
-      if (known && known.start === c.start) {
-        known.last = c.self;
-        continue;
-      }
-      if (c.ppid !== postmasterPid) {
-        this.others.set(d, c.start);
-        continue;
-      }
-      let title = "";
-      try {
-        title = readFileSync(`/proc/${d}/cmdline`, "utf8");
-      } catch {}
-      if (!title.includes(` ${dbName} `)) {
-        this.others.set(d, c.start);
-        continue;
-      }
-      // A reused pid: keep what the old backend used under a new key.
-      if (known) this.ours.set(`${d}@${known.start}`, known);
-      this.ours.set(d, { start: c.start, first: this.started ? 0 : c.self, last: c.self });
-    }
-  }
-  start() {
-    this.started = false;
-    this.sample();
-    this.started = true;
-  }
-  /** CPU ms since start(), or null when not measurable. */
-  totalMs() {
-    if (!postmasterPid) return null;
-    let t = 0;
-    for (const v of this.ours.values()) t += v.last - v.first;
-    return t;
-  }
-}
-
-/** Transactions committed in the scratch database so far (round trips of autocommit statements). */
-async function xactCommits() {
-  await admin.query("SELECT pg_stat_clear_snapshot()");
-  const { rows } = await admin.query("SELECT xact_commit FROM pg_stat_database WHERE datname = $1", [dbName]);
-  return Number(rows[0]?.xact_commit ?? NaN);
-}
-
-/** Spawns a process and resolves with its exit, wall time and captured output. */
-function run(cmd, argv, { env, stdoutFile, onSpawn } = {}) {
-  return new Promise((resolve, reject) => {
-    const t0 = nowMs();
-    const out = stdoutFile ? openSync(stdoutFile, "w") : "pipe";
-    const child = spawn(cmd, argv, { env, stdio: ["ignore", out, "pipe"] });
-    onSpawn?.(child);
-    const chunks = [];
-    const errChunks = [];
-    child.stdout?.on("data", (c) => chunks.push(c));
-    child.stderr.on("data", (c) => errChunks.push(c));
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      if (stdoutFile) closeSync(out);
-      resolve({ code, signal, ms: nowMs() - t0, stdout: Buffer.concat(chunks).toString(), stderr: Buffer.concat(errChunks).toString() });
-    });
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Scratch database
 // ---------------------------------------------------------------------------------------------
 
-const serverUrl = process.env.DATABASE_URL?.trim() || "postgresql://postgres@127.0.0.1:5432/postgres";
-const dbName = `queuectl_bench_${randomBytes(4).toString("hex")}`;
-const benchUrl = (() => {
-  const u = new URL(serverUrl);
-  u.pathname = `/${dbName}`;
-  return u.toString();
-})();
-const redact = (url) => url.replace(/\/\/([^:@/]+):[^@/]*@/, "//$1:***@");
+const serverUrl = serverUrlFromEnv();
+const dbName = scratchDbName("queuectl_bench_");
+const benchUrl = databaseUrl(serverUrl, dbName);
 
-const admin = new pg.Client({ connectionString: serverUrl, application_name: "queuectl-bench-admin" });
-await admin.connect();
+const admin = await connectAdmin(serverUrl, { application_name: "queuectl-bench-admin" });
 const serverVersion = (await admin.query("SHOW server_version")).rows[0].server_version;
-await admin.query(`CREATE DATABASE ${dbName}`);
+await createDatabase(admin, dbName);
 // --db-set key=value: a setting for every session on the scratch database (what-if experiments,
 // e.g. synchronous_commit=off to see how much of a job's time is WAL flushes). Recorded in results.
 const dbSet = argValue("--db-set");
@@ -287,12 +129,7 @@ if (dbSet) {
   if (!/^[a-z_.]+$/.test(key ?? "") || value === undefined) throw new Error("--db-set wants key=value");
   await admin.query(`ALTER DATABASE ${dbName} SET ${key} = ${pg.escapeLiteral ? pg.escapeLiteral(value) : `'${value.replace(/'/g, "''")}'`}`);
 }
-{
-  const backend = (await admin.query("SELECT pg_backend_pid() AS pid")).rows[0].pid;
-  const host = new URL(serverUrl).hostname;
-  // Only when the server is on this host (a backend pid on another host could name any local process).
-  if (["127.0.0.1", "localhost", "::1", "[::1]", ""].includes(host)) postmasterPid = procCpu(backend)?.ppid ?? null;
-}
+const postmasterPid = await postmasterPidOf(admin, serverUrl);
 
 const tmp = mkdtempSync(join(tmpdir(), "queuectl-bench-"));
 const childEnv = {
@@ -311,7 +148,7 @@ async function cleanup() {
     } catch {}
   }
   await pool?.end().catch(() => {});
-  if (!keepDb) await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch((e) => console.error(`bench: could not drop ${dbName}: ${e.message}`));
+  if (!keepDb) await dropDatabase(admin, dbName).catch((e) => console.error(`bench: could not drop ${dbName}: ${e.message}`));
   else console.error(`bench: kept database ${redact(benchUrl)}`);
   await admin.end().catch(() => {});
   rmSync(tmp, { recursive: true, force: true });
@@ -370,32 +207,22 @@ async function phaseA() {
   await sql.insertJobs(pool, newJobs(A_JOBS, "true"));
   await pool.query("ANALYZE jobs");
   const logFile = join(tmp, "worker-a.log");
-  const xact0 = await xactCommits();
-  const backends = new BackendCpu();
+  const xact0 = await xactCommits(admin, dbName);
+  const backends = new BackendCpu({ postmasterPid, dbName });
   backends.start();
   const before = cpuSample();
   // The worker's own CPU and its command hosts' (its perl children, which start the shells) from
   // /proc, sampled every 100 ms: the last sample is up to 100 ms before exit. The shells' CPU is the
   // rest of what the worker's process tree used (exact: this process reaps the worker).
-  let lastWorkerCpu = null;
-  const lastHostCpu = new Map();
+  let tree;
   let sampler;
   const w = await run(process.execPath, [...workerNodeArgs, CLI, "worker", "start", "--foreground", "--concurrency", String(A_SLOTS), "--exit-when-idle"], {
     env: childEnv,
     stdoutFile: logFile,
     onSpawn: (child) => {
+      tree = new ProcessTreeCpu(child.pid);
       sampler = setInterval(() => {
-        lastWorkerCpu = procCpu(child.pid) ?? lastWorkerCpu;
-        let kids = [];
-        try {
-          kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
-        } catch {
-          // The worker is gone.
-        }
-        for (const pid of kids) {
-          const c = procCpu(pid);
-          if (c) lastHostCpu.set(pid, c);
-        }
+        tree.sample();
         backends.sample();
       }, 100);
     },
@@ -404,10 +231,10 @@ async function phaseA() {
   const load = cpuDelta(before, cpuSample(), w.ms);
   const serverMs = backends.totalMs();
   // Backends flush their statistics when they exit, shortly after the worker closed its connections.
-  let xact1 = await xactCommits();
+  let xact1 = await xactCommits(admin, dbName);
   for (let i = 0; i < 20; i++) {
     await sleep(100);
-    const x = await xactCommits();
+    const x = await xactCommits(admin, dbName);
     if (x === xact1 && i >= 2) break;
     xact1 = x;
   }
@@ -428,12 +255,12 @@ async function phaseA() {
   const ceiling = ceilingBefore.jobs_per_s >= ceilingAfter.jobs_per_s ? ceilingBefore : ceilingAfter;
   const spanMs = Number(r.span_ms);
   const workerRate = (A_JOBS * 1000) / spanMs;
-  const hosts = [...lastHostCpu.values()];
+  const hosts = [...tree.children.values()];
   const hostsSelf = hosts.reduce((t, h) => t + h.self, 0);
-  const nodeCpu = lastWorkerCpu && {
-    self: lastWorkerCpu.self + hostsSelf,
-    user: lastWorkerCpu.user + hosts.reduce((t, h) => t + h.user, 0),
-    sys: lastWorkerCpu.sys + hosts.reduce((t, h) => t + h.sys, 0),
+  const nodeCpu = tree.last && {
+    self: tree.last.self + hostsSelf,
+    user: tree.last.user + hosts.reduce((t, h) => t + h.user, 0),
+    sys: tree.last.sys + hosts.reduce((t, h) => t + h.sys, 0),
   };
   return {
     jobs: A_JOBS,
@@ -471,53 +298,10 @@ async function phaseA() {
   };
 }
 
-function countLogLevels(file) {
-  const counts = {};
-  for (const line of readFileSync(file, "utf8").split("\n")) {
-    if (!line) continue;
-    try {
-      const { level } = JSON.parse(line);
-      const name = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" }[level] ?? String(level);
-      counts[name] = (counts[name] ?? 0) + 1;
-    } catch {
-      counts.other = (counts.other ?? 0) + 1;
-    }
-  }
-  return counts;
-}
-
-/** Starts a long-running foreground worker and resolves once it logged "worker started" (LISTENing). */
-async function startIdleWorker(logFile) {
-  const out = openSync(logFile, "w");
-  const child = spawn(process.execPath, [CLI, "worker", "start", "--foreground", "--concurrency", String(A_SLOTS)], {
-    env: childEnv,
-    stdio: ["ignore", out, "pipe"],
-  });
-  closeSync(out);
-  children.add(child);
-  let stderr = "";
-  child.stderr.on("data", (c) => (stderr += c));
-  const exited = new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal })));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (readFileSync(logFile, "utf8").includes('"msg":"worker started"')) break;
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`(b) worker did not start: ${stderr.trim()}`);
-    await sleep(20);
-  }
-  return {
-    async stop() {
-      child.kill("SIGTERM");
-      const r = await exited;
-      children.delete(child);
-      if (r.code !== 0) throw new Error(`(b) worker exited ${r.code ?? r.signal}: ${stderr.trim()}`);
-    },
-  };
-}
-
 async function phaseB() {
   await resetTables();
   const logFile = join(tmp, "worker-b.log");
-  const worker = await startIdleWorker(logFile);
+  const worker = await startIdleWorker({ cli: CLI, env: childEnv, slots: A_SLOTS, logFile, children, label: "(b)" });
   await sleep(500); // let the post-start claim/poll settle: the worker is idle now
   const before = cpuSample();
   const client = await pool.connect();
@@ -672,56 +456,7 @@ try {
 // Report
 // ---------------------------------------------------------------------------------------------
 
-const verdict = (ok) => (ok === null ? "-" : ok ? "PASS" : "MISS");
-const rows = [];
-const fmt = (x, unit = "") => (x === null || x === undefined ? "n/a" : `${typeof x === "number" ? x.toLocaleString("en-US") : x}${unit}`);
-if (results.a) {
-  const a = results.a;
-  rows.push(["(a) worker throughput (first claim -> last completion)", fmt(a.worker.jobs_per_s, " jobs/s"), "", ""]);
-  rows.push(["    ceiling: node spawn `sh -c true`, 4 at a time", fmt(a.ceiling_jobs_per_s, " jobs/s"), "", ""]);
-  rows.push(["    ratio worker / ceiling", fmt(a.ratio), `>= ${GOALS.ratio}`, verdict(a.ratio >= GOALS.ratio)]);
-  rows.push(["    worker process wall (spawn -> exit), ratio", `${fmt(a.worker.process_wall_ms, " ms")}, ${fmt(a.ratio_process_wall)}`, "(info)", ""]);
-  rows.push(["    CPU per job: worker+sh / ceiling node+sh", `${fmt(a.worker.cpu_ms_per_job_incl_sh, " ms")} / ${fmt(a.ceiling_cpu_ms_per_job, " ms")}`, "(info)", ""]);
-  rows.push(["    worker CPU per job: worker+hosts / sh / postgres", `${fmt(a.worker.cpu_ms_per_job_node_only)} / ${fmt(a.worker.cpu_ms_per_job_sh_only)} / ${fmt(a.worker.postgres_cpu_ms_per_job, " ms")}`, "(info)", ""]);
-  rows.push(["    DB transactions per job (pg_stat_database)", fmt(a.worker.transactions_per_job), "(info)", ""]);
-  rows.push(["    CPU-cost ratio: ceiling CPU / (worker+sh+postgres)", fmt(a.cpu_cost_ratio), "(info)", ""]);
-}
-if (results.b) {
-  const b = results.b.latency_from_commit_ms;
-  rows.push(["(b) pickup latency p50 (commit -> claim, DB clock)", fmt(b.p50, " ms"), "", ""]);
-  rows.push(["    pickup latency p95", fmt(b.p95, " ms"), `< ${GOALS.p95Ms} ms`, verdict(b.p95 < GOALS.p95Ms)]);
-  rows.push(["    max / from created_at p50,p95", `${fmt(b.max, " ms")} / ${fmt(results.b.latency_from_created_at_ms.p50)}, ${fmt(results.b.latency_from_created_at_ms.p95, " ms")}`, "(info)", ""]);
-  const c = results.b.commit_ack_to_command_running_ms;
-  if (c) rows.push(["    commit ack -> command running p50,p95", `${fmt(c.p50)}, ${fmt(c.p95, " ms")}`, "(info)", ""]);
-}
-if (results.c) {
-  const c = results.c;
-  const cliRate = c.cli.jobs_per_s ?? null;
-  rows.push(["(c) `enqueue --file` 20000 jobs, end to end", c.cli.error ? `error: ${c.cli.error}` : `${fmt(cliRate, " jobs/s")} (${fmt(c.cli.ms, " ms")})`, `>= ${GOALS.enqueuePerS.toLocaleString("en-US")}/s`, verdict(cliRate === null ? false : cliRate >= GOALS.enqueuePerS)]);
-  if (c.in_process?.error) rows.push(["    in-process", c.in_process.error, "", ""]);
-  else if (c.in_process) {
-    rows.push(["    in-process read+validate+insert+commit (warm)", `${fmt(c.in_process.total_jobs_per_s, " jobs/s")} (${fmt(c.in_process.total_ms, " ms")})`, `>= ${GOALS.enqueuePerS.toLocaleString("en-US")}/s`, verdict(c.in_process.total_jobs_per_s >= GOALS.enqueuePerS)]);
-    rows.push(["    in-process insert+commit only (warm)", `${fmt(c.in_process.insert_jobs_per_s, " jobs/s")} (${fmt(c.in_process.insert_commit_ms, " ms")})`, "(info)", ""]);
-    rows.push(["    in-process read+validate (warm / cold)", `${fmt(c.in_process.read_validate_ms)} / ${fmt(c.in_process_cold.read_validate_ms, " ms")}`, "(info)", ""]);
-  }
-  rows.push(["    CLI fixed cost: --version / config list", `${fmt(round(c.cli_version_ms, 0))} / ${fmt(round(c.cli_config_list_ms, 0), " ms")}`, "(info)", ""]);
-}
-const loads = ["a", "b", "c"]
-  .filter((k) => results[k])
-  .map((k) => {
-    const l = k === "a" ? results.a.worker.load : k === "b" ? results.b.load : results.c.cli?.load;
-    return l ? `${k}: machine ${l.machine_busy_pct}% busy, not us ${l.others_incl_postgres_pct}% (incl. postgres serving us), load1 ${l.load1}` : null;
-  })
-  .filter(Boolean);
-
-const widths = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => String(r[i]).length), ["measurement", "result", "goal", ""][i].length));
-const line = (r) => r.map((c, i) => String(c).padEnd(widths[i])).join("  ").trimEnd();
-console.log(`\nqueuectl core benchmark — ${results.date} — ${results.cpus} CPUs, node ${results.node}, PostgreSQL ${results.postgres}${note ? ` — ${note}` : ""}`);
-console.log(line(["measurement", "result", "goal", ""]));
-console.log(line(widths.map((w) => "-".repeat(w))));
-for (const r of rows) console.log(line(r));
-if (loads.length) console.log(`load during phases: ${loads.join("; ")}`);
-if (results.error) console.log(`ERROR: ${results.error}`);
+printCoreReport(results, GOALS, note);
 
 const dir = join(ROOT, "bench", "results");
 if (args.includes("--verbose")) console.error(JSON.stringify(results, null, 2));

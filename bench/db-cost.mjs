@@ -17,11 +17,13 @@
  * Uses a scratch database on DATABASE_URL's server (default postgresql://postgres@127.0.0.1:5432/postgres),
  * dropped at the end.
  */
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { isLocalServer } from "./lib/backend-cpu.mjs";
+import { procCpu } from "./lib/proc-cpu.mjs";
+import { connectAdmin, createDatabase, databaseUrl, dropDatabase, scratchDbName, serverUrlFromEnv, xactCommits } from "./lib/scratch-db.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const DIST = join(ROOT, "dist");
@@ -34,22 +36,10 @@ const claimOne = async (db, workerId) => (await completeAndClaimJobs(db, { worke
 const { applyMigrations } = await import(join(DIST, "db", "migrate.js"));
 const { toNewJob } = await import(join(DIST, "queue", "job-spec.js"));
 
-const serverUrl = process.env.DATABASE_URL?.trim() || "postgresql://postgres@127.0.0.1:5432/postgres";
-const dbName = `queuectl_bench_${randomBytes(4).toString("hex")}`;
-const u = new URL(serverUrl);
-u.pathname = `/${dbName}`;
-const benchUrl = u.toString();
+const serverUrl = serverUrlFromEnv();
+const dbName = scratchDbName("queuectl_bench_");
+const benchUrl = databaseUrl(serverUrl, dbName);
 
-const CLK_TCK = 100;
-function procCpu(pid) {
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-    return { self: ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK };
-  } catch {
-    return null;
-  }
-}
 let local = false;
 /** CPU ms of the backends connected to the scratch database now (the pool's, opened beforehand). */
 async function serverCpuMs() {
@@ -58,20 +48,14 @@ async function serverCpuMs() {
   return rows.reduce((t, r) => t + (procCpu(r.pid)?.self ?? NaN), 0);
 }
 
-const admin = new pg.Client({ connectionString: serverUrl });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${dbName}`);
-local = ["127.0.0.1", "localhost", "::1", "[::1]", ""].includes(new URL(serverUrl).hostname);
+const admin = await connectAdmin(serverUrl);
+await createDatabase(admin, dbName);
+local = isLocalServer(serverUrl);
 
 function report(name, ms, cpu, serverMs, xactCount) {
   console.log(
     `${name.padEnd(15)} ${((N * 1000) / ms).toFixed(0).padStart(6)} jobs/s  ${(ms / N).toFixed(3)} ms/job wall (4 loops)  client CPU ${((cpu.user + cpu.system) / 1000 / N).toFixed(3)} ms/job  server CPU ${(serverMs / N).toFixed(3)} ms/job  ${(xactCount / N).toFixed(2)} xact/job`,
   );
-}
-
-async function xacts() {
-  await admin.query("SELECT pg_stat_clear_snapshot()");
-  return Number((await admin.query("SELECT xact_commit FROM pg_stat_database WHERE datname = $1", [dbName])).rows[0].xact_commit);
 }
 
 /** One slot's loop: runs jobs until none is left, returns how many it finished. */
@@ -111,7 +95,7 @@ async function variant(name, slotLoop, { options } = {}) {
   // Open the connections first so connecting is not timed.
   await Promise.all(Array.from({ length: SLOTS }, () => pool.query("SELECT 1")));
   const workerId = `bench-${name}`;
-  const x0 = await xacts();
+  const x0 = await xactCommits(admin, dbName);
   const s0 = await serverCpuMs();
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -121,7 +105,7 @@ async function variant(name, slotLoop, { options } = {}) {
   const s1 = await serverCpuMs();
   await pool.end();
   await new Promise((r) => setTimeout(r, 300));
-  const x1 = await xacts();
+  const x1 = await xactCommits(admin, dbName);
   if (done !== N) throw new Error(`${done} of ${N} done`);
   report(name, ms, cpu, s1 - s0, x1 - x0);
 }
@@ -137,6 +121,6 @@ try {
     await variant("complete+claim", slotLoops.combined);
   }
 } finally {
-  await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await dropDatabase(admin, dbName);
   await admin.end();
 }

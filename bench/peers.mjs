@@ -45,13 +45,15 @@
  * printed with the table; ceilings far apart within a round mean the load changed under it.
  */
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
+import { connectAdmin, createDatabase, databaseUrl, DEFAULT_SERVER_URL, dropDatabase, scratchDbName } from "./lib/scratch-db.mjs";
+import { median, pctl } from "./lib/stats.mjs";
+import { sleep } from "./lib/time.mjs";
 import { measureSpawnCeiling } from "./spawn-ceiling.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -84,29 +86,25 @@ const B = Number(values.bulk);
 const ROUNDS = Number(values.rounds);
 const SLOTS = 4;
 
-const adminUrl = process.env.DATABASE_URL ?? "postgresql://postgres@127.0.0.1:5432/postgres";
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
+const adminUrl = process.env.DATABASE_URL ?? DEFAULT_SERVER_URL;
+const admin = await connectAdmin(adminUrl);
 /** The round's scratch database. */
 let dbName, url, pool;
 async function openRoundDatabase() {
-  dbName = `queuectl_peers_${randomBytes(4).toString("hex")}`;
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  const u = new URL(adminUrl);
-  u.pathname = `/${dbName}`;
-  url = u.toString();
+  dbName = scratchDbName("queuectl_peers_");
+  await createDatabase(admin, dbName);
+  url = databaseUrl(adminUrl, dbName);
   pool = new pg.Pool({ connectionString: url, max: 4 });
   pool.on("error", () => {});
 }
 async function closeRoundDatabase() {
   await pool?.end();
   pool = undefined;
-  if (dbName) await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => {});
+  if (dbName) await dropDatabase(admin, dbName).catch(() => {});
   dbName = undefined;
 }
 const dir = mkdtempSync(join(tmpdir(), "queuectl-peers-"));
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const nowNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
 
 /** The handler every system runs: `sh -c <cmd>`, resolving with its stdout. */
@@ -139,10 +137,6 @@ async function bracketed(runN) {
   return { throughput, ceil: (before + after) / 2, ceilBefore: before, ceilAfter: after };
 }
 
-function pctl(values, p) {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(p * s.length))];
-}
 function latencyStats(ms) {
   return { p50: pctl(ms, 0.5), p95: pctl(ms, 0.95), max: Math.max(...ms) };
 }
@@ -342,12 +336,6 @@ function printTable(rows, title) {
   console.log(line(head));
   for (const r of rows) console.log(line(r));
 }
-
-const median = (xs) => {
-  const v = xs.filter((x) => typeof x === "number" && !Number.isNaN(x)).sort((a, b) => a - b);
-  if (v.length === 0) return NaN;
-  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
-};
 
 try {
   const loadBefore = loadavg();

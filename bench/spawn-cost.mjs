@@ -15,6 +15,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { selfCpuMs } from "./lib/proc-cpu.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const N = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 1000);
@@ -22,12 +23,6 @@ const SLOTS = 4;
 if (process.argv.includes("--load-cli")) await import(join(ROOT, "dist", "cli", "program.js"));
 const { runCommand } = await import(join(ROOT, "dist", "worker", "run-command.js"));
 const { CommandRunner } = await import(join(ROOT, "dist", "worker", "command-runner.js"));
-
-function childrenCpuMs() {
-  const st = readFileSync("/proc/self/stat", "utf8");
-  const f = st.slice(st.lastIndexOf(")") + 2).split(" ").map(Number);
-  return ((f[13] + f[14]) * 1000) / 100;
-}
 
 const jobEnv = { QUEUECTL_JOB_ID: "x", QUEUECTL_ATTEMPT: "1", QUEUECTL_QUEUE: "default", QUEUECTL_WORKER_ID: "w" };
 /** Each variant: a factory of { run, close } for one measurement. */
@@ -65,13 +60,13 @@ async function measure(variant, n) {
     }
   };
   const c0 = process.cpuUsage();
-  const k0 = childrenCpuMs();
+  const k0 = selfCpuMs().childrenMs;
   const t0 = performance.now();
   await Promise.all(Array.from({ length: SLOTS }, one));
   const ms = performance.now() - t0;
   await close();
   const cpu = process.cpuUsage(c0);
-  return { ms, user: cpu.user / 1000 / n, sys: cpu.system / 1000 / n, kids: (childrenCpuMs() - k0) / n };
+  return { ms, user: cpu.user / 1000 / n, sys: cpu.system / 1000 / n, kids: (selfCpuMs().childrenMs - k0) / n };
 }
 
 console.log(`${N} x sh -c true, ${SLOTS} at a time; rss ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB; load ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
