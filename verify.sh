@@ -680,12 +680,12 @@ else
 fi
 
 # The run environment: named variables reach the command; secret-looking values are masked.
-qrun enqueue --id "$QP-env" --queue "$QP" --timeout 60000 --cwd / --env VERIFY_MODE=on --env VERIFY_TOKEN=tok-$$ --command 'echo "$(pwd) $VERIFY_MODE $VERIFY_TOKEN"'
+qrun enqueue --id "$QP-env" --queue "$QP" --timeout 60000 --cwd / --env VERIFY_MODE=on --env VERIFY_TOKEN=tok-$$ --command 'echo "$(pwd) $VERIFY_MODE $VERIFY_TOKEN ${DATABASE_URL:-no-database-url}"'
 expect_rc "enqueue --env NAME=value --cwd DIR" 0
 if wait_until 20 pjobs_where "d.some((j) => j.id === '$QP-env' && j.state === 'completed')"; then
   qrun show "$QP-env" --json
-  check "the command ran in its cwd with its env; show masks VERIFY_TOKEN" "$OUT" \
-    "d.cwd === '/' && d.env.VERIFY_MODE === 'on' && d.env.VERIFY_TOKEN === '***' && d.history[d.history.length - 1].output === '/ on tok-$$\n' || JSON.stringify({cwd: d.cwd, env: d.env, output: d.history.map((h) => h.output)})"
+  check "the command ran in its cwd with its env and none of the worker's (no DATABASE_URL); show masks VERIFY_TOKEN" "$OUT" \
+    "d.cwd === '/' && d.env.VERIFY_MODE === 'on' && d.env.VERIFY_TOKEN === '***' && d.history[d.history.length - 1].output === '/ on tok-$$ no-database-url\n' || JSON.stringify({cwd: d.cwd, env: d.env, output: d.history.map((h) => h.output)})"
 else
   fail "the env job completed" "$(printf '%s' "$PJOBS" | jv "d.filter((j) => j.id === '$QP-env').map((j) => j.state + ' ' + j.last_error).join()")"
 fi

@@ -16,6 +16,7 @@ const DEFAULTS = {
   backoff_jitter: 0,
   retention_completed: 0,
   env_allowlist: "*",
+  pass_env: "",
 };
 
 async function storedRows() {

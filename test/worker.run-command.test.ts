@@ -47,10 +47,12 @@ describe.each(ways)("%s", (_name, start) => {
     expect(describeFailure(killed)).toBe("killed by SIGKILL");
   });
 
-  it("passes the job's environment over the worker's, and runs a multi-line command as written", async () => {
-    const env = { QUEUECTL_JOB_ID: "j-1", ODD: "a=b\nc d 'é'" };
-    const r = await run('echo "$QUEUECTL_JOB_ID $PATH"\nprintf "%s|" "$ODD"; echo "héllo \\"quoted\\""', { env }).result;
-    expect(r.output).toBe(`j-1 ${process.env.PATH}\na=b\nc d 'é'|héllo "quoted"\n`);
+  it("runs with exactly the environment it is given, nothing of the worker's, and a multi-line command as written", async () => {
+    process.env.QUEUECTL_TEST_WORKER_SECRET = "worker-only";
+    const env = { QUEUECTL_JOB_ID: "j-1", ODD: "a=b\nc d 'é'", PATH: "/usr/bin:/bin" };
+    const r = await run('echo "$QUEUECTL_JOB_ID $PATH ${QUEUECTL_TEST_WORKER_SECRET-none}"\nprintf "%s|" "$ODD"; echo "héllo \\"quoted\\""', { env }).result;
+    delete process.env.QUEUECTL_TEST_WORKER_SECRET;
+    expect(r.output).toBe(`j-1 /usr/bin:/bin none\na=b\nc d 'é'|héllo "quoted"\n`);
     // One job's environment is not the next one's.
     expect((await run('echo "${ODD-unset}"').result).output).toBe("unset\n");
     // A NUL (which enqueue refuses) cannot smuggle in another variable: the command does not start.

@@ -1,7 +1,9 @@
 /**
  * The run environment: a job runs in the directory it was enqueued from (or its cwd) with the
- * environment variables it names; secret-looking values are masked wherever jobs are printed;
- * config env_allowlist refuses other names; a cwd missing on the worker host fails the attempt.
+ * environment variables it names, and of the worker's only a small base and what is passed on purpose;
+ * secret-looking values are masked wherever jobs are printed; config env_allowlist refuses other
+ * names, and PATH or loader variables unless named exactly; a cwd missing on the worker host fails the
+ * attempt.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -39,6 +41,37 @@ describe("run environment", () => {
     const listed = await queuectlJson<Array<{ id: string; env: Record<string, string> }>>(["list"]);
     expect(listed.find((j) => j.id === "envjob")?.env).toEqual({ GREETING: "hello", TARGET: "prod", API_TOKEN: "***" });
     for (const out of [human.stdout, JSON.stringify(shown), JSON.stringify(listed)]) expect(out).not.toContain("s3cr3t-value");
+  });
+
+  it("a job sees none of the worker's secrets: only the base variables, what --pass-env and pass_env name, its own env", async () => {
+    const out = join(dir, "env.txt");
+    expect((await queuectl(["config", "set", "pass_env", "FROM_CONFIG"])).code).toBe(0);
+    expect((await queuectl(["enqueue", "--id", "printenv", "--command", `env > ${out}`, "--env", "OWN=mine"])).code).toBe(0);
+    const worker = startWorkerProcess(["--exit-when-idle", "--pass-env", "FROM_FLAG"], {
+      QUEUECTL_DASHBOARD_TOKEN: "dashboard-token-of-the-worker",
+      AWS_SECRET_ACCESS_KEY: "worker-aws-secret",
+      FROM_FLAG: "flag-value",
+      FROM_CONFIG: "config-value",
+      NOT_PASSED: "not-passed",
+    });
+    expect(await worker.exited).toBe(0);
+    const seen = Object.fromEntries(readFileSync(out, "utf8").trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
+    expect(seen).toMatchObject({ OWN: "mine", FROM_FLAG: "flag-value", FROM_CONFIG: "config-value", QUEUECTL_JOB_ID: "printenv", QUEUECTL_ATTEMPT: "1", PATH: process.env.PATH });
+    for (const name of ["DATABASE_URL", "QUEUECTL_DASHBOARD_TOKEN", "AWS_SECRET_ACCESS_KEY", "NOT_PASSED", "QUEUECTL_TEST_ADMIN_URL"]) expect(seen[name], name).toBeUndefined();
+    expect(readFileSync(out, "utf8")).not.toContain(db.url);
+    await queuectl(["config", "set", "pass_env", "-"]);
+  });
+
+  it("PATH and loader variables are refused unless env_allowlist names them exactly", async () => {
+    for (const name of ["PATH", "LD_PRELOAD", "DYLD_INSERT_LIBRARIES", "NODE_OPTIONS", "QUEUECTL_JOB_ID"]) {
+      const res = await queuectl(["enqueue", "--command", "true", "--env", `${name}=/x`]);
+      expect(res.code, name).toBe(2);
+      expect(res.stderr, name).toMatch(new RegExp(`^queuectl: environment variable '${name}' changes what the command runs or loads: a job may set it only when config env_allowlist names it`));
+    }
+    expect((await queuectl(["config", "set", "env_allowlist", "*,PATH"])).code).toBe(0);
+    expect((await queuectl(["enqueue", "--command", "true", "--env", "PATH=/opt/tools/bin:/usr/bin:/bin"])).code).toBe(0);
+    expect((await queuectl(["enqueue", "--command", "true", "--env", "LD_PRELOAD=/x"])).code).toBe(2);
+    await queuectl(["config", "set", "env_allowlist", "*"]);
   });
 
   it("a cwd that does not exist on the worker host fails the attempt with a clear error", async () => {

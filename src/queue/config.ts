@@ -16,7 +16,9 @@ type ValueRule =
   /** Seconds, given as a number or with a unit: 90s, 30m, 12h, 7d. */
   | { kind: "duration"; max: number }
   /** env_allowlist: *, -, or a comma list of names and PREFIX_* (normalised: no spaces, no empty items). */
-  | { kind: "allowlist" };
+  | { kind: "allowlist" }
+  /** pass_env: a comma list of environment variable names (normalised), or empty. */
+  | { kind: "names" };
 
 const int = (min: number, max: number) => ({ kind: "int", min, max }) as const;
 const number = (min: number, max: number) => ({ kind: "number", min, max }) as const;
@@ -36,12 +38,17 @@ export const CONFIG_KEYS = {
   env_allowlist: {
     rule: { kind: "allowlist" },
     default: "*",
-    help: "environment variables a job may set (checked at enqueue): * any, - none, or names/prefixes like APP_*,TZ",
+    help: "environment variables a job may set (checked at enqueue): * any, - none, or names/prefixes like APP_*,TZ; PATH, LD_* and the like only when named exactly",
+  },
+  pass_env: {
+    rule: { kind: "names" },
+    default: "",
+    help: "variables of the worker's own environment every job gets too, as a comma list, - for none (besides PATH, HOME, LANG, LC_*, TZ, USER, LOGNAME, SHELL, TMPDIR)",
   },
 } as const satisfies Record<string, { rule: ValueRule; default: number | string; help: string }>;
 
 export type ConfigKey = keyof typeof CONFIG_KEYS;
-export type QueueConfig = { [K in ConfigKey]: (typeof CONFIG_KEYS)[K]["rule"] extends { kind: "allowlist" } ? string : number };
+export type QueueConfig = { [K in ConfigKey]: (typeof CONFIG_KEYS)[K]["rule"] extends { kind: "allowlist" | "names" } ? string : number };
 
 /** The value `raw` stands for under `rule`, or what is wrong with it (worded for the error message). */
 function readValue(rule: ValueRule, raw: string): { value: number | string } | { problem: string } {
@@ -58,6 +65,12 @@ function readValue(rule: ValueRule, raw: string): { value: number | string } | {
       if (!m) return { problem: "a whole number of seconds, or with a unit: 90s, 30m, 12h, 7d" };
       const seconds = Number(m[1]) * UNIT_SECONDS[(m[2] ?? "s").toLowerCase()]!;
       return seconds <= rule.max ? { value: seconds } : { problem: `must be at most ${rule.max} seconds` };
+    }
+    case "names": {
+      if (raw.trim() === "-") return { value: "" };
+      const names = raw.split(",").map((p) => p.trim()).filter((p) => p !== "");
+      if (names.every((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n))) return { value: names.join(",") };
+      return { problem: "a comma list of environment variable names, such as AWS_REGION,HTTP_PROXY (- for none)" };
     }
     case "allowlist": {
       const list = raw.split(",").map((p) => p.trim()).filter((p) => p !== "").join(",");
@@ -108,4 +121,9 @@ export function envNameAllowed(allowlist: string, name: string): boolean {
   if (allowlist === "*") return true;
   if (allowlist === "-") return false;
   return allowlist.split(",").some((p) => (p.endsWith("*") ? name.startsWith(p.slice(0, -1)) : name === p));
+}
+
+/** The names in a `names` value (pass_env): "" is none. */
+export function nameList(value: string): string[] {
+  return value === "" ? [] : value.split(",");
 }

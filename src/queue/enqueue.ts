@@ -7,6 +7,7 @@ import type pg from "pg";
 import { inTransaction } from "../db/transaction.js";
 import { InvalidInputError, InvalidStateError, NotFoundError, OperationalError } from "../errors.js";
 import { envNameAllowed, loadConfig } from "./config.js";
+import { isGuardedEnvName } from "./job-environment.js";
 import type { QueueContext } from "./context.js";
 import { generateJobIds, toNewJob, type JobSpec, type NewJob } from "./job-spec.js";
 import { findActiveUniqueJobs, insertJobs, canInsertAlone, insertJobsAndNotify, notifyJobsAvailable } from "./sql/enqueue.js";
@@ -131,13 +132,21 @@ async function toNewJobs(db: pg.Pool, p: EnqueueJobsParams): Promise<NewJob[]> {
   return p.specs.map((s) => toNewJob(s, defaults, s.id === undefined ? ids[next++]! : undefined));
 }
 
-/** Throws InvalidInputError for the first env name that config env_allowlist does not allow. */
+/**
+ * Throws InvalidInputError for the first env name that config env_allowlist does not allow. A guarded
+ * name (PATH, LD_*, ...: job-environment.ts) must be listed by its exact name, whatever else the list allows.
+ */
 export function checkEnvAllowed(specs: readonly JobSpec[], allowlist: string): void {
   for (const spec of specs) {
     if (spec.env === undefined) continue;
     for (const name of Object.keys(spec.env)) {
       if (!envNameAllowed(allowlist, name)) {
         throw new InvalidInputError(`environment variable '${name}' is not allowed by config env_allowlist (${allowlist})`);
+      }
+      if (isGuardedEnvName(name) && !allowlist.split(",").includes(name)) {
+        throw new InvalidInputError(
+          `environment variable '${name}' changes what the command runs or loads: a job may set it only when config env_allowlist names it (queuectl config set env_allowlist '${allowlist === "*" ? `*,${name}` : `${allowlist},${name}`}')`,
+        );
       }
     }
   }

@@ -31,7 +31,8 @@
 # line; some carry LEN bytes after it.
 #   worker -> host
 #     R KEY TIMEOUT_MS LIMIT LIVE LEASE_MS LEN\n  COMMAND \0 CWD \0 NAME=VALUE \0 NAME=VALUE ...  run
-#                 (CWD empty: the host's; TIMEOUT_MS 0: none; LIVE 1: send output; LEASE_MS 0: no lease)
+#                 (CWD empty: the host's; TIMEOUT_MS 0: none; LIVE 1: send output; LEASE_MS 0: no lease;
+#                  the NAME=VALUE pairs are the command's whole environment: nothing of the host's is added)
 #     L KEY LEASE_MS\n                   the lease now runs out LEASE_MS from now
 #     T KEY\n                            terminate the group (SIGTERM, SIGKILL after the grace period)
 #     S KEY SIGNUM\n                     send one signal to the group
@@ -151,7 +152,7 @@ sub start_command {
         # back after the exec, by local), the child does little, and this process waits for the exec
         # before it goes on: waiting costs less CPU than the copies. The command also leads its own
         # group by the time this returns.
-        local @ENV{ keys %env } = values %env;
+        local %ENV = %env;
         $pid = fork();
         # undef is a failed fork (EAGAIN at a process limit): this process must not go on as the child.
         if (defined $pid && $pid == 0) {

@@ -179,6 +179,13 @@ class CommandHost {
   }
 }
 
+/** An environment without its unset entries (process.env's type allows them). */
+function definedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
 export class CommandRunner {
   private readonly hosts: CommandHost[] = [];
   private readonly perl: string | null;
@@ -196,7 +203,7 @@ export class CommandRunner {
 
   /** Starts a command; the same contract as runCommand. */
   run(params: RunCommandParams): RunningCommand {
-    const fields = { command: params.command, cwd: params.cwd ?? "", env: params.env ?? {} };
+    const fields = { command: params.command, cwd: params.cwd ?? "", env: params.env ?? definedEnv(process.env) };
     // The host splits on NUL; enqueue rejects it everywhere, and exec could not pass it anyway.
     if (this.hosts.length === 0 || !runPayloadFits(fields)) return runCommand(params);
     const host = this.pickHost();

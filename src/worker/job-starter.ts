@@ -5,6 +5,8 @@
  */
 import { performance } from "node:perf_hooks";
 import { firstLine } from "../db/errors.js";
+import { nameList } from "../queue/config.js";
+import { buildRunEnvironment } from "../queue/job-environment.js";
 import type { CommandRunner } from "./command-runner.js";
 import type { OutputStreamer } from "./output-streamer.js";
 import type { ReadyJob } from "./ready-jobs.js";
@@ -76,7 +78,12 @@ export class JobStarter {
       outputLimitBytes: config.output_limit_bytes,
       onOutput: this.output.open(job.id, job.attempt),
       cwd: job.cwd ?? undefined,
-      env: { ...job.env, QUEUECTL_JOB_ID: job.id, QUEUECTL_ATTEMPT: String(job.attempt), QUEUECTL_QUEUE: job.queue, QUEUECTL_WORKER_ID: this.core.id },
+      env: buildRunEnvironment({
+        workerEnv: process.env,
+        passEnv: [...(this.core.options.passEnv ?? []), ...nameList(config.pass_env)],
+        jobEnv: job.env,
+        run: { jobId: job.id, attempt: job.attempt, queue: job.queue, workerId: this.core.id },
+      }),
       leaseMs: ready.leaseFrom + config.lease_ms * COMMAND_LEASE_SHARE - performance.now(),
     });
     const slot: Slot = { job, run };

@@ -15,7 +15,7 @@ export interface RunCommandParams {
   /** 0 or null = no timeout. */
   timeoutMs: number | null;
   outputLimitBytes: number;
-  /** Extra environment for the command (QUEUECTL_JOB_ID, ...). */
+  /** The command's whole environment (queue/job-environment.ts builds a job's); undefined = this process's. */
   env?: Record<string, string>;
   /** Every chunk of output as it arrives (for live output); the tail is kept regardless. */
   onOutput?: (chunk: Buffer) => void;
@@ -143,7 +143,7 @@ export function runCommand(p: RunCommandParams): RunningCommand {
       // A process group of its own: kill(-pid) then reaches every process the command started.
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...p.env },
+      env: p.env ?? process.env,
       cwd: p.cwd,
     });
   } catch (err) {

@@ -26,6 +26,11 @@ export interface WorkerOptions {
   /** How long recording an outcome retries through a database outage before leaving the job to the rescuer (ms). */
   outcomeRetryMs?: number;
   /**
+   * Variables of this worker's environment every job gets too (`--pass-env`), besides the base ones and
+   * config pass_env (queue/job-environment.ts).
+   */
+  passEnv?: string[];
+  /**
    * Jobs to claim ahead of the free slots. Default: 2 per slot, at most 8, while recent commands are
    * short (slot-loop.ts), none otherwise. 0 turns it off; tests set it to get it always.
    */

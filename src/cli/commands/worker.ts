@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { InvalidInputError } from "../../errors.js";
 import { loadConfig } from "../../queue/config.js";
-import { QUEUE_NAME_PATTERN } from "../../queue/job-spec.js";
+import { ENV_NAME_PATTERN, QUEUE_NAME_PATTERN } from "../../queue/job-spec.js";
 import { listWorkers, requestWorkerStop, workersStillRunning, type WorkerInfo } from "../../queue/sql/workers.js";
 import { nonNegativeSeconds } from "../args.js";
 import { withContext } from "../context.js";
@@ -15,6 +15,11 @@ function wholeNumber(name: string, min: number, max: number) {
     }
     return n;
   };
+}
+
+function collectEnvName(value: string, previous: string[]): string[] {
+  if (!ENV_NAME_PATTERN.test(value)) throw new InvalidArgumentError(`'${value}' is not an environment variable name (letters, digits and _)`);
+  return [...previous, value];
 }
 
 function collectQueue(value: string, previous: string[]): string[] {
@@ -53,23 +58,30 @@ export function registerWorkerCommands(program: Command): void {
         wholeNumber("--claim-ahead", 0, 64),
       ),
     )
+    .option("--pass-env <name>", "give every job this variable of the worker's environment too (repeatable; see config pass_env)", collectEnvName, [])
     .option("--json", "print the started workers as JSON")
     .addHelpText(
       "after",
       `
+Jobs run with PATH, HOME, LANG, LC_*, TZ, USER, LOGNAME, SHELL and TMPDIR from the worker's environment,
+the names --pass-env and config pass_env give, their own env, and QUEUECTL_JOB_ID, QUEUECTL_ATTEMPT,
+QUEUECTL_QUEUE, QUEUECTL_WORKER_ID: nothing else of the worker's (no DATABASE_URL, no token).
+
 Examples:
   $ queuectl worker start --count 4 --concurrency 2
+  $ queuectl worker start --pass-env AWS_REGION --pass-env HTTP_PROXY
   $ queuectl worker start --queue reports --queue backups
   $ queuectl worker start --foreground --exit-when-idle
   $ queuectl worker start --concurrency 8 --claim-ahead 0`,
     )
-    .action(async (opts: { count: number; concurrency: number; queue: string[]; foreground?: boolean; exitWhenIdle?: boolean; stopTimeout: number; claimAhead?: number; json?: boolean }) => {
+    .action(async (opts: { count: number; concurrency: number; queue: string[]; foreground?: boolean; exitWhenIdle?: boolean; stopTimeout: number; claimAhead?: number; passEnv: string[]; json?: boolean }) => {
       const workerOptions = {
         queues: opts.queue,
         concurrency: opts.concurrency,
         exitWhenIdle: opts.exitWhenIdle === true,
         stopTimeoutMs: Math.round(opts.stopTimeout * 1000),
         claimAhead: opts.claimAhead,
+        passEnv: opts.passEnv,
       };
       if (opts.foreground) {
         if (opts.count !== 1) throw new InvalidInputError("--foreground runs one worker; drop --count or run several commands");
@@ -82,6 +94,7 @@ Examples:
       for (const q of opts.queue) args.push("--queue", q);
       if (opts.exitWhenIdle) args.push("--exit-when-idle");
       if (opts.claimAhead !== undefined) args.push("--claim-ahead", String(opts.claimAhead));
+      for (const name of opts.passEnv) args.push("--pass-env", name);
       const { spawnWorkers } = await import("../../worker/spawn-workers.js");
       const started = await withContext((ctx) => spawnWorkers(ctx.pool, { count: opts.count, workerArgs: args }));
       if (opts.json) {
