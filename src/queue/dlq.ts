@@ -10,6 +10,7 @@ import { quoteJobId } from "./job-spec.js";
 import { refuseBlocked, uniqueKeyConflict } from "./operator.js";
 import { reopenDependencies } from "./sql/dependencies.js";
 import { retryDeadJobs, type DeadJobEdit } from "./sql/dlq.js";
+import { maskSecrets } from "./secrets.js";
 
 export interface DeadLetterRow {
   job_id: string;
@@ -44,10 +45,10 @@ export async function listDeadLetters(ctx: Pick<QueueContext, "prisma">, p: { li
     entries: rows.map((d) => ({
       job_id: d.jobId,
       queue: d.queue,
-      command: d.command,
+      command: maskSecrets(d.command),
       attempts: d.attempts,
       reason: d.reason,
-      last_error: d.lastError,
+      last_error: maskSecrets(d.lastError),
       failed_at: d.failedAt,
     })),
     total,
@@ -100,5 +101,5 @@ export async function openDeadLetter(
     where: { jobId: p.jobId, retriedAt: null },
     orderBy: { failedAt: "desc" },
   });
-  return d ? { reason: d.reason, last_error: d.lastError, failed_at: d.failedAt } : null;
+  return d ? { reason: d.reason, last_error: maskSecrets(d.lastError), failed_at: d.failedAt } : null;
 }

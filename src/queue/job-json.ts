@@ -3,7 +3,7 @@
  * (documented in docs/cli-contract.md): snake_case names as in the table, ISO 8601 times, secret
  * env values masked.
  */
-import { maskEnv } from "./job-spec.js";
+import { maskEnv, maskSecrets } from "./secrets.js";
 import type { JobJson, JobRow } from "./job.js";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -13,7 +13,7 @@ export function jobToJson(j: JobRow): JobJson {
   return {
     id: j.id,
     queue: j.queue,
-    command: j.command,
+    command: maskSecrets(j.command),
     state: j.state,
     priority: j.priority,
     attempts: j.attempts,
@@ -27,11 +27,11 @@ export function jobToJson(j: JobRow): JobJson {
     finished_at: iso(j.finished_at),
     worker_id: j.worker_id,
     exit_code: j.exit_code,
-    last_error: j.last_error,
+    last_error: maskSecrets(j.last_error),
     duration_ms: j.duration_ms,
     deps_pending: j.deps_pending,
     cwd: j.cwd,
-    // Secret-looking values (API_TOKEN, DB_PASSWORD, ...) are never printed.
+    // Stored as given, shown masked (secrets.ts): the job runs with the real values.
     env: maskEnv(j.env),
   };
 }

@@ -9,6 +9,7 @@ import type { QueueContext } from "./context.js";
 import { quoteJobId } from "./job-spec.js";
 import { JOB_STATES, type ChainLink, type JobRow, type JobState } from "./job.js";
 import { readDependencyChain } from "./sql/job-reads.js";
+import { maskSecrets } from "./secrets.js";
 
 /** Prisma's camelCase job as the snake_case JobRow the JSON contract and sql/ use. */
 export function jobRowFromPrisma(j: PrismaJob): JobRow {
@@ -66,7 +67,8 @@ export const MAX_CHAIN_DEPTH = 50;
 /** The dependency chain around a job, both ways (one recursive query). */
 export async function jobChain(ctx: Pick<QueueContext, "pool">, p: { id: string }): Promise<{ upstream: ChainLink[]; downstream: ChainLink[] }> {
   const rows = await readDependencyChain(ctx.pool, { id: p.id, maxDepth: MAX_CHAIN_DEPTH });
-  const strip = ({ dir: _dir, ...link }: ChainLink & { dir: string }) => link;
+  // For display: a command's secrets are masked (secrets.ts).
+  const strip = ({ dir: _dir, ...link }: ChainLink & { dir: string }) => ({ ...link, command: maskSecrets(link.command) });
   return {
     upstream: rows.filter((r) => r.dir === "up").map(strip),
     downstream: rows.filter((r) => r.dir === "down").map(strip),
@@ -80,7 +82,7 @@ function attemptRowFromPrisma(a: PrismaJobAttempt): AttemptRow {
     started_at: a.startedAt,
     finished_at: a.finishedAt,
     exit_code: a.exitCode,
-    error: a.error,
+    error: maskSecrets(a.error),
     output: a.output,
   };
 }

@@ -15,20 +15,6 @@ export const JOB_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$/;
 export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Environment variable names a job may set: what a POSIX shell accepts. */
 export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/**
- * Environment variable names whose values are secrets: shown as *** by `show`, `list` and the
- * dashboard (the worker still passes the real value to the command).
- */
-export const SECRET_ENV_NAME = /SECRET|TOKEN|PASSWORD|PASS|KEY|CREDENTIAL/i;
-export const MASKED_VALUE = "***";
-
-/** A job's env for display: sorted by name, secret-looking values replaced by ***. */
-export function maskEnv(env: Record<string, string> | null): Record<string, string> | null {
-  if (!env) return null;
-  const names = Object.keys(env).sort();
-  return Object.fromEntries(names.map((k) => [k, SECRET_ENV_NAME.test(k) ? MASKED_VALUE : env[k]!]));
-}
-
 /** Most dependencies one job may have. */
 export const MAX_DEPENDENCIES = 100;
 /**

@@ -9,7 +9,8 @@ import type { AppContext } from "../db/context.js";
 import type { Schedule as PrismaSchedule } from "../generated/prisma/client.js";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
 import { loadConfig } from "./config.js";
-import { maskEnv, type JobSpec } from "./job-spec.js";
+import type { JobSpec } from "./job-spec.js";
+import { maskEnv, maskSecrets } from "./secrets.js";
 import { parseJobSpec } from "./job-spec-schema.js";
 import { checkEnvAllowed } from "./enqueue.js";
 import { notifySchedulesChanged } from "./sql/schedules.js";
@@ -207,7 +208,7 @@ export function scheduleToJson(s: ScheduleRow, upcoming = 1): Record<string, unk
     next_runs: s.paused ? [] : upcomingTicks(s, upcoming).map((d) => d.toISOString()),
     last_run_at: iso(s.last_run_at),
     last_job_id: s.last_job_id,
-    job: s.job.env ? { ...s.job, env: maskEnv(s.job.env) } : s.job,
+    job: { ...s.job, command: maskSecrets(s.job.command), ...(s.job.env ? { env: maskEnv(s.job.env) } : {}) },
     created_at: iso(s.created_at),
   };
 }

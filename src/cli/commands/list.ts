@@ -5,6 +5,7 @@ import { JOB_STATES } from "../../queue/job.js";
 import { parseCount } from "../args.js";
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
+import { maskSecrets } from "../../queue/secrets.js";
 
 /** Most jobs one `list` prints. */
 export const MAX_LIST_LIMIT = 10_000;
@@ -57,7 +58,7 @@ Examples:
           j.state,
           j.priority,
           `${j.attempts}/${j.max_retries + 1}`,
-          truncate(j.command, 40),
+          truncate(maskSecrets(j.command), 40),
           relativeTime(j.created_at, now),
           relativeTime(j.updated_at, now),
         ]),

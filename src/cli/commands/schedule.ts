@@ -15,6 +15,7 @@ import {
 import { parseCount } from "../args.js";
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
+import { maskSecrets } from "../../queue/secrets.js";
 
 function parseJobArg(raw: string): unknown {
   try {
@@ -111,7 +112,7 @@ Examples:
           s.paused ? "paused" : `active (${s.missed})`,
           s.paused ? "-" : upcomingTicks(s, upcoming).map((d) => `${d.toISOString()} (${relativeTime(d, now)})`).join("\n"),
           s.last_job_id ?? "-",
-          truncate(s.job.command, 40),
+          truncate(maskSecrets(s.job.command), 40),
         ]),
         "(no schedules: add one with queuectl schedule add)",
       );

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { maskEnv } from "../../queue/job-spec.js";
+import { maskEnv, maskSecrets } from "../../queue/secrets.js";
 import { getJob, type AttemptRow, type JobDetail } from "../../queue/job-reads.js";
 import { jobToJson } from "../../queue/job-json.js";
 import type { ChainLink } from "../../queue/job.js";
@@ -31,7 +31,7 @@ function describeState(detail: JobDetail, now: Date): string {
     case "dead":
       return "dead (in the DLQ: queuectl dlq retry " + j.id + ")";
     case "cancelled":
-      return j.last_error ? `cancelled (${j.last_error.replace(/^cancelled: /, "")})` : "cancelled";
+      return j.last_error ? `cancelled (${maskSecrets(j.last_error).replace(/^cancelled: /, "")})` : "cancelled";
     default:
       return j.state;
   }
@@ -57,7 +57,7 @@ function printDetail(detail: JobDetail): void {
     ["id", j.id],
     ["state", describeState(detail, now)],
     ["queue", j.queue],
-    ["command", j.command],
+    ["command", maskSecrets(j.command)],
     ["priority", j.priority],
     ["attempts", `${j.attempts} of ${j.max_retries + 1} (max_retries ${j.max_retries})`],
     ["timeout", j.timeout_ms === null ? "config default (job_timeout_ms)" : j.timeout_ms === 0 ? "none" : formatDuration(j.timeout_ms)],
@@ -69,7 +69,7 @@ function printDetail(detail: JobDetail): void {
     ["worker", j.worker_id ?? "-"],
     ["exit code", j.exit_code ?? "-"],
     ["duration", formatDuration(j.duration_ms)],
-    ["last error", j.last_error ?? "-"],
+    ["last error", maskSecrets(j.last_error) ?? "-"],
     ["cwd", j.cwd ?? "-"],
     ["env", env.length ? env.join("\n") : "-"],
     ["runs after", chainText(detail.upstream)],
