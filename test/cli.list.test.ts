@@ -59,6 +59,20 @@ describe("list", () => {
     expect(await queuectlJson<JobJson[]>(["list"])).toHaveLength(20);
   });
 
+  it("--sort run-order lists in the order workers take jobs: priority, then run_at, then enqueue order", async () => {
+    await db.pool.query("TRUNCATE jobs CASCADE");
+    await enqueue(db.pool, [
+      { id: "low", command: "echo low", priority: 0 },
+      { id: "high-later", command: "echo hl", priority: 5, run_at: new Date(Date.now() + 60_000).toISOString() },
+      { id: "high", command: "echo h", priority: 5 },
+      { id: "low-2", command: "echo low2", priority: 0 },
+    ]);
+    expect((await queuectlJson<JobJson[]>(["list", "--sort", "run-order"])).map((j) => j.id)).toEqual(["high", "high-later", "low", "low-2"]);
+    expect((await queuectlJson<JobJson[]>(["list"])).map((j) => j.id)).toEqual(["low-2", "high", "high-later", "low"]);
+    const res = await queuectl(["list", "--sort", "run-order", "--limit", "1"]);
+    expect(res.stdout.split("\n").at(-1)).toBe("(more: queuectl list --offset 1 --limit 1 --sort run-order)");
+  });
+
   it("rejects an unknown state and a bad limit or offset with exit 2", async () => {
     const cases: Array<[string[], RegExp]> = [
       [["list", "--state", "done"], /unknown state 'done' \(one of: pending, processing, completed, failed, dead, cancelled\)/],
@@ -66,6 +80,7 @@ describe("list", () => {
       [["list", "--limit", "-3"], /--limit must be a whole number/],
       [["list", "--limit", "ten"], /--limit must be a whole number/],
       [["list", "--offset", "1.5"], /--offset must be a whole number/],
+      [["list", "--sort", "age"], /--sort must be one of created, run-order \(got 'age'\)/],
     ];
     const results = await Promise.all(cases.map(([args]) => queuectl(args)));
     results.forEach((res, i) => {

@@ -32,4 +32,20 @@ describe("the program", () => {
   it("an unknown command: one line on stderr, exit code 2", async () => {
     expect(await queuectl(["nosuch"])).toEqual({ code: 2, stdout: "", stderr: "queuectl: unknown command 'nosuch'" });
   });
+
+  it("group:command is the same command as `group command`, help and errors included", async () => {
+    const spaced = await queuectl(["config", "get", "--help"]);
+    expect(spaced.code).toBe(0);
+    expect(await queuectl(["config:get", "--help"])).toEqual(spaced);
+    expect(await queuectl(["dlq:nosuch"])).toEqual(await queuectl(["dlq", "nosuch"]));
+    // Only groups: `list:x` stays an unknown command rather than `list x`.
+    expect(await queuectl(["list:all"])).toMatchObject({ code: 2, stderr: "queuectl: unknown command 'list:all'" });
+  });
+
+  it("a mistyped command or option: one line naming the nearest, exit 2", async () => {
+    expect(await queuectl(["stauts"])).toEqual({ code: 2, stdout: "", stderr: "queuectl: unknown command 'stauts' (did you mean status?)" });
+    const res = await queuectl(["list", "--stat", "pending"]);
+    expect(res).toMatchObject({ code: 2, stdout: "" });
+    expect(res.stderr).toBe("queuectl: unknown option '--stat' (did you mean --state?)");
+  });
 });

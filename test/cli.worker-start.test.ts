@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { queuectl, queuectlJson } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
-import { alive, countByState, enqueue, waitFor } from "./helpers/workers.js";
+import { alive, countByState, enqueue, jobState, startWorkerProcess, waitFor } from "./helpers/workers.js";
 
 const db = useTestDatabase();
 
@@ -20,6 +20,7 @@ describe("worker start", () => {
       [["--claim-ahead", "-1"], /--claim-ahead must be a whole number from 0 to 64/],
       [["--claim-ahead", "65"], /--claim-ahead must be a whole number from 0 to 64/],
       [["--claim-ahead", "2x"], /--claim-ahead must be a whole number from 0 to 64/],
+      [["--poll-interval", "5"], /--poll-interval must be a whole number from 10 to 3600000/],
       [["--queue", "no spaces"], /'no spaces' is not a queue name/],
       [["--foreground", "--count", "2"], /--foreground runs one worker/],
     ];
@@ -49,6 +50,31 @@ describe("worker start", () => {
     } finally {
       expect((await queuectl(["worker", "stop", "--wait"])).code).toBe(0);
       await waitFor(() => !alive(pid), { what: "the background worker to exit" });
+    }
+  });
+
+  it("--poll-interval sets this worker's idle poll over the shared config", async () => {
+    // With the shared poll at an hour, only the worker's own poll can notice a job made due without a
+    // notification (an UPDATE from psql, say) within the test.
+    expect((await queuectl(["config", "set", "poll_interval_ms", "3600000"])).code).toBe(0);
+    try {
+      await enqueue(db.pool, [
+        { id: "first", command: "true" },
+        { id: "quiet", command: "true", run_at: new Date(Date.now() + 3_600_000).toISOString() },
+      ]);
+      const worker = startWorkerProcess(["--poll-interval", "200"]);
+      try {
+        // Once the first job is done (and a moment more) the worker has gone idle, asleep for its poll.
+        await waitFor(async () => (await jobState(db.pool, "first"))?.state === "completed", { what: "the first job to run" });
+        await new Promise((r) => setTimeout(r, 500));
+        await db.pool.query("UPDATE jobs SET run_at = now() WHERE id = 'quiet'");
+        await waitFor(async () => (await jobState(db.pool, "quiet"))?.state === "completed", { what: "the job to run", timeoutMs: 30_000 });
+      } finally {
+        worker.child.kill("SIGTERM");
+        await worker.exited;
+      }
+    } finally {
+      await queuectl(["config", "set", "poll_interval_ms", "1000"]);
     }
   });
 });

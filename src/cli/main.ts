@@ -14,7 +14,7 @@ function schemaMismatch(err: unknown): SchemaMismatchError | undefined {
   if (!isSchemaError(err)) return undefined;
   return new SchemaMismatchError(`the database schema does not match this queuectl (${firstLine(err)}); run \`queuectl db status\``);
 }
-import { buildProgram } from "./program.js";
+import { buildProgram, expandAliases } from "./program.js";
 
 function report(err: unknown): number {
   const debug = process.env.QUEUECTL_DEBUG === "1";
@@ -36,9 +36,10 @@ function report(err: unknown): number {
 }
 
 async function main(): Promise<void> {
-  const program = await buildProgram(process.argv);
+  const argv = expandAliases(process.argv);
+  const program = await buildProgram(argv);
   try {
-    await program.parseAsync(process.argv);
+    await program.parseAsync(argv);
   } catch (err) {
     process.exitCode = report(err);
   }

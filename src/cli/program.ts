@@ -31,6 +31,20 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ["completion"], load: async () => (await import("./commands/completion.js")).registerCompletionCommand },
 ];
 
+/** Command groups whose subcommands may also be named `group:subcommand`, as earlier QueueCTLs did (`worker:start`). */
+const GROUPS = new Set(["worker", "dlq", "config", "queue", "schedule", "db"]);
+
+/**
+ * `argv` with a `group:subcommand` first argument split into the two words commander knows
+ * (`worker:start` → `worker start`); anything else as it is.
+ */
+export function expandAliases(argv: readonly string[]): string[] {
+  const first = argv[2];
+  const m = first === undefined ? null : /^([a-z]+):([a-z-]+)$/.exec(first);
+  if (!m || !GROUPS.has(m[1]!)) return [...argv];
+  return [...argv.slice(0, 2), m[1]!, m[2]!, ...argv.slice(3)];
+}
+
 /** The commands to register for `argv`: the one named, none for --version, all for help, completion and anything unknown. */
 function commandsFor(argv: readonly string[]): ReadonlyArray<{ load: () => Promise<Register> }> {
   const name = argv[2];
@@ -49,8 +63,9 @@ export async function buildProgram(argv: readonly string[]): Promise<Command> {
     .version("0.1.0")
     .exitOverride()
     .configureOutput({
-      // One line on stderr for usage errors, the exit code is decided in main.ts.
-      outputError: (str, write) => write(str.replace(/^error: /, "queuectl: ")),
+      // One line on stderr for usage errors (commander puts its "Did you mean" on a second line); the
+      // exit code is decided in main.ts.
+      outputError: (str, write) => write(`${str.replace(/^error: /, "queuectl: ").trimEnd().replace(/\n\(Did you mean (.*)\?\)$/, " (did you mean $1?)").replace(/\n/g, " ")}\n`),
     })
     .addHelpText(
       "after",
@@ -59,6 +74,9 @@ Examples:
   $ queuectl enqueue '{"command":"pg_dump mydb > /backups/mydb.sql","max_retries":2}'
   $ queuectl worker start --count 2
   $ queuectl status
+
+Aliases: group:command works for every command group, as in earlier QueueCTLs
+  (worker:start, worker:stop, dlq:list, dlq:retry, config:get, config:set, ...).
 
 Environment:
   DATABASE_URL     PostgreSQL to use; unset = a local server under ~/.queuectl (QUEUECTL_HOME)

@@ -99,7 +99,13 @@ export async function getJob(ctx: QueueContext, p: { id: string }): Promise<JobD
   return { job: jobRowFromPrisma(rest as PrismaJob), history: history.map(attemptRowFromPrisma), ...chain };
 }
 
+/** How `list` orders jobs. */
+export type JobSort = "created" | "run-order";
+export const JOB_SORTS: readonly JobSort[] = ["created", "run-order"];
+
 export interface ListJobsParams {
+  /** created (default): newest first; run-order: highest priority, then earliest run_at, then enqueue order. */
+  sort?: JobSort;
   state?: JobState;
   queue?: string;
   /** At most this many jobs (default 20). */
@@ -125,7 +131,8 @@ export async function listJobs(ctx: Pick<QueueContext, "prisma">, p: ListJobsPar
   const limit = p.limit ?? 20;
   const rows = await ctx.prisma.job.findMany({
     where: { state: p.state, queue: p.queue },
-    orderBy: [{ createdAt: "desc" }, { seq: "desc" }],
+    // run-order: the order the claim takes runnable jobs in (claim.ts CLAIMED_ORDER).
+    orderBy: p.sort === "run-order" ? [{ priority: "desc" }, { runAt: "asc" }, { seq: "asc" }] : [{ createdAt: "desc" }, { seq: "desc" }],
     skip: p.offset ?? 0,
     // One more than asked tells whether there is a next page without counting the table.
     take: limit + 1,

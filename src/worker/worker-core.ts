@@ -30,6 +30,8 @@ export interface WorkerOptions {
    * config pass_env (queue/job-environment.ts).
    */
   passEnv?: string[];
+  /** This worker's poll interval (ms), over config poll_interval_ms (`--poll-interval`). */
+  pollIntervalMs?: number;
   /**
    * Jobs to claim ahead of the free slots. Default: 2 per slot, at most 8, while recent commands are
    * short (slot-loop.ts), none otherwise. 0 turns it off; tests set it to get it always.

@@ -95,7 +95,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
       onLeasesExtended: (held, sentAt) => this.starter.leasesExtended(held, sentAt),
       onConfig: (c) => {
-        this.config = c;
+        this.config = this.withOptions(c);
         void this.loop.refreshQueueSettings();
       },
       onStopRequested: (deadline) => this.requestStop("worker stop", deadline),
@@ -119,7 +119,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Registers, starts the duties and the slot loop; resolves once the worker is taking jobs. */
   async start(): Promise<void> {
-    this.config = await loadConfig(this.deps.pool);
+    this.config = this.withOptions(await loadConfig(this.deps.pool));
     await registerWorker(this.deps.pool, this.registration);
     await this.loop.refreshQueueSettings();
     await this.listener.start();
@@ -130,6 +130,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.scheduler.trigger();
     this.deps.log.info({ worker: this.id, queues: this.options.queues, concurrency: this.options.concurrency, commands: this.commands.describe() }, "worker started");
     this.loopDone = this.loop.run().then(() => this.drain());
+  }
+
+  /** The shared config with what this worker's options set over it (`--poll-interval`). */
+  private withOptions(c: QueueConfig): QueueConfig {
+    return this.options.pollIntervalMs === undefined ? c : { ...c, poll_interval_ms: this.options.pollIntervalMs };
   }
 
   /** Resolves when the worker has stopped and deregistered. */

@@ -58,6 +58,7 @@ export function registerWorkerCommands(program: Command): void {
         wholeNumber("--claim-ahead", 0, 64),
       ),
     )
+    .addOption(new Option("--poll-interval <ms>", "this worker's idle poll, in ms (default: config poll_interval_ms)").argParser(wholeNumber("--poll-interval", 10, 3_600_000)))
     .option("--pass-env <name>", "give every job this variable of the worker's environment too (repeatable; see config pass_env)", collectEnvName, [])
     .option("--json", "print the started workers as JSON")
     .addHelpText(
@@ -70,11 +71,12 @@ QUEUECTL_QUEUE, QUEUECTL_WORKER_ID: nothing else of the worker's (no DATABASE_UR
 Examples:
   $ queuectl worker start --count 4 --concurrency 2
   $ queuectl worker start --pass-env AWS_REGION --pass-env HTTP_PROXY
+  $ queuectl worker:start --poll-interval 500
   $ queuectl worker start --queue reports --queue backups
   $ queuectl worker start --foreground --exit-when-idle
   $ queuectl worker start --concurrency 8 --claim-ahead 0`,
     )
-    .action(async (opts: { count: number; concurrency: number; queue: string[]; foreground?: boolean; exitWhenIdle?: boolean; stopTimeout: number; claimAhead?: number; passEnv: string[]; json?: boolean }) => {
+    .action(async (opts: { count: number; concurrency: number; queue: string[]; foreground?: boolean; exitWhenIdle?: boolean; stopTimeout: number; claimAhead?: number; pollInterval?: number; passEnv: string[]; json?: boolean }) => {
       const workerOptions = {
         queues: opts.queue,
         concurrency: opts.concurrency,
@@ -82,6 +84,7 @@ Examples:
         stopTimeoutMs: Math.round(opts.stopTimeout * 1000),
         claimAhead: opts.claimAhead,
         passEnv: opts.passEnv,
+        pollIntervalMs: opts.pollInterval,
       };
       if (opts.foreground) {
         if (opts.count !== 1) throw new InvalidInputError("--foreground runs one worker; drop --count or run several commands");
@@ -95,6 +98,7 @@ Examples:
       if (opts.exitWhenIdle) args.push("--exit-when-idle");
       if (opts.claimAhead !== undefined) args.push("--claim-ahead", String(opts.claimAhead));
       for (const name of opts.passEnv) args.push("--pass-env", name);
+      if (opts.pollInterval !== undefined) args.push("--poll-interval", String(opts.pollInterval));
       const { spawnWorkers } = await import("../../worker/spawn-workers.js");
       const started = await withContext((ctx) => spawnWorkers(ctx.pool, { count: opts.count, workerArgs: args }));
       if (opts.json) {
