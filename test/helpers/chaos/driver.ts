@@ -97,7 +97,7 @@ export class ChaosDriver {
   }
 
   private get env(): NodeJS.ProcessEnv {
-    return { DATABASE_URL: this.p.url, CHAOS_DIR: this.p.dir, QUEUECTL_LOG_LEVEL: "warn" };
+    return { DATABASE_URL: this.p.url, QUEUECTL_LOG_LEVEL: "warn" };
   }
 
   startWorker(): void {
@@ -120,12 +120,20 @@ export class ChaosDriver {
     for (let i = 0; i < 3; i++) this.startWorker();
   }
 
+  /**
+   * The recorder's command line. The history file is an argument, not an environment variable: a
+   * job's command sees only the environment it asked for, never its worker's.
+   */
+  private recorder(mode: string, ms: number, exit: number): string {
+    return `perl ${RECORDER} ${this.p.dir}/history ${mode} ${ms} ${exit}`;
+  }
+
   /** A job spec with a random command (recorder.pl) and random options. */
   private spec(id: string, dependsOn: string[] = []): JobSpec {
     const mode = this.pick(["plain", "plain", "plain", "plain", "stubborn", "spawner"]);
     const ms = this.pick([0, 20, 50, 200, 500, 1500, 3000]);
     const exit = this.pick([0, 0, 0, 0, 0, 1, 3, 75]);
-    const spec: JobSpec = { id, command: `perl ${RECORDER} ${mode} ${ms} ${exit}`, queue: this.pick(QUEUES), max_retries: this.pick([0, 1, 2, 3]) };
+    const spec: JobSpec = { id, command: this.recorder(mode, ms, exit), queue: this.pick(QUEUES), max_retries: this.pick([0, 1, 2, 3]) };
     if (this.chance(0.3)) spec.priority = this.pick([-5, 0, 5, 10]);
     if (this.chance(0.1)) spec.timeout = this.pick([300, 1000]);
     if (this.chance(0.1)) spec.run_at = new Date(Date.now() + this.pick([500, 2000, 5000])).toISOString();
@@ -231,7 +239,7 @@ export class ChaosDriver {
     }
     const ids = await this.jobsIn(["dead"], 1);
     if (ids.length === 0) return;
-    const edit = this.chance(0.4) ? { command: `perl ${RECORDER} plain ${this.pick([0, 100, 500])} 0`, maxRetries: this.pick([0, 2]) } : undefined;
+    const edit = this.chance(0.4) ? { command: this.recorder("plain", this.pick([0, 100, 500]), 0), maxRetries: this.pick([0, 2]) } : undefined;
     this.noteRequeue(ids);
     await retryDead({ pool: this.p.pool, prisma: this.prisma }, { ids, edit });
     this.count(edit ? "dlq retry --edit" : "dlq retry");

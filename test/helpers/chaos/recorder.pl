@@ -1,6 +1,6 @@
 #!/usr/bin/perl
-# The command every job of the randomized checker runs: `perl recorder.pl MODE MS EXIT`.
-# It appends to $CHAOS_DIR/history, one line per event, each line written with one append:
+# The command every job of the randomized checker runs: `perl recorder.pl HISTORY MODE MS EXIT`.
+# It appends to the file HISTORY, one line per event, each line written with one append:
 #   S JOB ATTEMPT PID T          started (T: wall clock in ms, microsecond precision)
 #   E JOB ATTEMPT PID T EXIT     about to exit on its own with EXIT
 #   O JOB ATTEMPT PID OTHER T    at its start, process OTHER of an earlier run of the same job was alive
@@ -10,10 +10,9 @@ use strict;
 use warnings;
 use Time::HiRes ();
 
-my ($mode, $ms, $exit) = @ARGV;
+my ($history, $mode, $ms, $exit) = @ARGV;
 my $job = $ENV{QUEUECTL_JOB_ID} // '?';
 my $attempt = $ENV{QUEUECTL_ATTEMPT} // '?';
-my $history = "$ENV{CHAOS_DIR}/history";
 my $now = sub { sprintf('%.3f', Time::HiRes::time() * 1000) };
 
 sub record {
