@@ -4,7 +4,7 @@
  * and an exit code, so no helper ever exits the process.
  */
 export class QueuectlError extends Error {
-  /** Process exit code: 1 operational failure, 2 invalid input, 3 not found. */
+  /** Process exit code: 1 operational failure, 2 invalid input, 3 not found, 4 not permitted for the role. */
   readonly exitCode: number = 1;
 }
 
@@ -24,6 +24,14 @@ export class InvalidInputError extends QueuectlError {
 /** The named job, worker or config key does not exist. Exit code 3. */
 export class NotFoundError extends QueuectlError {
   override readonly exitCode = 3;
+}
+
+/**
+ * The database refused the statement for the connection's role (SQLSTATE 42501): a role made a kind
+ * by `queuectl db grant` tried something its kind may not do. Nothing was changed. Exit code 4.
+ */
+export class PermissionDeniedError extends QueuectlError {
+  override readonly exitCode = 4;
 }
 
 /** A state change that is not allowed from the current state (e.g. retrying a job not in the DLQ). Exit code 2. */

@@ -15,6 +15,7 @@ const DEFAULTS = {
   output_limit_bytes: 262_144,
   backoff_jitter: 0,
   retention_completed: 0,
+  retention_audit: 0,
   env_allowlist: "*",
   pass_env: "",
 };

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { enqueueJobs } from "../src/queue/enqueue.js";
 
 import { failJob } from "../src/queue/sql/outcomes.js";
-import { defaultConfig } from "../src/queue/config.js";
+import { defaultConfig, setConfigValue } from "../src/queue/config.js";
 import { createLogger } from "../src/worker/logger.js";
 import { RetentionService } from "../src/worker/retention-service.js";
 import { queuectl, queuectlJson } from "./helpers/cli.js";
@@ -100,19 +100,30 @@ describe("purge and retention", () => {
     expect((await db.pool.query("SELECT count(*)::int AS n FROM job_attempts WHERE job_id LIKE 'old-%'")).rows[0].n).toBe(2);
   });
 
-  it("RetentionService deletes completed jobs older than retention_completed, in batches, and nothing when it is 0", async () => {
+  it("RetentionService deletes completed jobs older than retention_completed and audit rows older than retention_audit, in batches, and nothing when they are 0", async () => {
     await db.pool.query(
       `INSERT INTO jobs (id, queue, command, state, max_retries, finished_at)
        SELECT 'ret-' || i, 'ret', 'x', 'completed', 0, now() - interval '2 hours' FROM generate_series(1, 2500) i`,
     );
+    await db.pool.query(
+      `INSERT INTO audit_log (at, source, action, target) SELECT now() - interval '2 days', 'cli', 'cancel', 'old-' || i FROM generate_series(1, 1200) i`,
+    );
+    await db.pool.query(`INSERT INTO audit_log (source, action, target) VALUES ('cli', 'cancel', 'fresh')`);
     await enqueueJobs(db, { specs: [{ id: "ret-pending", command: "x", queue: "ret" }] });
-    let config = { ...defaultConfig(), retention_completed: 0 };
-    const service = new RetentionService({ pool: db.pool, log: createLogger({}, "silent"), config: () => config });
-    expect(await service.runOnce()).toBe(0);
-    config = { ...config, retention_completed: 3600 };
-    expect(await service.runOnce()).toBe(2500);
+    const service = new RetentionService({ pool: db.pool, log: createLogger({}, "silent") });
+    expect(await service.runOnce()).toEqual({ jobs: 0, audit: 0 });
+    await setConfigValue(db.pool, "retention_completed", "1h");
+    await setConfigValue(db.pool, "retention_audit", "1d");
+    expect(await service.runOnce()).toEqual({ jobs: 2500, audit: 1200 });
     const left = await db.pool.query("SELECT id FROM jobs WHERE queue = 'ret'");
     expect(left.rows).toEqual([{ id: "ret-pending" }]);
+    // Every expired row went; the fresh one (and the rows of this file's other actions) stayed.
+    const audit = await db.pool.query<{ old: number; fresh: number }>(
+      "SELECT count(*) FILTER (WHERE target LIKE 'old-%')::int AS old, count(*) FILTER (WHERE target = 'fresh')::int AS fresh FROM audit_log",
+    );
+    expect(audit.rows[0]).toEqual({ old: 0, fresh: 1 });
+    await setConfigValue(db.pool, "retention_completed", "0");
+    await setConfigValue(db.pool, "retention_audit", "0");
   });
 
   it("config retention_completed takes 7d and stores seconds", async () => {

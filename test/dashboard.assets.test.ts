@@ -11,6 +11,9 @@ import { createSecurity } from "../src/dashboard/auth.js";
 import { createDashboardApp } from "../src/dashboard/server.js";
 import { PAGES } from "../src/dashboard/views/pages.js";
 import { JOB_STATES } from "../src/queue/job.js";
+import { useTestDatabase } from "./helpers/db.js";
+
+const db = useTestDatabase();
 
 // Assets need no database: a context whose every use fails proves it.
 const app = createDashboardApp({
@@ -58,13 +61,16 @@ describe("assets", () => {
     expect((await app.request("http://127.0.0.1/assets/client/nope.js")).status).toBe(404);
   });
 
-  it("every page loads the script's entry as a module, lists the pages and hands over the job states", async () => {
+  it("every page loads the script's entry as a module, lists the pages and hands over the job states and whether it may act", async () => {
+    // A page asks the database whether the dashboard's role may act (the owner may).
+    const pages = createDashboardApp({ ctx: { pool: db.pool, prisma: {} as never }, security: createSecurity({ host: "127.0.0.1", token: undefined }) });
     for (const { path } of [...PAGES, { path: "/jobs/some-job" }]) {
-      const res = await app.request(`http://127.0.0.1${path}`);
+      const res = await pages.request(`http://127.0.0.1${path}`);
       expect(res.status, path).toBe(200);
       const page = await res.text();
       expect(page).toContain(`<script type="module" src="${ENTRY}"></script>`);
       expect(page).toContain(`data-job-states="${JOB_STATES.join(" ")}"`);
+      expect(page).toContain('data-can-act="true"');
       for (const p of PAGES) expect(page).toContain(`<a href="${p.path}"`);
     }
   });

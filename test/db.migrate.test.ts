@@ -17,6 +17,7 @@ const MIGRATIONS = [
   "20261123100000_operator_tools",
   "20261123200000_schedules_pipelines",
   "20261207000000_attempt_numbers_cancel_requests",
+  "20261207100000_roles_audit",
 ];
 
 describe("db migrate", () => {

@@ -2,7 +2,7 @@
 /**
  * The queuectl entry point: the only place that writes an error and chooses the exit code (as the
  * README and docs/cli-contract.md document them: 0 ok, 1 operational failure, 2 invalid input or
- * usage, 3 not found). Everything below throws.
+ * usage, 3 not found, 4 refused for the role). Everything below throws.
  */
 import { CommanderError } from "commander";
 import { firstLine, isSchemaError } from "../db/errors.js";
@@ -15,6 +15,7 @@ function schemaMismatch(err: unknown): SchemaMismatchError | undefined {
   return new SchemaMismatchError(`the database schema does not match this queuectl (${firstLine(err)}); run \`queuectl db status\``);
 }
 import { buildProgram, expandAliases } from "./program.js";
+import { describeRefusal } from "./running-command.js";
 
 function report(err: unknown): number {
   const debug = process.env.QUEUECTL_DEBUG === "1";
@@ -23,7 +24,8 @@ function report(err: unknown): number {
     if (err.exitCode === 0) return 0;
     return 2;
   }
-  const known = err instanceof QueuectlError ? err : (describeDbError(err) ?? schemaMismatch(err));
+  // A refusal outside withContext (the schema check at start, a foreground worker) names the URL's role.
+  const known = err instanceof QueuectlError ? err : (describeDbError(err) ?? schemaMismatch(err) ?? describeRefusal(err));
   if (known) {
     process.stderr.write(`queuectl: ${known.message}\n`);
     if (debug && known.stack) process.stderr.write(`${known.stack}\n`);

@@ -3,6 +3,7 @@
  * The help text is the documentation: every command carries an example.
  */
 import { Command } from "commander";
+import { setRunningCommand } from "./running-command.js";
 type Register = (program: Command) => void;
 
 /**
@@ -25,6 +26,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ["logs"], load: async () => (await import("./commands/logs.js")).registerLogsCommand },
   { names: ["purge"], load: async () => (await import("./commands/purge.js")).registerPurgeCommand },
   { names: ["schedule"], load: async () => (await import("./commands/schedule.js")).registerScheduleCommands },
+  { names: ["audit"], load: async () => (await import("./commands/audit.js")).registerAuditCommand },
   { names: ["config"], load: async () => (await import("./commands/config.js")).registerConfigCommands },
   { names: ["db"], load: async () => (await import("./commands/db.js")).registerDbCommands },
   { names: ["dashboard"], load: async () => (await import("./commands/dashboard.js")).registerDashboardCommand },
@@ -84,6 +86,13 @@ Environment:
     );
 
   for (const register of registers) register(program);
+
+  // The command's name, for a refusal by the database ("role 'alice' (enqueuer) may not run 'cancel'").
+  program.hook("preAction", (_program, action) => {
+    const names: string[] = [];
+    for (let c: Command | null = action; c && c !== program; c = c.parent) names.unshift(c.name());
+    setRunningCommand(names.join(" "));
+  });
 
   // Subcommands inherit the error behaviour so every usage error maps to exit code 2.
   for (const cmd of program.commands) {

@@ -34,7 +34,11 @@ export type AuthMethod = "bearer" | "cookie" | "open";
 
 /** Hono environment of the dashboard app: what middleware hands to handlers. */
 export interface DashboardEnv {
-  Variables: { auth: AuthMethod };
+  /**
+   * `session`: how the audit trail names who acted — the first 12 hex digits of the session's id (the
+   * SHA-256 of its cookie, as dashboard_sessions stores it: not a secret), or "bearer" / "open".
+   */
+  Variables: { auth: AuthMethod; session: string };
 }
 
 export interface DashboardSecurity {
@@ -146,17 +150,20 @@ export function authGuard(sec: DashboardSecurity, sessions: SessionStore | null)
   return async (c, next) => {
     if (sec.token === null) {
       c.set("auth", "open");
+      c.set("session", "open");
       return next();
     }
     const header = c.req.header("authorization");
     const bearer = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
     if (bearer !== undefined && safeEqual(bearer, sec.token)) {
       c.set("auth", "bearer");
+      c.set("session", "bearer");
       return next();
     }
     const cookie = getCookie(c, SESSION_COOKIE);
     if (cookie !== undefined && sessions !== null && (await sessions.valid(cookie))) {
       c.set("auth", "cookie");
+      c.set("session", sessions.reference(cookie));
       return next();
     }
     if (isPublicPath(c.req.path)) return next();

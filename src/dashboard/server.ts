@@ -17,7 +17,9 @@ import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { pino, type Logger } from "pino";
 import { describeDbError } from "../db/pool.js";
-import { InvalidStateError, NotFoundError, OperationalError, QueuectlError } from "../errors.js";
+import { InvalidStateError, NotFoundError, OperationalError, PermissionDeniedError, QueuectlError } from "../errors.js";
+import { readSessionRole } from "../queue/sql/roles.js";
+import { isPermissionDenied, permissionDeniedMessage } from "../db/errors.js";
 import type { QueueContext } from "../queue/context.js";
 import { clientModules } from "./assets/client.js";
 import { FAVICON_SVG } from "./assets/favicon.js";
@@ -41,11 +43,18 @@ export interface DashboardAppParams {
 }
 
 /** HTTP status for an error the queue code threw on purpose. */
-function statusFor(err: QueuectlError): 400 | 404 | 409 | 500 | 503 {
+function statusFor(err: QueuectlError): 400 | 403 | 404 | 409 | 500 | 503 {
+  if (err instanceof PermissionDeniedError) return 403;
   if (err instanceof NotFoundError) return 404;
   if (err instanceof InvalidStateError) return 409;
   if (err instanceof OperationalError) return 503;
   return err.exitCode === 2 ? 400 : 500;
+}
+
+/** A statement the dashboard's role may not run (a viewer's dashboard asked to act). */
+function refusedByDatabase(err: unknown): PermissionDeniedError | undefined {
+  if (!isPermissionDenied(err)) return undefined;
+  return new PermissionDeniedError(`the dashboard's database role may not do this: ${permissionDeniedMessage(err)}`);
 }
 
 export function createDashboardApp(p: DashboardAppParams): Hono<DashboardEnv> {
@@ -103,7 +112,7 @@ export function createDashboardApp(p: DashboardAppParams): Hono<DashboardEnv> {
   });
   app.route("/api", apiRoutes(p.ctx));
   app.route("/", loginRoutes(p.security, sessions));
-  app.route("/", pageRoutes(p.security));
+  app.route("/", pageRoutes(p.security, async () => (await readSessionRole(p.ctx.pool)).can_act));
 
   app.notFound((c) =>
     isMachinePath(c.req.path)
@@ -115,8 +124,8 @@ export function createDashboardApp(p: DashboardAppParams): Hono<DashboardEnv> {
   // the browser gets a generic line (no stack trace ever reaches a browser; the log has it).
   app.onError((err, c) => {
     if (err instanceof HTTPException) return err.getResponse();
-    const known = err instanceof QueuectlError ? err : describeDbError(err);
-    let status: 400 | 404 | 409 | 500 | 503 = 500;
+    const known = err instanceof QueuectlError ? err : (describeDbError(err) ?? refusedByDatabase(err));
+    let status: 400 | 403 | 404 | 409 | 500 | 503 = 500;
     let message = "internal error (see the dashboard's log)";
     if (known) {
       status = statusFor(known);

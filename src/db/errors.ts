@@ -67,3 +67,23 @@ export function firstLine(err: unknown): string {
   if (lines.length > 1 && /^Invalid `.*` invocation/.test(lines[0]!)) return lines[lines.length - 1]!;
   return lines[0] ?? "";
 }
+
+/** The database error Prisma Client wraps (its driver adapter's cause), when there is one. */
+function adapterCause(err: unknown): DbErrorLike | undefined {
+  const cause = (err as { meta?: { driverAdapterError?: { cause?: DbErrorLike } } } | null)?.meta?.driverAdapterError?.cause;
+  return cause && typeof cause === "object" ? cause : undefined;
+}
+
+/**
+ * The server refused the statement for the connection's role (SQLSTATE 42501, insufficient_privilege),
+ * whether pg raised it or Prisma Client wrapped it (P2039 with the driver adapter's cause).
+ */
+export function isPermissionDenied(err: unknown): boolean {
+  return codeOf(err) === "42501" || codeOf(adapterCause(err)) === "42501";
+}
+
+/** The server's own words for a refusal ("permission denied for table jobs"). */
+export function permissionDeniedMessage(err: unknown): string {
+  const cause = adapterCause(err);
+  return cause ? messageOf(cause) : firstLine(err);
+}

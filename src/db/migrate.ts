@@ -14,7 +14,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type pg from "pg";
-import { OperationalError, SchemaMismatchError } from "../errors.js";
+import { OperationalError, PermissionDeniedError, SchemaMismatchError } from "../errors.js";
 
 /** The lock id Prisma's schema engine takes around migrations (prisma-engines, apply_migrations.rs). */
 const PRISMA_MIGRATION_LOCK_ID = 72707369;
@@ -137,11 +137,24 @@ export async function applyMigrations(pool: pg.Pool): Promise<string[]> {
 }
 
 /**
+ * A role without USAGE on any schema of its search_path sees no tables at all (current_schema() is
+ * null): that is missing access, not a missing schema.
+ */
+async function refuseUnusableSchema(pool: pg.Pool): Promise<void> {
+  const res = await pool.query<{ schema: string | null; role: string }>("SELECT current_schema() AS schema, session_user AS role");
+  const row = res.rows[0];
+  if (row && row.schema === null) {
+    throw new PermissionDeniedError(`role '${row.role}' may not use the queue's schema: its owner gives access with queuectl db grant`);
+  }
+}
+
+/**
  * Throws SchemaMismatchError unless every migration of this build is applied and the database has
  * none this build does not know. Every command but `db migrate` / `db status` calls this first.
  */
 export async function assertSchemaCurrent(pool: pg.Pool): Promise<void> {
   const rows = await appliedRows(pool);
+  if (rows === null) await refuseUnusableSchema(pool);
   const files = readMigrations();
   const done = new Set((rows ?? []).filter((r) => r.finished_at !== null).map((r) => r.migration_name));
   const pending = files.filter((f) => !done.has(f.name));

@@ -5,7 +5,8 @@
  */
 import type pg from "pg";
 import { InvalidInputError, NotFoundError } from "../errors.js";
-import { readConfigRows, upsertConfigValue } from "./sql/config.js";
+import { audited, type Actor } from "./audit.js";
+import { readConfigRows, readConfigValue, upsertConfigValue } from "./sql/config.js";
 
 /**
  * How a key's value is read. Checked by hand, not with zod: loadConfig runs in nearly every CLI
@@ -35,6 +36,7 @@ export const CONFIG_KEYS = {
   output_limit_bytes: { rule: int(0, 67_108_864), default: 262_144, help: "captured output kept per attempt (the tail), in bytes" },
   backoff_jitter: { rule: number(0, 1), default: 0, help: "0..1: each retry delay is shortened by a random share of up to this much" },
   retention_completed: { rule: { kind: "duration", max: 3_153_600_000 }, default: 0, help: "workers delete completed jobs older than this, in seconds or 30m, 12h, 7d (0 = keep)" },
+  retention_audit: { rule: { kind: "duration", max: 3_153_600_000 }, default: 0, help: "workers delete audit rows older than this, in seconds or 30m, 12h, 90d (0 = keep)" },
   env_allowlist: {
     rule: { kind: "allowlist" },
     default: "*",
@@ -110,10 +112,14 @@ export async function loadConfig(db: pg.Pool | pg.PoolClient): Promise<QueueConf
   return config;
 }
 
-export async function setConfigValue(db: pg.Pool, key: string, raw: string): Promise<number | string> {
+/** Stores a setting and records it in the audit trail (the stored value before, if any, and after). */
+export async function setConfigValue(db: pg.Pool, key: string, raw: string, actor?: Actor): Promise<number | string> {
   const value = parseConfigValue(key, raw);
-  await upsertConfigValue(db, key, String(value));
-  return value;
+  return audited(db, { actor, action: "config set", target: key }, async (client) => {
+    const before = await readConfigValue(client, key);
+    await upsertConfigValue(client, key, String(value));
+    return { result: value, before: { value: before }, after: { value: String(value) } };
+  });
 }
 
 /** Whether an environment variable name passes `env_allowlist` (* any, - none, names and PREFIX_*). */

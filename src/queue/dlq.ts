@@ -9,7 +9,8 @@ import type { QueueContext } from "./context.js";
 import { quoteJobId } from "./job-spec.js";
 import { refuseBlocked, uniqueKeyConflict } from "./operator.js";
 import { reopenDependencies } from "./sql/dependencies.js";
-import { retryDeadJobs, type DeadJobEdit } from "./sql/dlq.js";
+import { readEditableFields, retryDeadJobs, type DeadJobEdit } from "./sql/dlq.js";
+import { recordAudit, type Actor } from "./audit.js";
 import { maskSecrets } from "./secrets.js";
 
 export interface DeadLetterRow {
@@ -56,7 +57,7 @@ export async function listDeadLetters(ctx: Pick<QueueContext, "prisma">, p: { li
 }
 
 /** `ids`: these dead jobs; `all`: every dead job. */
-export type RetryDeadParams = { ids: readonly string[]; edit?: DeadJobEdit } | { all: true };
+export type RetryDeadParams = ({ ids: readonly string[]; edit?: DeadJobEdit } | { all: true }) & { actor?: Actor };
 
 /**
  * Sends dead jobs back to pending with attempts reset, closing their DLQ entries (sql/dlq.ts
@@ -77,14 +78,25 @@ export async function retryDead(ctx: QueueContext, p: RetryDeadParams): Promise<
     }
   }
   try {
+    const edit = "all" in p ? undefined : p.edit;
     return await inTransaction(ctx.pool, async (client) => {
-      const retried = await retryDeadJobs(client, ids, "all" in p ? {} : p.edit);
+      const before = edit ? await readEditableFields(client, ids ?? []) : undefined;
+      const retried = await retryDeadJobs(client, ids, edit ?? {});
       const missed = (ids ?? []).filter((id) => !retried.includes(id));
       if (missed.length > 0) {
         // Someone else retried (or changed) it between the check and the statement.
         throw new InvalidStateError(`job '${missed[0]}' left the DLQ while retrying it; nothing was changed`);
       }
       refuseBlocked(await reopenDependencies(client, retried), "dlq retry");
+      if (!edit || !before) {
+        await recordAudit(client, { actor: p.actor, action: "dlq retry", target: retried, before: { state: "dead" }, after: { state: "pending" } });
+      } else {
+        // An edit's before differs per job: a row each, with the fields the edit may change.
+        const after = await readEditableFields(client, retried);
+        for (const id of retried) {
+          await recordAudit(client, { actor: p.actor, action: "dlq retry --edit", target: id, before: { state: "dead", ...before.get(id) }, after: { state: "pending", ...after.get(id) } });
+        }
+      }
       return retried;
     });
   } catch (err) {

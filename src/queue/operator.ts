@@ -15,12 +15,13 @@ import { jobSignalStatus, requestJobSignal } from "./sql/signals.js";
 import { requeueJobs } from "./sql/requeue.js";
 import { findUnsettledDependencies, reopenDependencies, type BlockingDependency } from "./sql/dependencies.js";
 import { readJobState, readJobStates } from "./sql/job-reads.js";
-import { inTransaction } from "../db/transaction.js";
+import type { Queryable } from "../db/queryable.js";
+import { audited, type Actor } from "./audit.js";
 import type { JobState } from "./job.js";
 
 type Db = pg.Pool;
 
-async function stateOf(db: Db, id: string): Promise<JobState> {
+async function stateOf(db: Queryable, id: string): Promise<JobState> {
   const state = await readJobState(db, id);
   if (state === undefined) throw new NotFoundError(`no job ${quoteJobId(id)}`);
   return state;
@@ -32,12 +33,15 @@ async function stateOf(db: Db, id: string): Promise<JobState> {
  * `waitMs`, this waits up to that long for it to become cancelled (polling, as `kill` does), and the
  * result's state says whether it did.
  */
-export async function cancel(db: Db, p: { id: string; waitMs?: number }): Promise<CancelledJob> {
-  const done = await cancelJob(db, p);
-  if (!done) {
-    const state = await stateOf(db, p.id);
-    throw new InvalidStateError(`job '${p.id}' is ${state}: only pending, failed or processing jobs can be cancelled`);
-  }
+export async function cancel(db: Db, p: { id: string; waitMs?: number; actor?: Actor }): Promise<CancelledJob> {
+  const done = await audited(db, { actor: p.actor, action: "cancel", target: p.id }, async (client) => {
+    const done = await cancelJob(client, p);
+    if (!done) {
+      const state = await stateOf(client, p.id);
+      throw new InvalidStateError(`job '${p.id}' is ${state}: only pending, failed or processing jobs can be cancelled`);
+    }
+    return { result: done, before: { state: done.previous_state }, after: { state: done.state === "processing" ? "processing (stopping)" : done.state } };
+  });
   if (done.state === "cancelled") {
     // Jobs waiting for this one are cancelled now, not at the rescuer's next sweep.
     await settleFinishedJobs(db, [p.id]);
@@ -75,12 +79,15 @@ export interface KillResult {
  * Asks the worker running the job, on whichever host, to send `signal` to the command's process
  * group, and waits up to `waitMs` for it to take the request.
  */
-export async function kill(db: Db, p: { id: string; signal: NodeJS.Signals; waitMs?: number }): Promise<KillResult> {
-  const asked = await requestJobSignal(db, p);
-  if (!asked) {
-    const state = await stateOf(db, p.id);
-    throw new InvalidStateError(`job '${p.id}' is ${state}, not running: nothing to signal`);
-  }
+export async function kill(db: Db, p: { id: string; signal: NodeJS.Signals; waitMs?: number; actor?: Actor }): Promise<KillResult> {
+  const asked = await audited(db, { actor: p.actor, action: "kill", target: p.id }, async (client) => {
+    const asked = await requestJobSignal(client, p);
+    if (!asked) {
+      const state = await stateOf(client, p.id);
+      throw new InvalidStateError(`job '${p.id}' is ${state}, not running: nothing to signal`);
+    }
+    return { result: asked, after: { signal: p.signal, worker_id: asked.worker_id } };
+  });
   const deadline = Date.now() + (p.waitMs ?? 3000);
   while (Date.now() < deadline) {
     const status = await jobSignalStatus(db, { id: p.id, startedAt: asked.started_at });
@@ -96,7 +103,7 @@ export async function kill(db: Db, p: { id: string; signal: NodeJS.Signals; wait
  * dependency that ended dead or cancelled is InvalidStateError, and nothing is requeued. A job being
  * cancelled is still processing (its command is stopping) and cannot be requeued until it has stopped.
  */
-export async function requeue(db: Db, p: { ids: readonly string[] }): Promise<string[]> {
+export async function requeue(db: Db, p: { ids: readonly string[]; actor?: Actor }): Promise<string[]> {
   const ids = [...new Set(p.ids)];
   for (const id of ids) {
     const state = await stateOf(db, id);
@@ -105,12 +112,14 @@ export async function requeue(db: Db, p: { ids: readonly string[] }): Promise<st
     if (state !== "completed" && state !== "cancelled") throw new InvalidStateError(`job '${id}' is ${state}: only completed or cancelled jobs can be requeued`);
   }
   try {
-    return await inTransaction(db, async (client) => {
+    return await audited(db, { actor: p.actor, action: "requeue", target: ids }, async (client) => {
+      const states = await readJobStates(client, ids);
       const done = await requeueJobs(client, { ids });
       const missed = ids.filter((id) => !done.includes(id));
       if (missed.length > 0) throw new InvalidStateError(`job '${missed[0]}' changed state while requeueing it`);
       refuseBlocked(await reopenDependencies(client, done), "requeue");
-      return done;
+      const before = [...new Set(states.map((s) => s.state))];
+      return { result: done, before: { state: before.length === 1 ? before[0] : before }, after: { state: "pending" } };
     });
   } catch (err) {
     throw uniqueKeyConflict(err) ?? err;
@@ -146,21 +155,25 @@ export const PURGE_BATCH = 1000;
  * that finished while this runs may be left for the next purge. Returns how many were (or would be)
  * deleted.
  */
-export async function purge(db: Db, p: { state: PurgeableState; olderThanS: number; dryRun?: boolean }): Promise<number> {
+export async function purge(db: Db, p: { state: PurgeableState; olderThanS: number; dryRun?: boolean; actor?: Actor }): Promise<number> {
   await settleFinishedJobs(db, await findUnsettledDependencies(db, PURGE_BATCH));
   if (p.dryRun) return countPurgeable(db, p);
   let total = 0;
+  // Each batch is its own short transaction with its own audit row (the rows deleted by that batch).
   for (;;) {
-    const n = await purgeJobs(db, { ...p, limit: PURGE_BATCH });
+    const n = await audited(db, { actor: p.actor, action: "purge", target: `state=${p.state}` }, async (client) => {
+      const n = await purgeJobs(client, { state: p.state, olderThanS: p.olderThanS, limit: PURGE_BATCH });
+      return { result: n, after: { deleted: n, older_than_s: p.olderThanS } };
+    });
     total += n;
     if (n < PURGE_BATCH) return total;
   }
 }
 
-/** Parses `7d`, `12h`, `30m`, `90s` or a number of seconds into seconds. */
-export function parseAge(raw: string): number {
+/** Parses `7d`, `12h`, `30m`, `90s` or a number of seconds into seconds; `option` names it in the error. */
+export function parseAge(raw: string, option = "--older-than"): number {
   const m = /^\s*(\d+)\s*(s|m|h|d|w)?\s*$/i.exec(raw);
-  if (!m) throw new InvalidInputError(`--older-than '${raw}' is not an age: use e.g. 90s, 30m, 12h, 7d, 2w`);
+  if (!m) throw new InvalidInputError(`${option} '${raw}' is not an age: use e.g. 90s, 30m, 12h, 7d, 2w`);
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 }[(m[2] ?? "s").toLowerCase() as "s"]!;
 }
 

@@ -7,7 +7,8 @@
 import type pg from "pg";
 import { InvalidInputError } from "../errors.js";
 import { QUEUE_NAME_PATTERN } from "./job-spec.js";
-import { setQueueSettings } from "./sql/queues.js";
+import { audited, type Actor } from "./audit.js";
+import { readQueueSettings, setQueueSettings } from "./sql/queues.js";
 
 export function parseQueueName(raw: string): string {
   if (!QUEUE_NAME_PATTERN.test(raw)) throw new InvalidInputError(`'${raw}' is not a queue name (1-64 characters: letters, digits and . _ -)`);
@@ -17,11 +18,22 @@ export function parseQueueName(raw: string): string {
 /** Largest concurrency limit accepted. */
 export const MAX_CONCURRENCY_LIMIT = 100_000;
 
-/** `limit` null removes the limit. */
-export async function setQueueConcurrency(db: pg.Pool, p: { name: string; limit: number | null }): Promise<void> {
-  await setQueueSettings(db, { name: parseQueueName(p.name), concurrencyLimit: p.limit });
+/** `limit` null removes the limit. Recorded in the audit trail with the limit before. */
+export async function setQueueConcurrency(db: pg.Pool, p: { name: string; limit: number | null; actor?: Actor }): Promise<void> {
+  const name = parseQueueName(p.name);
+  await audited(db, { actor: p.actor, action: "queue set-concurrency", target: name }, async (client) => {
+    const before = await readQueueSettings(client, name);
+    await setQueueSettings(client, { name, concurrencyLimit: p.limit });
+    return { result: undefined, before: { concurrency_limit: before?.concurrency_limit ?? null }, after: { concurrency_limit: p.limit } };
+  });
 }
 
-export async function setQueuePaused(db: pg.Pool, p: { name: string; paused: boolean }): Promise<void> {
-  await setQueueSettings(db, { name: parseQueueName(p.name), paused: p.paused });
+/** Pauses or resumes a queue. Recorded in the audit trail with whether it was paused before. */
+export async function setQueuePaused(db: pg.Pool, p: { name: string; paused: boolean; actor?: Actor }): Promise<void> {
+  const name = parseQueueName(p.name);
+  await audited(db, { actor: p.actor, action: p.paused ? "queue pause" : "queue resume", target: name }, async (client) => {
+    const before = await readQueueSettings(client, name);
+    await setQueueSettings(client, { name, paused: p.paused });
+    return { result: undefined, before: { paused: before?.paused ?? false }, after: { paused: p.paused } };
+  });
 }

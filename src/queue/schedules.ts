@@ -13,7 +13,8 @@ import type { JobSpec } from "./job-spec.js";
 import { maskEnv, maskSecrets } from "./secrets.js";
 import { parseJobSpec } from "./job-spec-schema.js";
 import { checkEnvAllowed } from "./enqueue.js";
-import { notifySchedulesChanged } from "./sql/schedules.js";
+import { deleteSchedule, insertSchedule, lockSchedule, notifySchedulesChanged, updateSchedulePaused, type StoredSchedule } from "./sql/schedules.js";
+import { audited, type Actor } from "./audit.js";
 
 type ScheduleContext = Pick<AppContext, "pool" | "prisma">;
 
@@ -100,6 +101,11 @@ export interface ScheduleRow {
   created_at: Date;
 }
 
+/** A schedule as sql/schedules.ts reads it back. */
+function scheduleRow(s: StoredSchedule): ScheduleRow {
+  return { ...s, job: s.job as JobSpec, missed: s.missed as MissedPolicy };
+}
+
 function scheduleRowFromPrisma(s: PrismaSchedule): ScheduleRow {
   return {
     name: s.name,
@@ -134,28 +140,17 @@ export function checkScheduleParams(p: AddScheduleParams): void {
   if (!MISSED_POLICIES.includes(p.missed)) throw new InvalidInputError(`--missed must be one of ${MISSED_POLICIES.join(", ")} (got '${p.missed}')`);
 }
 
-/** Adds a schedule; its first tick is the first one after now. A taken name is InvalidInputError. */
-export async function addSchedule(ctx: ScheduleContext, p: AddScheduleParams): Promise<ScheduleRow> {
+/** Adds a schedule; its first tick is the first one after now. A taken name is InvalidInputError. Audited. */
+export async function addSchedule(ctx: ScheduleContext, p: AddScheduleParams & { actor?: Actor }): Promise<ScheduleRow> {
   checkScheduleParams(p);
   checkEnvAllowed([p.job], (await loadConfig(ctx.pool)).env_allowlist);
-  try {
-    const row = await ctx.prisma.schedule.create({
-      data: {
-        name: p.name,
-        cron: p.cron,
-        timezone: p.timezone,
-        job: p.job as object,
-        missed: p.missed,
-        catchUpLimit: p.catchUpLimit,
-        nextRunAt: nextTick(p.cron, p.timezone, new Date()),
-      },
-    });
-    await notifySchedulesChanged(ctx.pool);
-    return scheduleRowFromPrisma(row);
-  } catch (err) {
-    if ((err as { code?: string }).code === "P2002") throw new InvalidInputError(`schedule '${p.name}' already exists (remove it first: queuectl schedule remove ${p.name})`);
-    throw err;
-  }
+  return audited(ctx.pool, { actor: p.actor, action: "schedule add", target: p.name }, async (client) => {
+    const row = await insertSchedule(client, { ...p, nextRunAt: nextTick(p.cron, p.timezone, new Date()) });
+    if (!row) throw new InvalidInputError(`schedule '${p.name}' already exists (remove it first: queuectl schedule remove ${p.name})`);
+    await notifySchedulesChanged(client);
+    const added = scheduleRow(row);
+    return { result: added, after: auditedSchedule(added) };
+  });
 }
 
 /** Every schedule, by name. */
@@ -164,30 +159,34 @@ export async function listSchedules(ctx: Pick<ScheduleContext, "prisma">): Promi
   return rows.map(scheduleRowFromPrisma);
 }
 
-/** Removes a schedule (jobs it already enqueued stay). Unknown name: NotFoundError. */
-export async function removeSchedule(ctx: Pick<ScheduleContext, "prisma">, p: { name: string }): Promise<void> {
-  const res = await ctx.prisma.schedule.deleteMany({ where: { name: p.name } });
-  if (res.count === 0) throw new NotFoundError(`no schedule '${p.name}'`);
+/** Removes a schedule (jobs it already enqueued stay). Unknown name: NotFoundError. Audited. */
+export async function removeSchedule(ctx: Pick<ScheduleContext, "pool">, p: { name: string; actor?: Actor }): Promise<void> {
+  await audited(ctx.pool, { actor: p.actor, action: "schedule remove", target: p.name }, async (client) => {
+    const removed = await deleteSchedule(client, p.name);
+    if (!removed) throw new NotFoundError(`no schedule '${p.name}'`);
+    return { result: undefined, before: auditedSchedule(scheduleRow(removed)) };
+  });
 }
 
 /**
  * Pauses or resumes a schedule. Resuming starts again from the next tick after now: ticks that fell
- * in the pause are not run. Unknown name: NotFoundError; already in that state: InvalidStateError.
+ * in the pause are not run. Unknown name: NotFoundError; already in that state: InvalidStateError. Audited.
  */
-export async function setSchedulePaused(ctx: ScheduleContext, p: { name: string; paused: boolean }): Promise<ScheduleRow> {
-  const current = await ctx.prisma.schedule.findUnique({ where: { name: p.name } });
-  if (!current) throw new NotFoundError(`no schedule '${p.name}'`);
-  if (current.paused === p.paused) throw new InvalidStateError(`schedule '${p.name}' is already ${p.paused ? "paused" : "running"}`);
-  const row = await ctx.prisma.schedule.update({
-    where: { name: p.name },
-    data: {
-      paused: p.paused,
-      updatedAt: new Date(),
-      ...(p.paused ? {} : { nextRunAt: nextTick(current.cron, current.timezone, new Date()) }),
-    },
+export async function setSchedulePaused(ctx: Pick<ScheduleContext, "pool">, p: { name: string; paused: boolean; actor?: Actor }): Promise<ScheduleRow> {
+  return audited(ctx.pool, { actor: p.actor, action: p.paused ? "schedule pause" : "schedule resume", target: p.name }, async (client) => {
+    const current = await lockSchedule(client, p.name);
+    if (!current) throw new NotFoundError(`no schedule '${p.name}'`);
+    if (current.paused === p.paused) throw new InvalidStateError(`schedule '${p.name}' is already ${p.paused ? "paused" : "running"}`);
+    const nextRunAt = p.paused ? null : nextTick(current.cron, current.timezone, new Date());
+    const row = scheduleRow((await updateSchedulePaused(client, { name: p.name, paused: p.paused, nextRunAt }))!);
+    await notifySchedulesChanged(client);
+    return { result: row, before: { paused: current.paused }, after: { paused: row.paused, next_run_at: row.paused ? null : row.next_run_at.toISOString() } };
   });
-  await notifySchedulesChanged(ctx.pool);
-  return scheduleRowFromPrisma(row);
+}
+
+/** A schedule as the audit trail keeps it: what defines it (audit.ts masks the job's secrets). */
+function auditedSchedule(s: ScheduleRow): Record<string, unknown> {
+  return { cron: s.cron, timezone: s.timezone, missed: s.missed, catch_up_limit: s.catch_up_limit, paused: s.paused, job: s.job };
 }
 
 /**

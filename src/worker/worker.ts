@@ -103,7 +103,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onCancelRequested: (held) => this.control.cancel(held.id),
       onSignals: () => this.control.deliverSignals(),
     });
-    this.retention = new RetentionService({ pool, log, config });
+    this.retention = new RetentionService({ pool, log });
     this.rescuer = new RescuerService({ pool, log, config, onRescued: wake });
     this.scheduler = new SchedulerService({ pool, log, config });
     this.listener = new JobListener({

@@ -2,7 +2,8 @@ import type { Command } from "commander";
 import { stopEmbeddedServer } from "../../db/embedded-stop.js";
 import { applyMigrations, migrationStatus } from "../../db/migrate.js";
 import { checkSchema, type SchemaDrift } from "../../db/schema-check.js";
-import { SchemaMismatchError } from "../../errors.js";
+import { InvalidInputError, SchemaMismatchError } from "../../errors.js";
+import { grantRole, listRoles, parseRoleKind, regrantRoles, revokeRole, ROLE_KINDS } from "../../queue/roles.js";
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable } from "../output.js";
 
@@ -10,13 +11,17 @@ export function registerDbCommands(program: Command): void {
   const db = program
     .command("db")
     .summary("manage the database schema and the local server")
-    .description("Applies and shows the schema migrations; stops the local PostgreSQL server queuectl runs when DATABASE_URL is unset.")
+    .description(
+      "Applies and shows the schema migrations; gives PostgreSQL roles the access one kind of client needs; stops the local " +
+        "PostgreSQL server queuectl runs when DATABASE_URL is unset.",
+    )
     .addHelpText(
       "after",
       `
 Examples:
   $ queuectl db migrate
   $ queuectl db status
+  $ queuectl db grant app_workers --as worker
   $ queuectl db stop`,
     );
 
@@ -37,8 +42,10 @@ Examples:
     .action(async (opts: { json?: boolean }) => {
       const { applied, drift } = await withContext(async (ctx) => {
         const applied = await applyMigrations(ctx.pool);
+        // A table a migration added reaches the roles that need it.
+        if (applied.length > 0) await regrantRoles(ctx.pool);
         return { applied, drift: await checkSchema(ctx.pool) };
-      }, { schema: "none" });
+      }, { schema: "none", prisma: false });
       if (!opts.json) for (const name of applied) printLine(`applied ${name}`);
       refuseDrift(drift);
       if (opts.json) {
@@ -98,6 +105,81 @@ Examples:
         refuseDrift(drift);
       }
       printLine(pending === 0 ? "the database schema is up to date" : `${pending} pending: run queuectl db migrate`);
+    });
+
+  db.command("grant")
+    .summary("give a PostgreSQL role what one kind of client needs")
+    .description(
+      "Gives an existing PostgreSQL role exactly the access one kind of client needs, taking back what it had before, and " +
+        "records it so `db migrate` grants it again after each migration. PostgreSQL enforces it: SQL of the role's own " +
+        "cannot do more. Run as the schema's owner.\n" +
+        "  enqueuer  enqueue and read jobs; not cancel, kill, requeue, purge, dlq retry, config, queue or schedule changes\n" +
+        "  worker    what `worker start` needs: claim, record outcomes, heartbeat, rescue, schedule ticks, retention; no config writes, no purge\n" +
+        "  viewer    read only (a dashboard running as a viewer shows no action buttons)\n" +
+        "  admin     everything but the schema: every operator command; `db migrate` and `db grant` stay with the owner\n" +
+        "A command the role may not run fails with exit code 4, naming the role and the command.",
+    )
+    .argument("<role>", "an existing PostgreSQL role (CREATE ROLE name LOGIN PASSWORD '...')")
+    .requiredOption("--as <kind>", `one of: ${ROLE_KINDS.join(", ")}`)
+    .option("--create", "create the role as a login role if it does not exist, else set its password; the password is read from QUEUECTL_ROLE_PASSWORD")
+    .option("--json", 'print {"role", "kind"} only')
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ psql -c "CREATE ROLE ci_enqueue LOGIN PASSWORD 'secret'" && queuectl db grant ci_enqueue --as enqueuer
+  $ queuectl db grant ops --as admin
+  $ QUEUECTL_ROLE_PASSWORD=$(openssl rand -hex 16) queuectl db grant queuectl_worker --as worker --create`,
+    )
+    .action(async (role: string, opts: { as: string; create?: boolean; json?: boolean }) => {
+      const kind = parseRoleKind(opts.as);
+      const loginPassword = opts.create ? process.env.QUEUECTL_ROLE_PASSWORD : undefined;
+      if (opts.create && !loginPassword) throw new InvalidInputError("--create reads the new role's password from QUEUECTL_ROLE_PASSWORD, which is empty");
+      await withContext((ctx) => grantRole(ctx.pool, { role, kind, loginPassword }), { prisma: false });
+      if (opts.json) printJson({ role, kind });
+      else printLine(`role '${role}' is now ${kind === "admin" || kind === "enqueuer" ? "an" : "a"} ${kind}`);
+    });
+
+  db.command("revoke")
+    .summary("take back what db grant gave a role")
+    .description("Takes back every privilege `db grant` gave the role on the queue's tables and forgets its kind. The role itself stays.")
+    .argument("<role>", "a role `db grant` was given")
+    .option("--drop", "then drop the role itself (refused while it holds privileges in another database)")
+    .option("--json", 'print {"role", "kind"} (the kind it had) only')
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ queuectl db revoke ci_enqueue`,
+    )
+    .action(async (role: string, opts: { drop?: boolean; json?: boolean }) => {
+      const kind = await withContext((ctx) => revokeRole(ctx.pool, { role, drop: opts.drop === true }), { prisma: false });
+      if (opts.json) printJson({ role, kind });
+      else if (opts.drop) printLine(`role '${role}' (${kind}) revoked and dropped`);
+      else printLine(`role '${role}' is no longer ${kind === "admin" || kind === "enqueuer" ? "an" : "a"} ${kind}: it has no access to the queue's tables`);
+    });
+
+  db.command("roles")
+    .summary("list the roles db grant gave a kind")
+    .description("Lists each role `db grant` gave a kind, with when; a role dropped since is marked.")
+    .option("--json", "print a JSON array of {role, kind, granted_at, exists} only")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ queuectl db roles`,
+    )
+    .action(async (opts: { json?: boolean }) => {
+      const roles = await withContext((ctx) => listRoles(ctx.pool), { prisma: false });
+      if (opts.json) {
+        printJson(roles.map((r) => ({ ...r, granted_at: r.granted_at.toISOString() })));
+        return;
+      }
+      printTable(
+        ["role", "kind", "granted"],
+        roles.map((r) => [r.role + (r.exists ? "" : " (dropped)"), r.kind, r.granted_at.toISOString()]),
+        "(no roles granted: every client connects as the owner)",
+      );
     });
 
   db.command("stop")

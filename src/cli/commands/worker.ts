@@ -2,7 +2,8 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import { InvalidInputError } from "../../errors.js";
 import { loadConfig } from "../../queue/config.js";
 import { ENV_NAME_PATTERN, QUEUE_NAME_PATTERN } from "../../queue/job-spec.js";
-import { listWorkers, requestWorkerStop, workersStillRunning, type WorkerInfo } from "../../queue/sql/workers.js";
+import { listWorkers, workersStillRunning, type WorkerInfo } from "../../queue/sql/workers.js";
+import { stopWorkers } from "../../queue/workers.js";
 import { nonNegativeSeconds } from "../args.js";
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
@@ -126,7 +127,7 @@ Examples:
     .action(async (opts: { wait?: boolean; timeout?: number; json?: boolean }) => {
       await withContext(async (ctx) => {
         const { lease_ms: leaseMs } = await loadConfig(ctx.pool);
-        const ids = await requestWorkerStop(ctx.pool, {
+        const ids = await stopWorkers(ctx.pool, {
           ids: null,
           timeoutMs: opts.timeout === undefined ? null : Math.round(opts.timeout * 1000),
           staleAfterMs: leaseMs * 2,

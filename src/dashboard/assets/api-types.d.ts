@@ -145,6 +145,26 @@ export interface SchedulesAnswer extends Timed {
   schedules: Schedule[];
 }
 
+/** One operator action of the audit trail (queue/sql/audit.ts AuditRow), as `queuectl audit --json` prints it. */
+export interface AuditEntry {
+  id: string;
+  at: string;
+  db_role: string;
+  source: "cli" | "dashboard";
+  os_user: string | null;
+  host: string | null;
+  session: string | null;
+  client_addr: string | null;
+  action: string;
+  target: string;
+  before: unknown;
+  after: unknown;
+}
+
+export interface AuditAnswer extends Timed {
+  entries: AuditEntry[];
+}
+
 /** A worker's state; `lost`: its heartbeat is older than two leases. */
 export type WorkerState = "running" | "stopping" | "stopped" | "lost";
 

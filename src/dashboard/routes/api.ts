@@ -19,15 +19,25 @@ import { countJobsByQueueAndState, databaseNow, listQueueNames, throughputByMinu
 import { listQueues } from "../../queue/sql/queues.js";
 import { listWorkers } from "../../queue/sql/workers.js";
 import { queueStatus } from "../../queue/status.js";
+import { listAudit, type Actor } from "../../queue/audit.js";
 import type { DashboardEnv } from "../auth.js";
+import { clientAddress } from "./login.js";
 import { sharedRead } from "../shared-read.js";
 import { configBody, dlqQuery, jobIdSchema, jobsQuery, parseInput, retryAllBody, workersQuery } from "../validate.js";
+
+/** Rows the audit page shows: the latest actions (`queuectl audit` filters and goes further back). */
+const AUDIT_PAGE_ROWS = 200;
 
 /** How long a cancel from the dashboard waits for a running job's command to end before answering. */
 const CANCEL_WAIT_MS = 5000;
 
 /** How long one overview read serves other tabs, in ms (pages poll every 3 s). */
 export const OVERVIEW_SHARE_MS = 1000;
+
+/** Who acts, for the audit trail: this request's session and client address. */
+function actorOf(c: Context<DashboardEnv>): Actor {
+  return { source: "dashboard", session: c.get("session") ?? null, clientAddr: clientAddress(c) };
+}
 
 /** Reads the JSON body of a POST; a missing or malformed body is invalid input (400), not a crash. */
 async function jsonBody(c: Context<DashboardEnv>): Promise<unknown> {
@@ -122,26 +132,26 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
 
   api.post("/dlq/retry-all", async (c) => {
     parseInput(retryAllBody, await jsonBody(c));
-    const retried = await retryDead(ctx, { all: true });
+    const retried = await retryDead(ctx, { all: true, actor: actorOf(c) });
     return c.json({ retried });
   });
 
   api.post("/dlq/:id/retry", async (c) => {
     const id = parseInput(jobIdSchema, c.req.param("id"));
-    const retried = await retryDead(ctx, { ids: [id] });
+    const retried = await retryDead(ctx, { ids: [id], actor: actorOf(c) });
     return c.json({ retried });
   });
 
   api.post("/jobs/:id/cancel", async (c) => {
     const id = parseInput(jobIdSchema, c.req.param("id"));
     // A running job stays processing until its worker has ended the command: wait a little for that.
-    return c.json(await cancel(ctx.pool, { id, waitMs: CANCEL_WAIT_MS }));
+    return c.json(await cancel(ctx.pool, { id, waitMs: CANCEL_WAIT_MS, actor: actorOf(c) }));
   });
 
   for (const [verb, paused] of [["pause", true], ["resume", false]] as const) {
     api.post(`/queues/:name/${verb}`, async (c) => {
       const name = parseQueueName(c.req.param("name"));
-      await setQueuePaused(ctx.pool, { name, paused });
+      await setQueuePaused(ctx.pool, { name, paused, actor: actorOf(c) });
       return c.json({ queue: name, paused });
     });
   }
@@ -166,6 +176,11 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
     });
   });
 
+  api.get("/audit", async (c) => {
+    const [entries, now] = await Promise.all([listAudit(ctx.pool, { sinceS: null, action: null, limit: AUDIT_PAGE_ROWS }), databaseNow(ctx.pool)]);
+    return c.json({ now, entries });
+  });
+
   api.get("/config", async (c) => {
     const [config, now] = await Promise.all([loadConfig(ctx.pool), databaseNow(ctx.pool)]);
     return c.json({
@@ -179,7 +194,7 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
     if (!isConfigKey(key)) throw new NotFoundError(`unknown config key '${key.slice(0, 100)}'`);
     const body = parseInput(configBody, await jsonBody(c));
     // setConfigValue validates with the same schema workers read with (range, integer, ...).
-    const value = await setConfigValue(ctx.pool, key, String(body.value));
+    const value = await setConfigValue(ctx.pool, key, String(body.value), actorOf(c));
     return c.json({ key, value });
   });
 

@@ -9,17 +9,18 @@ import { jobIdSchema } from "../validate.js";
 import { errorPage, layout } from "../views/layout.js";
 import { PAGES } from "../views/pages.js";
 
-export function pageRoutes(sec: DashboardSecurity): Hono<DashboardEnv> {
+/** `canAct`: whether the dashboard's role may act, asked per page so a `db grant` shows on the next load. */
+export function pageRoutes(sec: DashboardSecurity, canAct: () => Promise<boolean>): Hono<DashboardEnv> {
   const pages = new Hono<DashboardEnv>();
   const loggedIn = (auth: string) => auth === "cookie";
 
   for (const p of PAGES) {
-    pages.get(p.path, (c) =>
-      c.html(layout({ title: p.title, page: p.page, csrfToken: issueCsrfToken(c, sec), loggedIn: loggedIn(c.get("auth")) })),
+    pages.get(p.path, async (c) =>
+      c.html(layout({ title: p.title, page: p.page, csrfToken: issueCsrfToken(c, sec), loggedIn: loggedIn(c.get("auth")), canAct: await canAct() })),
     );
   }
 
-  pages.get("/jobs/:id", (c) => {
+  pages.get("/jobs/:id", async (c) => {
     const id = jobIdSchema.safeParse(c.req.param("id"));
     if (!id.success) return c.html(errorPage({ status: 404, message: "That is not a job id." }), 404);
     return c.html(
@@ -28,6 +29,7 @@ export function pageRoutes(sec: DashboardSecurity): Hono<DashboardEnv> {
         page: "job",
         csrfToken: issueCsrfToken(c, sec),
         loggedIn: loggedIn(c.get("auth")),
+        canAct: await canAct(),
         data: { "job-id": id.data },
       }),
     );

@@ -13,6 +13,11 @@ export interface LayoutParams {
   csrfToken: string;
   /** Whether a token protects the dashboard (then a "log out" button is shown). */
   loggedIn: boolean;
+  /**
+   * Whether the dashboard's database role may act (cancel, retry, pause, change config): when false
+   * (a viewer), the pages show no action buttons.
+   */
+  canAct: boolean;
   /** Extra data-* attributes for <main> (e.g. the job id of the job page). */
   data?: Record<string, string>;
 }
@@ -54,7 +59,7 @@ ${head(p.title)}
       : ""}
   </div>
 </header>
-<main id="app" data-page="${p.page}" data-job-states="${JOB_STATES.join(" ")}"${data}>
+<main id="app" data-page="${p.page}" data-job-states="${JOB_STATES.join(" ")}" data-can-act="${String(p.canAct)}"${data}>
   <p class="muted loading">Loading…</p>
   <noscript><p class="error-box">This dashboard needs JavaScript to load its data (from /api/).</p></noscript>
 </main>

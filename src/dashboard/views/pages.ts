@@ -10,6 +10,7 @@ export const PAGES = [
   { page: "schedules", path: "/schedules", title: "Schedules" },
   { page: "workers", path: "/workers", title: "Workers" },
   { page: "config", path: "/config", title: "Config" },
+  { page: "audit", path: "/audit", title: "Audit" },
 ] as const satisfies ReadonlyArray<{ page: string; path: string; title: string }>;
 
 /**

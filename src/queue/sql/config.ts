@@ -7,6 +7,12 @@ export async function readConfigRows(db: Queryable): Promise<Array<{ key: string
   return res.rows;
 }
 
+/** One stored setting's raw value, or null when the key has no row (it has its default). */
+export async function readConfigValue(db: Queryable, key: string): Promise<string | null> {
+  const res = await db.query<{ value: string }>("SELECT value FROM config WHERE key = $1", [key]);
+  return res.rows[0]?.value ?? null;
+}
+
 /**
  * Stores one setting, replacing its value. One upsert, so two `config set` of the same key at once
  * both succeed and the later commit wins (no read-then-write race on a missing row).

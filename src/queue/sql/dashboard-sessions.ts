@@ -14,10 +14,14 @@ export async function insertDashboardSession(db: Queryable, p: { id: string; tok
   );
 }
 
-/** Whether a session is open: stored, not expired, and opened with the token in use now. */
+/**
+ * Whether a session is open: stored, not expired, opened with the token in use now, and by the role
+ * this dashboard runs as (db_role defaults to current_user and no role may write it: a viewer cannot
+ * make a session an admin's dashboard would accept).
+ */
 export async function dashboardSessionValid(db: Queryable, p: { id: string; tokenDigest: string }): Promise<boolean> {
   const res = await db.query<{ ok: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM dashboard_sessions WHERE id = $1 AND token_digest = $2 AND expires_at > now()) AS ok`,
+    `SELECT EXISTS (SELECT 1 FROM dashboard_sessions WHERE id = $1 AND token_digest = $2 AND expires_at > now() AND db_role = current_user) AS ok`,
     [p.id, p.tokenDigest],
   );
   return res.rows[0]?.ok === true;

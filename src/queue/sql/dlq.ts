@@ -40,3 +40,15 @@ export async function retryDeadJobs(db: Queryable, ids: readonly string[] | null
   );
   return res.rows.map((r) => r.id);
 }
+
+/** The fields `dlq retry --edit` may change, per job: what the audit trail records before and after the edit. */
+export async function readEditableFields(
+  db: Queryable,
+  ids: readonly string[],
+): Promise<Map<string, { command: string; timeout_ms: number | null; max_retries: number }>> {
+  const res = await db.query<{ id: string; command: string; timeout_ms: number | null; max_retries: number }>(
+    "SELECT id, command, timeout_ms, max_retries FROM jobs WHERE id = ANY($1::text[])",
+    [ids],
+  );
+  return new Map(res.rows.map(({ id, ...fields }) => [id, fields]));
+}

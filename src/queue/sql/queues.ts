@@ -34,6 +34,12 @@ export async function listQueues(db: Queryable): Promise<QueueInfo[]> {
   return res.rows;
 }
 
+/** A queue's stored settings, or null when it has no row (no limit, not paused). */
+export async function readQueueSettings(db: Queryable, name: string): Promise<{ concurrency_limit: number | null; paused: boolean } | null> {
+  const res = await db.query<{ concurrency_limit: number | null; paused: boolean }>("SELECT concurrency_limit, paused FROM queues WHERE name = $1", [name]);
+  return res.rows[0] ?? null;
+}
+
 /**
  * Sets a queue's concurrency limit (null = none) and/or paused flag, creating its row. Wakes workers
  * (a resumed queue or a raised limit has runnable jobs) and tells them to re-read queue settings;

@@ -1,4 +1,4 @@
-/** Statements for cron schedules: reading due ticks and claiming them. */
+/** Statements for cron schedules: adding, pausing and removing them; reading due ticks and claiming them. */
 import type { Queryable } from "../../db/queryable.js";
 import { notifyControl } from "./control-messages.js";
 
@@ -57,4 +57,58 @@ export async function nextScheduleAt(db: Queryable): Promise<{ next: Date | null
 /** Tells every worker's scheduler that schedules changed (add, pause, resume), so it re-reads them now. */
 export async function notifySchedulesChanged(db: Queryable): Promise<void> {
   await db.query(`SELECT ${notifyControl("schedules", {})}`);
+}
+
+/** The columns a schedule is read back with (queue/schedules.ts ScheduleRow has the same names). */
+const SCHEDULE_COLUMNS = "name, cron, timezone, job, paused, missed, catch_up_limit, next_run_at, last_run_at, last_job_id, created_at";
+
+export interface StoredSchedule {
+  name: string;
+  cron: string;
+  timezone: string;
+  job: unknown;
+  paused: boolean;
+  missed: string;
+  catch_up_limit: number;
+  next_run_at: Date;
+  last_run_at: Date | null;
+  last_job_id: string | null;
+  created_at: Date;
+}
+
+/** Adds a schedule; null when the name is taken (ON CONFLICT: two adds of one name, the first wins). */
+export async function insertSchedule(
+  db: Queryable,
+  p: { name: string; cron: string; timezone: string; job: unknown; missed: string; catchUpLimit: number; nextRunAt: Date },
+): Promise<StoredSchedule | null> {
+  const res = await db.query<StoredSchedule>(
+    `INSERT INTO schedules (name, cron, timezone, job, missed, catch_up_limit, next_run_at)
+     VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7)
+     ON CONFLICT (name) DO NOTHING
+     RETURNING ${SCHEDULE_COLUMNS}`,
+    [p.name, p.cron, p.timezone, JSON.stringify(p.job), p.missed, p.catchUpLimit, p.nextRunAt],
+  );
+  return res.rows[0] ?? null;
+}
+
+/** One schedule, locked until the transaction ends (FOR UPDATE: a pause and a resume at once serialise). */
+export async function lockSchedule(db: Queryable, name: string): Promise<StoredSchedule | null> {
+  const res = await db.query<StoredSchedule>(`SELECT ${SCHEDULE_COLUMNS} FROM schedules WHERE name = $1 FOR UPDATE`, [name]);
+  return res.rows[0] ?? null;
+}
+
+/** Pauses or resumes a schedule; `nextRunAt` (on resume) is the next tick after now. */
+export async function updateSchedulePaused(db: Queryable, p: { name: string; paused: boolean; nextRunAt: Date | null }): Promise<StoredSchedule | null> {
+  const res = await db.query<StoredSchedule>(
+    `UPDATE schedules SET paused = $2, next_run_at = coalesce($3, next_run_at), updated_at = now()
+     WHERE name = $1 RETURNING ${SCHEDULE_COLUMNS}`,
+    [p.name, p.paused, p.nextRunAt],
+  );
+  return res.rows[0] ?? null;
+}
+
+/** Removes a schedule; returns it as it was, or null when there was none. */
+export async function deleteSchedule(db: Queryable, name: string): Promise<StoredSchedule | null> {
+  const res = await db.query<StoredSchedule>(`DELETE FROM schedules WHERE name = $1 RETURNING ${SCHEDULE_COLUMNS}`, [name]);
+  return res.rows[0] ?? null;
 }

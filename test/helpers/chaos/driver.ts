@@ -286,7 +286,7 @@ export class ChaosDriver {
     if (this.schedules.size > 0 && this.chance(0.5)) {
       const name = this.pick([...this.schedules]);
       this.schedules.delete(name);
-      await removeSchedule({ prisma: this.prisma }, { name });
+      await removeSchedule({ pool: this.p.pool }, { name });
       this.count("schedule remove");
       return;
     }
@@ -347,7 +347,7 @@ export class ChaosDriver {
       await setQueuePaused(this.p.pool, { name: queue, paused: false });
       await setQueueConcurrency(this.p.pool, { name: queue, limit: null });
     }
-    for (const name of this.schedules) await removeSchedule({ prisma: this.prisma }, { name }).catch(() => {});
+    for (const name of this.schedules) await removeSchedule({ pool: this.p.pool }, { name }).catch(() => {});
     this.schedules.clear();
     await setConfigValue(this.p.pool, "backoff_base", "1");
     await setConfigValue(this.p.pool, "backoff_max_s", "1");

@@ -15,6 +15,7 @@ const REFRESH_MS = 3000;
  * @typedef {object} PageContext
  * @property {HTMLElement} main <main id="app">, which the page fills
  * @property {readonly JobState[]} jobStates the job states, in the server's order (queue/job.ts)
+ * @property {boolean} canAct whether the dashboard's database role may act (false for a viewer: no action buttons)
  */
 
 /**

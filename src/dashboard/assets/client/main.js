@@ -5,6 +5,7 @@
  * from /assets/client/ (server.ts); tsc type-checks them (../tsconfig.json).
  */
 import { start } from "./live.js";
+import { auditPage } from "./pages/audit.js";
 import { configPage } from "./pages/config.js";
 import { dlqPage } from "./pages/dlq.js";
 import { jobPage } from "./pages/job.js";
@@ -29,6 +30,7 @@ const PAGES = {
   schedules: (ctx) => start(ctx, schedulesPage(ctx)),
   workers: (ctx) => start(ctx, workersPage(ctx)),
   config: (ctx) => start(ctx, configPage(ctx)),
+  audit: (ctx) => start(ctx, auditPage(ctx)),
 };
 
 /**
@@ -44,5 +46,7 @@ if (main) {
   const page = main.dataset.page;
   // The server's JOB_STATES (queue/job.ts), in order: the page script keeps no list of its own.
   const jobStates = /** @type {JobState[]} */ ((main.dataset.jobStates ?? "").split(" ").filter(Boolean));
-  PAGES[isPageName(page) ? page : "overview"]({ main, jobStates });
+  // Whether the dashboard's role may act (views/layout.ts): a viewer's pages show no action buttons.
+  const canAct = main.dataset.canAct === "true";
+  PAGES[isPageName(page) ? page : "overview"]({ main, jobStates, canAct });
 }

@@ -14,7 +14,7 @@ import { flash, flashBox, pageHead } from "../ui.js";
  * @param {PageContext} ctx
  * @returns {View<ConfigAnswer>}
  */
-export function configPage({ main }) {
+export function configPage({ main, canAct }) {
   /**
    * Keys whose input differs from the saved value.
    * @type {Set<string>}
@@ -72,7 +72,9 @@ export function configPage({ main }) {
       else dirty.delete(item.key);
     });
     inputs.set(item.key, input);
-    const form = h("form", { class: "actions", "data-key": item.key }, [input, button]);
+    // A viewer's dashboard shows the values only.
+    if (!canAct) input.readOnly = true;
+    const form = h("form", { class: "actions", "data-key": item.key }, canAct ? [input, button] : [input]);
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       void save(item.key, input, note, button);
@@ -86,7 +88,12 @@ export function configPage({ main }) {
   }
 
   main.replaceChildren(
-    pageHead("Config", "Shared by every worker and CLI (stored in the database). Values are checked before they are saved."),
+    pageHead(
+      "Config",
+      canAct
+        ? "Shared by every worker and CLI (stored in the database). Values are checked before they are saved."
+        : "Shared by every worker and CLI (stored in the database). Read only: this dashboard's database role is a viewer.",
+    ),
     flashBox,
     h(
       "section",

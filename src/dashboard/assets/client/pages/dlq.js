@@ -16,7 +16,7 @@ import { failBox, flash, flashBox, jobLink, pageHead, setDlqBadge, table, time }
  * @param {PageContext} ctx
  * @returns {View<DlqAnswer>}
  */
-export function dlqPage({ main }) {
+export function dlqPage({ main, canAct }) {
   const st = { offset: Number(new URLSearchParams(location.search).get("offset")) || 0, limit: 50 };
   /** A retry is running: refreshes wait for it. */
   let working = false;
@@ -74,7 +74,7 @@ export function dlqPage({ main }) {
           h("td", null, e.reason),
           h("td", { class: "error", title: e.last_error || "" }, e.last_error || "-"),
           h("td", { class: "nowrap" }, time(e.failed_at)),
-          h("td", null, button({ class: "btn small retry" }, "Retry", (b) => retryOne(e.job_id, b))),
+          h("td", null, canAct ? button({ class: "btn small retry" }, "Retry", (b) => retryOne(e.job_id, b)) : null),
         ]),
       );
       const pager =
@@ -93,7 +93,7 @@ export function dlqPage({ main }) {
           d.total === 0
             ? "Empty: no job has run out of retries."
             : num(d.total) + (d.total === 1 ? " job" : " jobs") + " ran out of retries. Retrying resets attempts to 0.",
-          d.total > 0 ? [button({ class: "danger", id: "retry-all" }, "Retry all", retryAll)] : null,
+          d.total > 0 && canAct ? [button({ class: "danger", id: "retry-all" }, "Retry all", retryAll)] : null,
         ),
         flashBox,
         h("section", { class: "card flush" }, [

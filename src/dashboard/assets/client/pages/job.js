@@ -47,7 +47,7 @@ function chainList(links, empty) {
  * @param {PageContext} ctx
  * @returns {View<JobAnswer>}
  */
-export function jobPage({ main }) {
+export function jobPage({ main, canAct }) {
   const id = main.dataset.jobId ?? "";
   /**
    * Attempts the user opened or closed ("attempt@started_at" -> open), kept across refreshes.
@@ -188,8 +188,8 @@ export function jobPage({ main }) {
 
       main.replaceChildren(
         pageHead(h("span", { class: "mono" }, j.id), null, [
-          j.state === "dead" ? retryButton() : null,
-          j.state === "pending" || j.state === "failed" || j.state === "processing" ? cancelButton() : null,
+          canAct && j.state === "dead" ? retryButton() : null,
+          canAct && (j.state === "pending" || j.state === "failed" || j.state === "processing") ? cancelButton() : null,
           h("a", { class: "btn", href: "/jobs" }, "All jobs"),
         ]),
         flashBox,

@@ -77,7 +77,7 @@ async function togglePause(queue, pause, b) {
  * @param {PageContext} ctx
  * @returns {View<OverviewAnswer>}
  */
-export function overviewPage({ main, jobStates }) {
+export function overviewPage({ main, jobStates, canAct }) {
   return {
     url: () => "/api/overview",
     render(d) {
@@ -148,9 +148,13 @@ export function overviewPage({ main, jobStates }) {
           h(
             "td",
             null,
-            button({ class: "btn small" + (q.paused ? " paused" : ""), "data-queue": q.queue }, q.paused ? "Resume" : "Pause", (b) => {
-              void togglePause(q.queue, !q.paused, b);
-            }),
+            canAct
+              ? button({ class: "btn small" + (q.paused ? " paused" : ""), "data-queue": q.queue }, q.paused ? "Resume" : "Pause", (b) => {
+                  void togglePause(q.queue, !q.paused, b);
+                })
+              : q.paused
+                ? "paused"
+                : muted("-"),
           ),
         ]);
       });
