@@ -61,6 +61,18 @@ if [ -z "$token" ]; then
 elif [ "${#token}" -lt 16 ]; then
   die "QUEUECTL_DASHBOARD_TOKEN must have at least 16 characters (or leave it empty in .env and one is made)"
 fi
+# Each service's database role gets a random password, once (migrate creates the roles with them).
+for var in QUEUECTL_WORKER_PASSWORD QUEUECTL_APP_PASSWORD QUEUECTL_DASHBOARD_PASSWORD QUEUECTL_ENQUEUER_PASSWORD; do
+  [ -z "${!var:-}" ] || continue
+  [ -z "$(sed -n "s/^$var=//p" .env | tail -1)" ] || continue
+  pw=$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')
+  if grep -q "^$var=" .env; then
+    sed -i.bak "s/^$var=.*/$var=$pw/" .env && rm -f .env.bak
+  else
+    printf '%s=%s\n' "$var" "$pw" >>.env
+  fi
+  echo "wrote a new password for the $(printf '%s' "$var" | sed 's/^QUEUECTL_//; s/_PASSWORD$//' | tr '[:upper:]' '[:lower:]') role to .env ($var)"
+done
 # The dashboard runs in the `dashboard` profile; --profile also works where .env does not set it.
 PROFILE=(--profile dashboard)
 

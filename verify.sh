@@ -53,6 +53,7 @@ CONFIG_RESTORE=""    # "key value" to put back on exit
 MADE_HOME=""         # a temporary QUEUECTL_HOME this run created
 STOP_LOCAL_SERVER="" # the embedded server was not running before: stop it at the end
 SCHEDULE_REMOVE=""   # a schedule this run added: removed on exit, whatever happened
+MADE_ROLES=()        # database roles this run created (db grant --create): revoked and dropped on exit
 
 # ---------------------------------------------------------------------------------------------------
 # helpers
@@ -134,6 +135,7 @@ cleanup() {
     # shellcheck disable=SC2086 # "key value"
     "${QCTL[@]}" config set $CONFIG_RESTORE >/dev/null 2>&1 || echo "verify.sh: could not restore config $CONFIG_RESTORE" >&2
   fi
+  for role in "${MADE_ROLES[@]}"; do "${QCTL[@]}" db revoke "$role" --drop >/dev/null 2>&1 || echo "verify.sh: could not drop role $role" >&2; done
   if [ -n "$STOP_LOCAL_SERVER" ]; then "${QCTL[@]}" db stop >/dev/null 2>&1 || true; fi
   if [ -n "$MADE_HOME" ]; then rm -rf "$MADE_HOME"; fi
   rm -rf "$WORK"
@@ -161,9 +163,17 @@ echo "verify: queue $Q on $where, queuectl = ${QCTL[*]}"
 # schema, config, invalid input, exit codes
 
 qrun db migrate
-expect_rc "db migrate applies pending migrations (or says the schema is up to date)" 0
-qrun db status --json
-check "db status --json: every migration applied" "$OUT" 'Array.isArray(d) && d.length > 0 && d.every((m) => m.applied === true) || JSON.stringify(d)'
+OWNER=1
+if [ "$RC" = 4 ] && printf '%s' "$ERR" | grep -q "may not run 'db migrate'"; then
+  # A role made by `db grant` (the stack's app container is an admin): the schema stays with its owner.
+  OWNER=""
+  expect_rc "db migrate: refused for a role that does not own the schema (exit 4, one line)" 4
+  qrun status --json
+else
+  expect_rc "db migrate applies pending migrations (or says the schema is up to date)" 0
+  qrun db status --json
+  check "db status --json: every migration applied" "$OUT" 'Array.isArray(d) && d.length > 0 && d.every((m) => m.applied === true) || JSON.stringify(d)'
+fi
 if [ "$RC" != 0 ]; then
   fail "the database answers" "$ERR"
   printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
@@ -710,6 +720,54 @@ else
   fail "the retried job passed" "$(printf '%s' "$PJOBS" | jv "d.filter((j) => j.id === '$QP-d').map((j) => j.state + ' ' + j.last_error).join()")"
 fi
 for pid in "${P_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+
+# ---------------------------------------------------------------------------------------------------
+# roles: an enqueuer may enqueue and read but not act; an admin's action lands in the audit trail
+
+# role_url ROLE PASSWORD: this run's connection URL, logging in as ROLE.
+role_url() {
+  local base=${DATABASE_URL:-}
+  [ -n "$base" ] || base="postgresql://postgres@127.0.0.1:$(sed -n 4p "$QUEUECTL_HOME/pg/data/postmaster.pid")/queuectl"
+  node -e 'const u = new URL(process.argv[1]); u.username = process.argv[2]; u.password = process.argv[3]; console.log(u.toString())' "$base" "$1" "$2"
+}
+ENQ_URL=${QUEUECTL_VERIFY_ENQUEUER_URL:-}
+ADMIN_URL=${DATABASE_URL:-} # this run's own connection acts as the admin unless a role is made for it
+if [ -z "$ENQ_URL" ] && [ -n "$OWNER" ]; then
+  for kind in enqueuer admin; do
+    role="verify_${kind}_$$"
+    pw=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+    QUEUECTL_ROLE_PASSWORD=$pw qrun db grant "$role" --as "$kind" --create
+    if [ "$RC" != 0 ]; then skip "roles: this connection may not create roles ($ERR)"; break; fi
+    MADE_ROLES+=("$role")
+    if [ "$kind" = enqueuer ]; then ENQ_URL=$(role_url "$role" "$pw"); else ADMIN_URL=$(role_url "$role" "$pw"); fi
+  done
+  [ "${#MADE_ROLES[@]}" = 2 ] && pass "db grant --create: an enqueuer and an admin role for this run"
+fi
+if [ -n "$ENQ_URL" ]; then
+  # Far in the future, so no worker takes it: the admin cancels it below.
+  DATABASE_URL=$ENQ_URL qrun enqueue "{\"id\":\"$Q-role\",\"queue\":\"$Q\",\"command\":\"true\",\"timeout\":60000,\"run_at\":\"2099-01-01T00:00:00Z\"}"
+  expect_rc "as an enqueuer: enqueue" 0
+  DATABASE_URL=$ENQ_URL qrun show "$Q-role" --json
+  check "as an enqueuer: show its job, pending" "$OUT" "d.id === '$Q-role' && d.state === 'pending' || JSON.stringify(d)"
+  for args in "cancel $Q-role" "config set max_retries 3" "queue pause $Q" "purge --state completed --older-than 3650d" "dlq retry --all"; do
+    # shellcheck disable=SC2086 # the words of a command
+    DATABASE_URL=$ENQ_URL qrun $args
+    if [ "$RC" = 4 ] && printf '%s' "$ERR" | grep -q "(enqueuer) may not run '${args%% *}"; then
+      expect_rc "as an enqueuer: $args is refused (exit 4, one line naming the role)" 4
+    else
+      fail "as an enqueuer: $args is refused" "exit $RC: ${ERR:0:200}"
+    fi
+  done
+  DATABASE_URL=$ENQ_URL qrun show "$Q-role" --json
+  check "as an enqueuer: nothing changed (the job is still pending)" "$OUT" "d.state === 'pending' || d.state"
+  DATABASE_URL=$ADMIN_URL qrun cancel "$Q-role" --json
+  expect_rc "as an admin: cancel" 0
+  DATABASE_URL=$ADMIN_URL qrun audit --action cancel --since 10m --json
+  check "audit: the admin's cancel, with its role, OS user and host" "$OUT" \
+    "d.some((r) => r.target === '$Q-role' && r.source === 'cli' && r.db_role.length > 0 && r.before.state === 'pending' && r.after.state === 'cancelled' && r.host.length > 0) || JSON.stringify(d.slice(0, 3))"
+else
+  skip "roles: no enqueuer role to try (QUEUECTL_VERIFY_ENQUEUER_URL unset and this role may not create one)"
+fi
 
 # ---------------------------------------------------------------------------------------------------
 # status and list
