@@ -64,12 +64,15 @@ export function buildRunEnvironment(p: {
   passEnv: readonly string[];
   jobEnv: Readonly<Record<string, string>> | null;
   run: RunIdentity;
+  /** The user commands run as (`worker start --run-as`): HOME, USER, LOGNAME and SHELL are theirs. */
+  user?: { name: string; home: string; shell: string };
 }): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(p.workerEnv)) {
     if (value === undefined) continue;
     if (BASE_ENV_NAMES.includes(name) || BASE_ENV_PREFIXES.some((prefix) => name.startsWith(prefix)) || p.passEnv.includes(name)) env[name] = value;
   }
+  if (p.user) Object.assign(env, { HOME: p.user.home, USER: p.user.name, LOGNAME: p.user.name, SHELL: p.user.shell });
   if (p.jobEnv) Object.assign(env, p.jobEnv);
   env.QUEUECTL_JOB_ID = p.run.jobId;
   env.QUEUECTL_ATTEMPT = String(p.run.attempt);

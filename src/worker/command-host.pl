@@ -25,7 +25,9 @@
 # the old run is over before a new one can start. (A host frozen together with its worker cannot do
 # this; see docs/architecture.md.)
 #
-# Started as: command-host.pl KILL_GRACE_MS (how long a group gets between SIGTERM and SIGKILL).
+# Started as: command-host.pl KILL_GRACE_MS [UID GID] (how long a group gets between SIGTERM and
+# SIGKILL; with UID and GID, every command runs as that user and group, with no other groups, while the
+# host stays root so that it can always signal them: `worker start --run-as`).
 #
 # Protocol, on stdin/stdout; the worker's side is command-host-protocol.ts. Each message is a header
 # line; some carry LEN bytes after it.
@@ -38,7 +40,7 @@
 #     S KEY SIGNUM\n                     send one signal to the group
 #   host -> worker
 #     P KEY PID\n                        started (exec'd) as process group PID
-#     F KEY LEN\n STEP ERRNO             could not start: STEP (pipe, fork, cwd, exec) failed with ERRNO
+#     F KEY LEN\n STEP ERRNO             could not start: STEP (pipe, fork, user, cwd, exec) failed with ERRNO
 #     O KEY LEN\n BYTES                  live output, at most every 100 ms, at most LIMIT bytes
 #     E KEY EXIT SIGNUM ENDED_BY TOTAL LEN\n TAIL   ended (EXIT -1 when ended by a signal); TOTAL = bytes
 #                                        seen; ENDED_BY 0 itself or T, 1 its timeout, 2 its lease
@@ -48,6 +50,8 @@ use POSIX ();
 
 my $KILL_GRACE_MS = $ARGV[0] // die "usage: command-host.pl KILL_GRACE_MS\n";
 die "command-host.pl: KILL_GRACE_MS must be a whole number\n" unless $KILL_GRACE_MS =~ /\A\d+\z/;
+my ($RUN_UID, $RUN_GID) = @ARGV[1, 2];
+die "command-host.pl: UID and GID must be whole numbers\n" if defined $RUN_UID && !(defined $RUN_GID && "$RUN_UID $RUN_GID" =~ /\A\d+ \d+\z/);
 my $FORWARD_INTERVAL_MS = 100;    # live output, as in the worker's log streaming
 my $TICK_MS = 1000 / (POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100);
 
@@ -159,6 +163,17 @@ sub start_command {
             # Ignored signals stay ignored across exec: the command gets the defaults back.
             @SIG{qw(TERM INT PIPE)} = ('DEFAULT') x 3;
             POSIX::setsid();
+            if (defined $RUN_UID) {
+                # Groups first (setting $) to "GID GID" also sets the supplementary groups to just
+                # GID), then the user: once the uid is dropped, nothing of root's can be taken back.
+                $) = "$RUN_GID $RUN_GID";
+                POSIX::setgid($RUN_GID);
+                POSIX::setuid($RUN_UID);
+                if ($< != $RUN_UID || $> != $RUN_UID || $( + 0 != $RUN_GID) {
+                    syswrite($err_w, 'user ' . ($! + 0));
+                    POSIX::_exit(127);
+                }
+            }
             if ($cwd ne '' && !chdir $cwd) {
                 syswrite($err_w, 'cwd ' . ($! + 0));
                 POSIX::_exit(127);

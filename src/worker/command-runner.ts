@@ -75,8 +75,10 @@ class CommandHost {
   private readonly reader = new HostEventReader();
   private gone = false;
 
-  constructor(perl: string) {
-    this.child = spawn(perl, [HOST_SCRIPT, String(KILL_GRACE_MS)], { stdio: ["pipe", "pipe", "inherit"] });
+  /** `runAs`: the host starts every command as this user and group (it stays root itself to signal them). */
+  constructor(perl: string, runAs?: { uid: number; gid: number }) {
+    const args = [HOST_SCRIPT, String(KILL_GRACE_MS), ...(runAs ? [String(runAs.uid), String(runAs.gid)] : [])];
+    this.child = spawn(perl, args, { stdio: ["pipe", "pipe", "inherit"] });
     this.child.stdout!.on("data", (chunk: Buffer) => {
       for (const event of this.reader.push(chunk)) this.handle(event);
     });
@@ -191,9 +193,13 @@ export class CommandRunner {
   private readonly perl: string | null;
   private nextKey = 1;
 
-  constructor(hostCount: number, perl: string | null = findPerl()) {
+  constructor(
+    hostCount: number,
+    perl: string | null = findPerl(),
+    private readonly runAs?: { uid: number; gid: number },
+  ) {
     this.perl = hostCount > 0 ? perl : null;
-    if (this.perl) for (let i = 0; i < hostCount; i++) this.hosts.push(new CommandHost(this.perl));
+    if (this.perl) for (let i = 0; i < hostCount; i++) this.hosts.push(new CommandHost(this.perl, runAs));
   }
 
   /** Where commands start, for the worker's start-up log line. */
@@ -205,7 +211,7 @@ export class CommandRunner {
   run(params: RunCommandParams): RunningCommand {
     const fields = { command: params.command, cwd: params.cwd ?? "", env: params.env ?? definedEnv(process.env) };
     // The host splits on NUL; enqueue rejects it everywhere, and exec could not pass it anyway.
-    if (this.hosts.length === 0 || !runPayloadFits(fields)) return runCommand(params);
+    if (this.hosts.length === 0 || !runPayloadFits(fields)) return runCommand({ ...params, runAs: this.runAs });
     const host = this.pickHost();
     const key = this.nextKey++;
     const pending: Pending = { params, resolve: () => {}, startedAt: performance.now() };

@@ -83,6 +83,7 @@ export class JobStarter {
         passEnv: [...(this.core.options.passEnv ?? []), ...nameList(config.pass_env)],
         jobEnv: job.env,
         run: { jobId: job.id, attempt: job.attempt, queue: job.queue, workerId: this.core.id },
+        user: this.core.options.runAs,
       }),
       leaseMs: ready.leaseFrom + config.lease_ms * COMMAND_LEASE_SHARE - performance.now(),
     });

@@ -26,6 +26,8 @@ export interface RunCommandParams {
    * with SIGKILL (the lease is about to run out in the database). Undefined: no lease.
    */
   leaseMs?: number;
+  /** Start the command as this user and group (`worker start --run-as`; the worker is root). */
+  runAs?: { uid: number; gid: number };
 }
 
 export interface CommandResult {
@@ -145,6 +147,7 @@ export function runCommand(p: RunCommandParams): RunningCommand {
       stdio: ["ignore", "pipe", "pipe"],
       env: p.env ?? process.env,
       cwd: p.cwd,
+      ...(p.runAs ? { uid: p.runAs.uid, gid: p.runAs.gid } : {}),
     });
   } catch (err) {
     const result: CommandResult = { exitCode: null, signal: null, timedOut: false, terminatedBecause: null, spawnError: (err as Error).message, leaseLost: false, output: "", durationMs: 0 };

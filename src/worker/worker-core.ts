@@ -10,6 +10,7 @@ import type { CompletionBatch } from "./completion-batch.js";
 import type { Logger } from "./logger.js";
 import type { OutcomeRecorder } from "./outcome-recorder.js";
 import type { ReadyJobs } from "./ready-jobs.js";
+import type { RunAsUser } from "./run-as.js";
 import type { Slots } from "./slots.js";
 import type { WorkerEvents } from "./worker-events.js";
 
@@ -30,6 +31,8 @@ export interface WorkerOptions {
    * config pass_env (queue/job-environment.ts).
    */
   passEnv?: string[];
+  /** `--run-as`: job commands run as this user (the worker is root). */
+  runAs?: RunAsUser;
   /** This worker's poll interval (ms), over config poll_interval_ms (`--poll-interval`). */
   pollIntervalMs?: number;
   /**

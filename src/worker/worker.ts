@@ -77,7 +77,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const batch = new CompletionBatch();
     const outcomes = new OutcomeRecorder({ pool, log, workerId: this.id, config, batch, wake, events: this, outcomeRetryMs: options.outcomeRetryMs ?? OUTCOME_RETRY_MS });
     this.core = { id: this.id, pool, log, options, config, events: this, slots: new Slots(), ready: new ReadyJobs(), batch, outcomes, stopping: () => this.stopping, wake };
-    this.commands = new CommandRunner(commandHostsFor(options.concurrency));
+    this.commands = new CommandRunner(commandHostsFor(options.concurrency), undefined, options.runAs);
     this.output = new OutputStreamer({ pool, log, limitBytes: () => this.config.output_limit_bytes });
     this.control = new HeldJobControl(this.core);
     this.starter = new JobStarter(this.core, this.commands, this.output, () => void this.control.deliverSignals().catch(() => {}));

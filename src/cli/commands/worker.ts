@@ -61,6 +61,7 @@ export function registerWorkerCommands(program: Command): void {
     )
     .addOption(new Option("--poll-interval <ms>", "this worker's idle poll, in ms (default: config poll_interval_ms)").argParser(wholeNumber("--poll-interval", 10, 3_600_000)))
     .option("--pass-env <name>", "give every job this variable of the worker's environment too (repeatable; see config pass_env)", collectEnvName, [])
+    .option("--run-as <user>", "a worker running as root starts job commands as this user, so a job cannot signal the worker nor read its memory or environment")
     .option("--json", "print the started workers as JSON")
     .addHelpText(
       "after",
@@ -74,10 +75,13 @@ Examples:
   $ queuectl worker start --pass-env AWS_REGION --pass-env HTTP_PROXY
   $ queuectl worker:start --poll-interval 500
   $ queuectl worker start --queue reports --queue backups
+  $ sudo queuectl worker start --run-as jobs
   $ queuectl worker start --foreground --exit-when-idle
   $ queuectl worker start --concurrency 8 --claim-ahead 0`,
     )
-    .action(async (opts: { count: number; concurrency: number; queue: string[]; foreground?: boolean; exitWhenIdle?: boolean; stopTimeout: number; claimAhead?: number; pollInterval?: number; passEnv: string[]; json?: boolean }) => {
+    .action(async (opts: { count: number; concurrency: number; queue: string[]; foreground?: boolean; exitWhenIdle?: boolean; stopTimeout: number; claimAhead?: number; pollInterval?: number; passEnv: string[]; runAs?: string; json?: boolean }) => {
+      // Looked up now, so a wrong name (or a worker that is not root) fails before anything starts.
+      const runAs = opts.runAs === undefined ? undefined : (await import("../../worker/run-as.js")).resolveRunAs(opts.runAs);
       const workerOptions = {
         queues: opts.queue,
         concurrency: opts.concurrency,
@@ -86,6 +90,7 @@ Examples:
         claimAhead: opts.claimAhead,
         passEnv: opts.passEnv,
         pollIntervalMs: opts.pollInterval,
+        runAs,
       };
       if (opts.foreground) {
         if (opts.count !== 1) throw new InvalidInputError("--foreground runs one worker; drop --count or run several commands");
@@ -100,6 +105,7 @@ Examples:
       if (opts.claimAhead !== undefined) args.push("--claim-ahead", String(opts.claimAhead));
       for (const name of opts.passEnv) args.push("--pass-env", name);
       if (opts.pollInterval !== undefined) args.push("--poll-interval", String(opts.pollInterval));
+      if (opts.runAs !== undefined) args.push("--run-as", opts.runAs);
       const { spawnWorkers } = await import("../../worker/spawn-workers.js");
       const started = await withContext((ctx) => spawnWorkers(ctx.pool, { count: opts.count, workerArgs: args }));
       if (opts.json) {
