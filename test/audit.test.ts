@@ -53,6 +53,11 @@ beforeAll(async () => {
             ('d-2', 'default', 'exit 3', 'dead', 0, now() - interval '1 hour', 1, 1),
             ('d-3', 'default', 'exit 3', 'dead', 0, now() - interval '1 hour', 1, 1)`,
   );
+  // A job some other host's worker runs (no such worker here: a kill is asked for, not delivered).
+  await db.pool.query(
+    `INSERT INTO jobs (id, queue, command, state, max_retries, worker_id, lease_expires_at, started_at, last_attempt, attempts)
+     VALUES ('r-1', 'elsewhere', 'sleep 600', 'processing', 0, 'w-far', now() + interval '1 hour', now(), 1, 1)`,
+  );
 });
 
 describe("from the CLI", () => {
@@ -60,6 +65,7 @@ describe("from the CLI", () => {
     const m = await mark();
     const steps: Array<[string[], Partial<Row>]> = [
       [["cancel", "p-1"], { action: "cancel", target: "p-1", before: { state: "pending" }, after: { state: "cancelled" } }],
+      [["kill", "r-1", "--signal", "USR1"], { action: "kill", target: "r-1", before: null, after: { signal: "SIGUSR1", worker_id: "w-far" } }],
       [["requeue", "c-1"], { action: "requeue", target: "c-1", before: { state: "completed" }, after: { state: "pending" } }],
       [["dlq", "retry", "d-2", "d-3"], { action: "dlq retry", target: "d-2", before: { state: "dead" }, after: { state: "pending" } }],
       [[], { action: "dlq retry", target: "d-3" }],
@@ -95,7 +101,7 @@ describe("from the CLI", () => {
     const schedule = rows.find((r) => r.action === "schedule add")!;
     expect(JSON.stringify(schedule.after)).toContain("--password ***");
     expect(JSON.stringify(rows)).not.toMatch(/hunter2|newpass|s3cr3t/);
-  }, 240_000); // fifteen CLI runs one after the other: ~0.7 s each when quiet, three times that under load
+  }, 240_000); // sixteen CLI runs one after the other: ~0.7 s each when quiet, three times that under load
 
   it("worker stop writes a row per worker asked; a refused action writes none", async () => {
     const worker = startWorkerProcess([], { QUEUECTL_LOG_LEVEL: "warn" });
