@@ -11,6 +11,7 @@ import { createSecurity, type DashboardEnv } from "../src/dashboard/auth.js";
 import { createDashboardApp } from "../src/dashboard/server.js";
 import { createPool } from "../src/db/pool.js";
 import { createPrismaClient, type PrismaClient } from "../src/db/prisma.js";
+import type { AuditRow } from "../src/queue/sql/audit.js";
 import { queuectl, queuectlJson } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { useLoginRoles, urlAs } from "./helpers/roles.js";
@@ -21,18 +22,8 @@ const roles = useLoginRoles(db);
 const TOKEN = "audit-test-token-0123456789";
 const BASE = "http://127.0.0.1:3000";
 
-interface Row {
-  db_role: string;
-  source: string;
-  os_user: string | null;
-  host: string | null;
-  session: string | null;
-  client_addr: string | null;
-  action: string;
-  target: string;
-  before: Record<string, unknown> | null;
-  after: Record<string, unknown> | null;
-}
+/** A row as the tests read it (what sql/audit.ts's AuditRow has, but its id and time). */
+type Row = Omit<AuditRow, "id" | "at">;
 
 /** The rows written after mark(), oldest first. */
 async function rowsSince(mark: string): Promise<Row[]> {
