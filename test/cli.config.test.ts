@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { queuectl, queuectlJson } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
+import { enqueue, startWorkerProcess, waitFor } from "./helpers/workers.js";
 
 const db = useTestDatabase();
 
@@ -34,7 +35,7 @@ describe("config", () => {
   });
 
   it("sets a value that get and list then show", async () => {
-    expect(await queuectl(["config", "set", "max_retries", "5"])).toMatchObject({ code: 0, stdout: "max_retries = 5 (was 3)" });
+    expect(await queuectl(["config", "set", "max_retries", "5"])).toMatchObject({ code: 0, stdout: "max_retries = 5 (was 3); running workers apply it from their next claim" });
     expect(await queuectl(["config", "get", "max_retries"])).toMatchObject({ code: 0, stdout: "5" });
     expect(await queuectlJson(["config", "get", "max_retries"])).toEqual({ key: "max_retries", value: 5 });
     expect(await queuectlJson(["config", "set", "backoff_base", "1.5"])).toEqual({ key: "backoff_base", value: 1.5, previous: 2 });
@@ -77,5 +78,32 @@ describe("config", () => {
     const res = await queuectl(["config", "set", "max_retries"]);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/missing required argument 'value'/);
+  });
+
+  it("reaches running workers at once through NOTIFY, long before their heartbeat: the next claim uses it", async () => {
+    // A heartbeat every lease_ms / 3 = 20 s: a change seen sooner came by notification.
+    await queuectl(["config", "set", "lease_ms", "60000"]);
+    const worker = startWorkerProcess(["--queue", "notify"], { QUEUECTL_LOG_LEVEL: "info" });
+    try {
+      await waitFor(() => worker.log().includes('"msg":"worker started"'), { what: "the worker to start" });
+      const setAt = Date.now();
+      expect((await queuectl(["config", "set", "job_timeout_ms", "300"])).code).toBe(0);
+      await waitFor(() => /"key":"job_timeout_ms","value":300,"msg":"config changed"/.test(worker.log()), { what: `the worker to reload; log: ${worker.log()}` });
+      const tookMs = Date.now() - setAt;
+      expect(tookMs).toBeLessThan(20_000);
+      // The next claim applies it: a job without a timeout of its own is ended at 300 ms.
+      await enqueue(db.pool, [{ id: "notify-1", command: "sleep 5", queue: "notify", max_retries: 0 }]);
+      const job = await waitFor(async () => {
+        const r = await db.pool.query<{ state: string; last_error: string | null; duration_ms: number | null }>("SELECT state, last_error, duration_ms FROM jobs WHERE id = 'notify-1'");
+        return r.rows[0]?.state === "dead" ? r.rows[0] : undefined;
+      }, { what: "the job to time out" });
+      expect(job!.last_error).toMatch(/timed out after 300 ms/);
+      console.log(`config set -> worker reloaded: ${tookMs} ms`);
+    } finally {
+      worker.child.kill("SIGTERM");
+      await worker.exited;
+      await queuectl(["config", "set", "job_timeout_ms", "0"]);
+      await queuectl(["config", "set", "lease_ms", "30000"]);
+    }
   });
 });

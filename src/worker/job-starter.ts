@@ -90,7 +90,7 @@ export class JobStarter {
     const slot: Slot = { job, run };
     this.core.slots.add(slot);
     this.core.outcomes.unrecorded.delete(job.id);
-    this.core.events.emit("job:start", { id: job.id, attempt: job.attempt });
+    this.core.events.emit("job:start", { id: job.id, attempt: job.attempt, queue: job.queue, priority: job.priority, tries: job.attempts, maxRetries: job.max_retries });
     const recorded = run.result
       .then((result) => {
         slot.exited = true;

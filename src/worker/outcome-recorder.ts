@@ -101,11 +101,8 @@ export class OutcomeRecorder {
     );
     if (outcome === GAVE_UP) return;
     if (!outcome) return this.reportRejected(job);
-    this.deps.log.info(
-      { job: job.id, attempt: job.attempt, error: failure, state: outcome.state, retryAt: outcome.state === "failed" ? outcome.runAt : undefined },
-      outcome.state === "cancelled" ? "attempt ended: job cancelled" : "attempt failed",
-    );
-    this.deps.events.emit("job:fail", { id: job.id, attempt: job.attempt, error: failure, state: outcome.state });
+    // Logged by job-log.ts, with the job's other events.
+    this.deps.events.emit("job:fail", { id: job.id, attempt: job.attempt, error: failure, state: outcome.state, retryAt: outcome.state === "failed" ? outcome.runAt : undefined });
     if (outcome.state !== "failed" && outcome.dependents > 0) await this.settle(job.id);
   }
 

@@ -14,6 +14,7 @@ import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { loadConfig, type QueueConfig } from "../queue/config.js";
+import { logJobEvents } from "./job-log.js";
 import type { ControlMessage } from "../queue/sql/control-messages.js";
 import { registerWorker, setWorkerState, type WorkerRegistration } from "../queue/sql/workers.js";
 import { CommandRunner, commandHostsFor } from "./command-runner.js";
@@ -72,6 +73,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.id = options.id ?? `${hostname()}-${process.pid}-${randomBytes(2).toString("hex")}`;
     this.registration = { id: this.id, host: hostname(), pid: process.pid, queues: options.queues, concurrency: options.concurrency };
     const { pool, log } = deps;
+    logJobEvents(this, log);
     const config = () => this.config;
     const wake = () => this.loop.wake();
     const batch = new CompletionBatch();
@@ -200,6 +202,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
       case "schedules":
         this.scheduler.trigger();
         return;
+      case "config":
+        void this.reloadConfig(msg.key);
+        return;
+    }
+  }
+
+  /** `config set` anywhere: the new value applies from this worker's next claim on. */
+  private async reloadConfig(key: string): Promise<void> {
+    try {
+      this.config = this.withOptions(await loadConfig(this.deps.pool));
+      this.deps.log.info({ worker: this.id, key, value: this.config[key as keyof QueueConfig] }, "config changed");
+      this.loop.wake();
+    } catch {
+      // The next heartbeat reloads it.
     }
   }
 

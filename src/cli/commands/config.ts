@@ -100,6 +100,6 @@ ${KEYS_HELP}`,
         return { previous: before, value: await setConfigValue(ctx.pool, k, raw) };
       });
       if (opts.json) printJson({ key: k, value, previous });
-      else printLine(`${k} = ${value}${previous === value ? " (unchanged)" : ` (was ${previous})`}`);
+      else printLine(`${k} = ${value}${previous === value ? " (unchanged)" : ` (was ${previous}); running workers apply it from their next claim`}`);
     });
 }

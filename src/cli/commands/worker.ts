@@ -4,6 +4,7 @@ import { loadConfig } from "../../queue/config.js";
 import { ENV_NAME_PATTERN, QUEUE_NAME_PATTERN } from "../../queue/job-spec.js";
 import { listWorkers, workersStillRunning, type WorkerInfo } from "../../queue/sql/workers.js";
 import { stopWorkers } from "../../queue/workers.js";
+import type { LogFormat } from "../../worker/pretty-log.js";
 import { nonNegativeSeconds } from "../args.js";
 import { withContext } from "../context.js";
 import { printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
@@ -61,6 +62,7 @@ export function registerWorkerCommands(program: Command): void {
     )
     .addOption(new Option("--poll-interval <ms>", "this worker's idle poll, in ms (default: config poll_interval_ms)").argParser(wholeNumber("--poll-interval", 10, 3_600_000)))
     .option("--pass-env <name>", "give every job this variable of the worker's environment too (repeatable; see config pass_env)", collectEnvName, [])
+    .addOption(new Option("--log-format <format>", "pretty: one readable line per event; json: JSON lines (default: pretty for --foreground on a terminal, else json)").choices(["pretty", "json"]))
     .option("--run-as <user>", "a worker running as root starts job commands as this user, so a job cannot signal the worker nor read its memory or environment")
     .option("--json", "print the started workers as JSON")
     .addHelpText(
@@ -76,10 +78,11 @@ Examples:
   $ queuectl worker:start --poll-interval 500
   $ queuectl worker start --queue reports --queue backups
   $ sudo queuectl worker start --run-as jobs
+  $ queuectl worker start --foreground --log-format json | jq .
   $ queuectl worker start --foreground --exit-when-idle
   $ queuectl worker start --concurrency 8 --claim-ahead 0`,
     )
-    .action(async (opts: { count: number; concurrency: number; queue: string[]; foreground?: boolean; exitWhenIdle?: boolean; stopTimeout: number; claimAhead?: number; pollInterval?: number; passEnv: string[]; runAs?: string; json?: boolean }) => {
+    .action(async (opts: { count: number; concurrency: number; queue: string[]; foreground?: boolean; exitWhenIdle?: boolean; stopTimeout: number; claimAhead?: number; pollInterval?: number; passEnv: string[]; runAs?: string; logFormat?: LogFormat; json?: boolean }) => {
       // Looked up now, so a wrong name (or a worker that is not root) fails before anything starts.
       const runAs = opts.runAs === undefined ? undefined : (await import("../../worker/run-as.js")).resolveRunAs(opts.runAs);
       const workerOptions = {
@@ -96,7 +99,7 @@ Examples:
         if (opts.count !== 1) throw new InvalidInputError("--foreground runs one worker; drop --count or run several commands");
         // Loaded on use: every other command (enqueue above all) starts faster without the worker's modules.
         const { runForegroundWorker } = await import("../../worker/foreground.js");
-        await runForegroundWorker(workerOptions);
+        await runForegroundWorker(workerOptions, opts.logFormat ?? (process.stdout.isTTY ? "pretty" : "json"));
         return;
       }
       const args = ["--concurrency", String(opts.concurrency), "--stop-timeout", String(opts.stopTimeout)];
@@ -106,6 +109,7 @@ Examples:
       for (const name of opts.passEnv) args.push("--pass-env", name);
       if (opts.pollInterval !== undefined) args.push("--poll-interval", String(opts.pollInterval));
       if (opts.runAs !== undefined) args.push("--run-as", opts.runAs);
+      if (opts.logFormat !== undefined) args.push("--log-format", opts.logFormat);
       const { spawnWorkers } = await import("../../worker/spawn-workers.js");
       const started = await withContext((ctx) => spawnWorkers(ctx.pool, { count: opts.count, workerArgs: args }));
       if (opts.json) {

@@ -16,7 +16,9 @@ export type ControlMessage =
   /** A queue's pause or concurrency limit changed. */
   | { kind: "queue"; queue: string }
   /** A schedule was added, removed, paused or resumed. */
-  | { kind: "schedules" };
+  | { kind: "schedules" }
+  /** `config set`: every worker reloads the config now, not at its next heartbeat. */
+  | { kind: "config"; key: string };
 
 type Kind = ControlMessage["kind"];
 /** Each message's fields as SQL expressions of the sending statement (the `kind` is added). */
@@ -37,6 +39,7 @@ const FIELDS: { [K in Kind]: ReadonlyArray<Exclude<keyof Extract<ControlMessage,
   signal: ["job", "worker"],
   queue: ["queue"],
   schedules: [],
+  config: ["key"],
 };
 
 /** A payload received on CONTROL_CHANNEL as a ControlMessage, or null when it is not one (ignored). */
