@@ -119,8 +119,9 @@ describe("what each kind may not do: refused by the database, one line, exit 4, 
       // `worker stop` acts on live workers only: keep the seeded one live however long the run takes.
       await db.pool.query("UPDATE workers SET heartbeat_at = now() WHERE id = 'w-1'");
       const before = await snapshot();
-      for (const args of commands) {
-        const res = await as(role, args);
+      // All at once: each is refused by itself, and the snapshot after shows that none changed anything.
+      const results = await Promise.all(commands.map(async (args) => ({ args, res: await as(role, args) })));
+      for (const { args, res } of results) {
         expect(res.code, `${kind}: ${args.join(" ")}: ${res.stderr}`).toBe(4);
         const lines = res.stderr.trim().split("\n");
         expect(lines).toHaveLength(1);
