@@ -53,6 +53,25 @@ async function rejects(...cases: BadCase[]): Promise<void> {
   expect(await jobCount()).toBe(before);
 }
 
+describe("enqueue: what the shell did to the input, and what to type instead", () => {
+  it("unquoted JSON, JSON split into words, a command without --command: exit 2, one line with the fix, nothing added", async () => {
+    const cases: Array<[string[], string]> = [
+      // What bash passes for: queuectl enqueue {"command":"echo hi"}
+      [["enqueue", "{command:echo hi}"], `queuectl: the job JSON lost its quotes to the shell ({command:echo hi}): put all of it in single quotes, e.g. queuectl enqueue '{"command":"echo hello"}'`],
+      // ... and for: queuectl enqueue { "command": "echo hi" }
+      [["enqueue", "{", "command:", "echo hi", "}"], `queuectl: the job JSON reached queuectl as 4 words (the shell split it at spaces and took its quotes): put all of it in single quotes, e.g. queuectl enqueue '{"command":"echo hello"}'`],
+      [["enqueue", "echo", "hello"], "queuectl: enqueue takes one job (JSON or a file), not 2 words: to run a shell command, use queuectl enqueue --command 'echo hello'"],
+      [["enqueue", "echo"], "queuectl: 'echo' is neither a JSON job nor an existing file (to enqueue a shell command, use --command 'echo')"],
+    ];
+    for (const [args, message] of cases) {
+      const res = await queuectl(args);
+      expect(res.code, args.join(" ")).toBe(2);
+      expect(res.stderr).toBe(message);
+    }
+    expect((await db.pool.query("SELECT count(*)::int AS n FROM jobs")).rows[0].n).toBe(0);
+  });
+});
+
 describe("enqueue: success", () => {
   it("adds one job from JSON and prints its id; defaults come from config", async () => {
     const res = await queuectl(["enqueue", '{"id":"hello","command":"echo hello"}']);

@@ -134,6 +134,35 @@ function parseJson(text: string, where: string): unknown {
   }
 }
 
+/** What the shell leaves of unquoted JSON: `{"command":"true"}` arrives as `{command:true}`. */
+const UNQUOTED_JSON = /^\s*[[{]\s*\{?\s*[A-Za-z_][\w-]*\s*:/;
+const QUOTING_EXAMPLE = `'{"command":"echo hello"}'`;
+
+/** The job argument as JSON; JSON whose quotes the shell took gets a hint on how to quote it. */
+function parseArgumentJson(arg: string): JobDocument {
+  try {
+    return parseJobDocument(arg, "argument");
+  } catch (err) {
+    if (err instanceof InvalidInputError && UNQUOTED_JSON.test(arg)) {
+      throw new InvalidInputError(`the job JSON lost its quotes to the shell (${arg.slice(0, 40)}): put all of it in single quotes, e.g. queuectl enqueue ${QUOTING_EXAMPLE}`);
+    }
+    throw err;
+  }
+}
+
+/**
+ * Why `enqueue` got several words where it takes one job: JSON the shell split at its spaces, or a
+ * command typed without --command. One line that says what to type instead.
+ */
+export function describeSplitArgument(words: readonly string[]): string {
+  const head = words[0]?.trimStart()[0];
+  if (head === "{" || head === "[") {
+    return `the job JSON reached queuectl as ${words.length} words (the shell split it at spaces and took its quotes): put all of it in single quotes, e.g. queuectl enqueue ${QUOTING_EXAMPLE}`;
+  }
+  const command = words.join(" ").replace(/'/g, "'\\''");
+  return `enqueue takes one job (JSON or a file), not ${words.length} words: to run a shell command, use queuectl enqueue --command '${command}'`;
+}
+
 /**
  * Splits a document into job objects: one JSON object, a JSON array of them, or JSON lines. A
  * pretty-printed object spanning lines is one job; a document whose first line is a complete JSON
@@ -295,7 +324,7 @@ export async function readEnqueueInput(p: ReadEnqueueInputParams): Promise<Enque
       const hint = p.flags.command === undefined ? ` (to enqueue a shell command, use --command '${p.arg.replace(/'/g, "'\\''")}')` : "";
       throw new InvalidInputError(`'${p.arg}' is neither a JSON job nor an existing file${hint}`);
     }
-    doc = parseJobDocument(source === "argument" ? p.arg : await readFileInput(p.arg), source);
+    doc = source === "argument" ? parseArgumentJson(p.arg) : parseJobDocument(await readFileInput(p.arg), source);
   } else if (p.flags.command !== undefined) {
     source = "argument";
     doc = { items: [{ value: {}, at: "" }], single: true };

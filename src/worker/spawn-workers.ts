@@ -7,12 +7,22 @@ import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type pg from "pg";
-import { OperationalError } from "../errors.js";
+import { InvalidInputError, OperationalError } from "../errors.js";
 import { workerLogDir } from "../paths.js";
-import { runningWorkerPids } from "../queue/sql/workers.js";
+import { freeConnections, runningWorkerPids } from "../queue/sql/workers.js";
+
+/**
+ * Connections one worker opens at most: one per slot (recording outcomes), the claim, the heartbeat
+ * and the rescuer, one spare (the pool: concurrency + 4), and its LISTEN connection.
+ */
+export function workerConnections(concurrency: number): number {
+  return concurrency + 5;
+}
 
 export interface SpawnWorkersParams {
   count: number;
+  /** Each worker's --concurrency (for the connections it needs). */
+  concurrency: number;
   /** Arguments passed on to each `worker start --foreground`. */
   workerArgs: string[];
   /** How long to wait for each worker to register. */
@@ -33,6 +43,16 @@ function tail(file: string, lines = 5): string {
 }
 
 export async function spawnWorkers(pool: pg.Pool, p: SpawnWorkersParams): Promise<SpawnedWorker[]> {
+  // Workers that could not all connect would fail one by one under load; refuse before starting any.
+  const need = workerConnections(p.concurrency);
+  const { free, max } = await freeConnections(pool);
+  if (p.count * need > free) {
+    const fit = Math.floor(free / need);
+    throw new InvalidInputError(
+      `--count ${p.count} needs up to ${p.count * need} connections (each worker ${need}: concurrency ${p.concurrency} + 5), but the server has ${free} free ` +
+        `(max_connections ${max}): start at most ${fit}, lower --concurrency, or raise max_connections; none started`,
+    );
+  }
   const dir = workerLogDir();
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");

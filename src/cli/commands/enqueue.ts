@@ -1,5 +1,6 @@
 import { Option, type Command } from "commander";
-import { readEnqueueInput, type EnqueueFlags } from "../../queue/enqueue-input.js";
+import { InvalidInputError } from "../../errors.js";
+import { describeSplitArgument, readEnqueueInput, type EnqueueFlags } from "../../queue/enqueue-input.js";
 import { enqueueJobsWithOutcome } from "../../queue/enqueue.js";
 import { withContext } from "../context.js";
 import { printJson } from "../output.js";
@@ -25,7 +26,8 @@ export function registerEnqueueCommand(program: Command): void {
         "instead of adding one. Flags set the same fields and override those of every job read. A job runs in the directory it was " +
         "enqueued from unless it sets cwd; a job may depend on existing jobs or on jobs earlier in the same input.",
     )
-    .argument("[job]", "a job as JSON, a path to a file of jobs, or - to read stdin")
+    // Variadic only to catch what the shell split (unquoted JSON, a command without --command) and say what to type.
+    .argument("[job...]", "a job as JSON, a path to a file of jobs, or - to read stdin")
     .option("-f, --file <path>", "read jobs from a file (- for stdin)")
     .option("-c, --command <command>", "the shell command to run")
     .option("--id <id>", "the job id (default: generated)")
@@ -57,9 +59,10 @@ Examples:
   $ queuectl enqueue --id build --command "make" && queuectl enqueue --command "make test" --after build
   $ queuectl enqueue --command 'deploy "$TARGET"' --env TARGET=staging --env API_TOKEN --cwd ./app`,
     )
-    .action(async (job: string | undefined, opts: EnqueueOptions) => {
+    .action(async (words: string[], opts: EnqueueOptions) => {
+      if (words.length > 1) throw new InvalidInputError(describeSplitArgument(words));
       // Everything is read and validated before the database is touched: invalid input changes nothing.
-      const input = await readEnqueueInput({ arg: job, file: opts.file, flags: opts, stdin: process.stdin });
+      const input = await readEnqueueInput({ arg: words[0], file: opts.file, flags: opts, stdin: process.stdin });
       const specs = input.specs;
       const bar = progressBar("enqueueing");
       const { ids, existing } = await withContext((ctx) =>

@@ -111,7 +111,7 @@ Examples:
       if (opts.runAs !== undefined) args.push("--run-as", opts.runAs);
       if (opts.logFormat !== undefined) args.push("--log-format", opts.logFormat);
       const { spawnWorkers } = await import("../../worker/spawn-workers.js");
-      const started = await withContext((ctx) => spawnWorkers(ctx.pool, { count: opts.count, workerArgs: args }));
+      const started = await withContext((ctx) => spawnWorkers(ctx.pool, { count: opts.count, concurrency: opts.concurrency, workerArgs: args }));
       if (opts.json) {
         printJson(started.map((s) => ({ pid: s.pid, log: s.logFile })));
         return;

@@ -76,6 +76,19 @@ export async function requestWorkerStop(
 }
 
 /**
+ * How many more connections the server takes: max_connections less the superuser reserve and the
+ * client connections open now (every role sees pg_stat_activity's rows, if not all their columns).
+ */
+export async function freeConnections(db: Queryable): Promise<{ free: number; max: number }> {
+  const res = await db.query<{ max: number; reserved: number; used: number }>(
+    `SELECT current_setting('max_connections')::int AS max, current_setting('superuser_reserved_connections')::int AS reserved,
+            (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS used`,
+  );
+  const r = res.rows[0]!;
+  return { free: Math.max(0, r.max - r.reserved - r.used), max: r.max };
+}
+
+/**
  * Workers with the jobs they hold now. `all` includes stopped ones (otherwise only those that run, are
  * stopping, or vanished recently — within a day — so a crash stays visible).
  */
