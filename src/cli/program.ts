@@ -22,6 +22,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ["queue"], load: async () => (await import("./commands/queue.js")).registerQueueCommands },
   { names: ["cancel", "kill"], load: async () => (await import("./commands/cancel.js")).registerCancelCommands },
   { names: ["requeue"], load: async () => (await import("./commands/requeue.js")).registerRequeueCommand },
+  { names: ["run"], load: async () => (await import("./commands/run.js")).registerRunCommand },
   { names: ["wait"], load: async () => (await import("./commands/wait.js")).registerWaitCommand },
   { names: ["logs"], load: async () => (await import("./commands/logs.js")).registerLogsCommand },
   { names: ["purge"], load: async () => (await import("./commands/purge.js")).registerPurgeCommand },

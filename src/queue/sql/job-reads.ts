@@ -18,6 +18,12 @@ export async function readJobStates(db: Queryable, ids: readonly string[]): Prom
   return res.rows;
 }
 
+/** How a job stands, with why its last attempt failed (`run` tells a timeout from an exit code). */
+export async function readJobEnd(db: Queryable, id: string): Promise<Pick<JobRow, "state" | "exit_code" | "last_error"> | undefined> {
+  const res = await db.query<Pick<JobRow, "state" | "exit_code" | "last_error">>("SELECT state, exit_code, last_error FROM jobs WHERE id = $1", [id]);
+  return res.rows[0];
+}
+
 /**
  * The dependency chain around a job, both ways and up to `maxDepth` edges away, in one recursive
  * query: `up` links are jobs it waits for, `down` links jobs that wait for it; each job once per

@@ -108,6 +108,17 @@ export async function listWorkers(db: Queryable, p: { leaseMs: number; all?: boo
 }
 
 /** Live workers: running or stopping with a fresh heartbeat. */
+/** Live workers that take jobs from `queue` (they serve every queue, or name this one): `run` says when there is none. */
+export async function countWorkersServing(db: Queryable, p: { queue: string; leaseMs: number }): Promise<number> {
+  const res = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM workers
+     WHERE state = 'running' AND heartbeat_at > now() - make_interval(secs => $2::float8 * 2 / 1000)
+       AND (cardinality(queues) = 0 OR $1 = ANY(queues))`,
+    [p.queue, p.leaseMs],
+  );
+  return res.rows[0]?.n ?? 0;
+}
+
 export async function countLiveWorkers(db: Queryable, p: { leaseMs: number }): Promise<number> {
   const res = await db.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM workers
