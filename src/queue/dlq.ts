@@ -9,6 +9,7 @@ import type { QueueContext } from "./context.js";
 import { quoteJobId } from "./job-spec.js";
 import { refuseBlocked, uniqueKeyConflict } from "./operator.js";
 import { reopenDependencies } from "./sql/dependencies.js";
+import { readJobStates } from "./sql/job-reads.js";
 import { readEditableFields, retryDeadJobs, type DeadJobEdit } from "./sql/dlq.js";
 import { recordAudit, type Actor } from "./audit.js";
 import { maskSecrets } from "./secrets.js";
@@ -66,10 +67,10 @@ export type RetryDeadParams = ({ ids: readonly string[]; edit?: DeadJobEdit } | 
  * ids are checked first: an unknown id is NotFoundError, a job that is not dead is InvalidStateError,
  * and then nothing is retried. Returns the ids retried.
  */
-export async function retryDead(ctx: QueueContext, p: RetryDeadParams): Promise<string[]> {
+export async function retryDead(ctx: Pick<QueueContext, "pool">, p: RetryDeadParams): Promise<string[]> {
   const ids = "all" in p ? null : [...new Set(p.ids)];
   if (ids) {
-    const found = await ctx.prisma.job.findMany({ where: { id: { in: ids } }, select: { id: true, state: true } });
+    const found = await readJobStates(ctx.pool, ids);
     const stateOf = new Map(found.map((j) => [j.id, j.state]));
     for (const id of ids) {
       const state = stateOf.get(id);

@@ -6,17 +6,16 @@
  */
 import { CronExpressionParser } from "cron-parser";
 import type { AppContext } from "../db/context.js";
-import type { Schedule as PrismaSchedule } from "../generated/prisma/client.js";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
 import { loadConfig } from "./config.js";
 import type { JobSpec } from "./job-spec.js";
 import { maskEnv, maskSecrets } from "./secrets.js";
 import { parseJobSpec } from "./job-spec-schema.js";
 import { checkEnvAllowed } from "./enqueue.js";
-import { deleteSchedule, insertSchedule, lockSchedule, notifySchedulesChanged, updateSchedulePaused, type StoredSchedule } from "./sql/schedules.js";
+import { deleteSchedule, insertSchedule, listStoredSchedules, lockSchedule, notifySchedulesChanged, updateSchedulePaused, type StoredSchedule } from "./sql/schedules.js";
 import { audited, type Actor } from "./audit.js";
 
-type ScheduleContext = Pick<AppContext, "pool" | "prisma">;
+type ScheduleContext = Pick<AppContext, "pool">;
 
 /** Schedule names: like queue names, so that `name@tick` is a valid job id. */
 export const SCHEDULE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -106,22 +105,6 @@ function scheduleRow(s: StoredSchedule): ScheduleRow {
   return { ...s, job: s.job as JobSpec, missed: s.missed as MissedPolicy };
 }
 
-function scheduleRowFromPrisma(s: PrismaSchedule): ScheduleRow {
-  return {
-    name: s.name,
-    cron: s.cron,
-    timezone: s.timezone,
-    // The JSON column holds the JobSpec addSchedule stored; the scheduler validates it again (parseScheduleJob) before each tick.
-    job: s.job as unknown as JobSpec,
-    paused: s.paused,
-    missed: s.missed as MissedPolicy,
-    catch_up_limit: s.catchUpLimit,
-    next_run_at: s.nextRunAt,
-    last_run_at: s.lastRunAt,
-    last_job_id: s.lastJobId,
-    created_at: s.createdAt,
-  };
-}
 
 export interface AddScheduleParams {
   name: string;
@@ -154,13 +137,12 @@ export async function addSchedule(ctx: ScheduleContext, p: AddScheduleParams & {
 }
 
 /** Every schedule, by name. */
-export async function listSchedules(ctx: Pick<ScheduleContext, "prisma">): Promise<ScheduleRow[]> {
-  const rows = await ctx.prisma.schedule.findMany({ orderBy: { name: "asc" } });
-  return rows.map(scheduleRowFromPrisma);
+export async function listSchedules(ctx: ScheduleContext): Promise<ScheduleRow[]> {
+  return (await listStoredSchedules(ctx.pool)).map(scheduleRow);
 }
 
 /** Removes a schedule (jobs it already enqueued stay). Unknown name: NotFoundError. Audited. */
-export async function removeSchedule(ctx: Pick<ScheduleContext, "pool">, p: { name: string; actor?: Actor }): Promise<void> {
+export async function removeSchedule(ctx: ScheduleContext, p: { name: string; actor?: Actor }): Promise<void> {
   await audited(ctx.pool, { actor: p.actor, action: "schedule remove", target: p.name }, async (client) => {
     const removed = await deleteSchedule(client, p.name);
     if (!removed) throw new NotFoundError(`no schedule '${p.name}'`);
@@ -172,7 +154,7 @@ export async function removeSchedule(ctx: Pick<ScheduleContext, "pool">, p: { na
  * Pauses or resumes a schedule. Resuming starts again from the next tick after now: ticks that fell
  * in the pause are not run. Unknown name: NotFoundError; already in that state: InvalidStateError. Audited.
  */
-export async function setSchedulePaused(ctx: Pick<ScheduleContext, "pool">, p: { name: string; paused: boolean; actor?: Actor }): Promise<ScheduleRow> {
+export async function setSchedulePaused(ctx: ScheduleContext, p: { name: string; paused: boolean; actor?: Actor }): Promise<ScheduleRow> {
   return audited(ctx.pool, { actor: p.actor, action: p.paused ? "schedule pause" : "schedule resume", target: p.name }, async (client) => {
     const current = await lockSchedule(client, p.name);
     if (!current) throw new NotFoundError(`no schedule '${p.name}'`);

@@ -22,7 +22,7 @@ Examples:
   $ queuectl status --json | jq .jobs.pending`,
     )
     .action(async (opts: { json?: boolean }) => {
-      const s = await withContext((ctx) => queueStatus(ctx));
+      const s = await withContext((ctx) => queueStatus(ctx), { prisma: false });
       if (opts.json) {
         printJson({
           jobs: s.jobs,

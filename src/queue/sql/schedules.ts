@@ -107,6 +107,12 @@ export async function updateSchedulePaused(db: Queryable, p: { name: string; pau
   return res.rows[0] ?? null;
 }
 
+/** Every schedule, by name. */
+export async function listStoredSchedules(db: Queryable): Promise<StoredSchedule[]> {
+  const res = await db.query<StoredSchedule>(`SELECT ${SCHEDULE_COLUMNS} FROM schedules ORDER BY name`);
+  return res.rows;
+}
+
 /** Removes a schedule; returns it as it was, or null when there was none. */
 export async function deleteSchedule(db: Queryable, name: string): Promise<StoredSchedule | null> {
   const res = await db.query<StoredSchedule>(`DELETE FROM schedules WHERE name = $1 RETURNING ${SCHEDULE_COLUMNS}`, [name]);

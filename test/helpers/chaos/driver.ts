@@ -5,7 +5,6 @@
  */
 import { fileURLToPath } from "node:url";
 import type pg from "pg";
-import { createPrismaClient, type PrismaClient } from "../../../src/db/prisma.js";
 import { QueuectlError } from "../../../src/errors.js";
 import { setConfigValue } from "../../../src/queue/config.js";
 import { retryDead } from "../../../src/queue/dlq.js";
@@ -72,7 +71,6 @@ export class ChaosDriver {
   maxLeaseMs = 2000;
   private readonly random: () => number;
   private readonly workers: ChaosWorker[] = [];
-  private readonly prisma: PrismaClient;
   private nextJob = 0;
   private nextSchedule = 0;
   private readonly schedules = new Set<string>();
@@ -81,7 +79,6 @@ export class ChaosDriver {
 
   constructor(private readonly p: { pool: pg.Pool; url: string; dir: string; seed: number }) {
     this.random = seededRandom(p.seed);
-    this.prisma = createPrismaClient(p.pool);
   }
 
   private pick<T>(list: readonly T[]): T {
@@ -233,7 +230,7 @@ export class ChaosDriver {
   private async retrySomeDead(): Promise<void> {
     if (this.chance(0.1)) {
       this.noteRequeue(await this.jobsIn(["dead"], 100_000));
-      await retryDead({ pool: this.p.pool, prisma: this.prisma }, { all: true });
+      await retryDead({ pool: this.p.pool }, { all: true });
       this.count("dlq retry --all");
       return;
     }
@@ -241,7 +238,7 @@ export class ChaosDriver {
     if (ids.length === 0) return;
     const edit = this.chance(0.4) ? { command: this.recorder("plain", this.pick([0, 100, 500]), 0), maxRetries: this.pick([0, 2]) } : undefined;
     this.noteRequeue(ids);
-    await retryDead({ pool: this.p.pool, prisma: this.prisma }, { ids, edit });
+    await retryDead({ pool: this.p.pool }, { ids, edit });
     this.count(edit ? "dlq retry --edit" : "dlq retry");
   }
 
@@ -293,7 +290,7 @@ export class ChaosDriver {
     const name = `chaos-s${this.nextSchedule++}`;
     const { id: _id, ...job } = this.spec("unused");
     this.scheduleQueues.set(name, job.queue ?? "default");
-    await addSchedule({ pool: this.p.pool, prisma: this.prisma }, { name, cron: "*/3 * * * * *", timezone: "UTC", job, missed: "skip", catchUpLimit: 10 });
+    await addSchedule({ pool: this.p.pool }, { name, cron: "*/3 * * * * *", timezone: "UTC", job, missed: "skip", catchUpLimit: 10 });
     this.schedules.add(name);
     this.count("schedule add");
   }
@@ -366,6 +363,5 @@ export class ChaosDriver {
     }, ms);
     await Promise.all(this.workers.map((w) => w.proc.exited));
     clearTimeout(timer);
-    await this.prisma.$disconnect();
   }
 }
