@@ -92,10 +92,16 @@ export async function retryDead(ctx: Pick<QueueContext, "pool">, p: RetryDeadPar
       if (!edit || !before) {
         await recordAudit(client, { actor: p.actor, action: "dlq retry", target: retried, before: { state: "dead" }, after: { state: "pending" } });
       } else {
-        // An edit's before differs per job: a row each, with the fields the edit may change.
-        const after = await readEditableFields(client, retried);
+        // An edit's before differs per job: a row each, with the fields the edit may change (after: the
+        // same fields with the edit applied, as retryDeadJobs applies it).
         for (const id of retried) {
-          await recordAudit(client, { actor: p.actor, action: "dlq retry --edit", target: id, before: { state: "dead", ...before.get(id) }, after: { state: "pending", ...after.get(id) } });
+          const was = before.get(id);
+          const now = was && {
+            command: edit.command ?? was.command,
+            timeout_ms: edit.timeoutMs !== undefined ? edit.timeoutMs : was.timeout_ms,
+            max_retries: edit.maxRetries ?? was.max_retries,
+          };
+          await recordAudit(client, { actor: p.actor, action: "dlq retry --edit", target: id, before: { state: "dead", ...was }, after: { state: "pending", ...now } });
         }
       }
       return retried;

@@ -105,20 +105,22 @@ export async function kill(db: Db, p: { id: string; signal: NodeJS.Signals; wait
  */
 export async function requeue(db: Db, p: { ids: readonly string[]; actor?: Actor }): Promise<string[]> {
   const ids = [...new Set(p.ids)];
+  // One read for every id: the checks below, and the audit row's "before".
+  const stateById = new Map((await readJobStates(db, ids)).map((r) => [r.id, r.state]));
   for (const id of ids) {
-    const state = await stateOf(db, id);
+    const state = stateById.get(id);
+    if (state === undefined) throw new NotFoundError(`no job ${quoteJobId(id)}`);
     if (state === "dead") throw new InvalidStateError(`job '${id}' is dead: use queuectl dlq retry ${id}`);
     if (state === "processing") throw new InvalidStateError(`job '${id}' is processing (a cancel may still be stopping its command): requeue it once it has finished`);
     if (state !== "completed" && state !== "cancelled") throw new InvalidStateError(`job '${id}' is ${state}: only completed or cancelled jobs can be requeued`);
   }
   try {
     return await audited(db, { actor: p.actor, action: "requeue", target: ids }, async (client) => {
-      const states = await readJobStates(client, ids);
       const done = await requeueJobs(client, { ids });
       const missed = ids.filter((id) => !done.includes(id));
       if (missed.length > 0) throw new InvalidStateError(`job '${missed[0]}' changed state while requeueing it`);
       refuseBlocked(await reopenDependencies(client, done), "requeue");
-      const before = [...new Set(states.map((s) => s.state))];
+      const before = [...new Set(stateById.values())];
       return { result: done, before: { state: before.length === 1 ? before[0] : before }, after: { state: "pending" } };
     });
   } catch (err) {
