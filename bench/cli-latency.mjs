@@ -7,6 +7,7 @@
  *
  *   node bench/cli-latency.mjs              # writes bench/results/cli-latency-<date>.json
  *   ROUNDS=3 JOBS=10000 node bench/cli-latency.mjs
+ *   KEEP_DB=1 node bench/cli-latency.mjs    # keeps the scratch database and prints its URL, to profile a command
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -98,6 +99,7 @@ try {
   writeFileSync(out, `${JSON.stringify({ jobs: JOBS, rounds: ROUNDS, node_e_0_ms: Math.round(ref), commands: rows }, null, 2)}\n`);
   console.log(`written: ${fileURLToPath(out)}`);
 } finally {
-  await dropDatabase(admin, dbName);
+  if (process.env.KEEP_DB === "1") console.log(`kept: DATABASE_URL=${url}`);
+  else await dropDatabase(admin, dbName);
   await admin.end();
 }

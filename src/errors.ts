@@ -1,6 +1,6 @@
 /**
  * Expected failures, each carrying its exit code (the exit codes documented in docs/cli-contract.md
- * and the README). Code below the CLI throws these; only src/cli/main.ts turns them into a message
+ * and the README). Code below the CLI throws these; only src/cli/cli.ts turns them into a message
  * and an exit code, so no helper ever exits the process.
  */
 export class QueuectlError extends Error {

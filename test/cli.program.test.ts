@@ -1,6 +1,6 @@
 /**
- * The CLI loads only the command it runs (src/cli/program.ts): --version loads none, help and unknown
- * names load them all. What a user sees must not depend on that.
+ * The CLI loads only the command it runs (src/cli/program.ts): --version and --help load none
+ * (src/cli/main.ts), `help` and unknown names load them all. What a user sees must not depend on that.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
@@ -9,7 +9,7 @@ import { queuectl } from "./helpers/cli.js";
 const COMMANDS = ["enqueue", "worker", "status", "list", "show", "dlq", "queue", "cancel", "kill", "requeue", "run", "wait", "logs", "purge", "schedule", "audit", "config", "db", "dashboard", "completion"];
 
 describe("the program", () => {
-  it("--version prints the package's version", async () => {
+  it("--version prints the package's version (src/cli/version.ts is kept equal to package.json)", async () => {
     const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
     for (const flag of ["--version", "-V"]) expect(await queuectl([flag])).toMatchObject({ code: 0, stdout: version, stderr: "" });
   });
@@ -19,6 +19,15 @@ describe("the program", () => {
     expect(res.code).toBe(0);
     const listed = [...res.stdout.split("Commands:")[1]!.split("\n\n")[0]!.matchAll(/^ {2}(\w+)/gm)].map((m) => m[1]);
     expect(listed.filter((c) => c !== "help")).toEqual(COMMANDS);
+  });
+
+  it("--help, answered from the text rendered at build time, is what commander renders now", async () => {
+    // `queuectl help` always goes through commander; `--help` prints dist/cli/help.txt.
+    const rendered = await queuectl(["--help"]);
+    const live = await queuectl(["help"]);
+    expect(live.code).toBe(0);
+    expect(rendered).toEqual(live);
+    expect(await queuectl(["-h"])).toEqual(live);
   });
 
   it("each command's help comes from its own module, the second name of a module included", async () => {

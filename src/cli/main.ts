@@ -1,55 +1,35 @@
 #!/usr/bin/env node
 /**
- * The queuectl entry point: the only place that writes an error and chooses the exit code (as the
- * README and docs/cli-contract.md document them: 0 ok, 1 operational failure, 2 invalid input or
- * usage, 3 not found, 4 refused for the role). Everything below throws.
+ * The queuectl entry point. `--version` and `--help` are answered here, from a constant and from the
+ * help text rendered at build time (dist/cli/help.txt, see scripts/render-help.mjs), without loading
+ * commander, pg or any command: an operator types them to find their way and they must answer at
+ * Node's own start-up speed. Every other command line goes to cli.ts.
  */
-import { CommanderError } from "commander";
-import { firstLine, isSchemaError } from "../db/errors.js";
-import { describeDbError } from "../db/pool.js";
-import { QueuectlError, SchemaMismatchError } from "../errors.js";
-
-/** A statement named a table or column the database lacks: the schema was changed by hand. */
-function schemaMismatch(err: unknown): SchemaMismatchError | undefined {
-  if (!isSchemaError(err)) return undefined;
-  return new SchemaMismatchError(`the database schema does not match this queuectl (${firstLine(err)}); run \`queuectl db status\``);
-}
-import { buildProgram, expandAliases } from "./program.js";
-import { describeRefusal } from "./running-command.js";
-
-function report(err: unknown): number {
-  const debug = process.env.QUEUECTL_DEBUG === "1";
-  if (err instanceof CommanderError) {
-    // commander already printed its one-line message (configureOutput in program.ts).
-    if (err.exitCode === 0) return 0;
-    return 2;
-  }
-  // A refusal outside withContext (the schema check at start, a foreground worker) names the URL's role.
-  const known = err instanceof QueuectlError ? err : (describeDbError(err) ?? schemaMismatch(err) ?? describeRefusal(err));
-  if (known) {
-    process.stderr.write(`queuectl: ${known.message}\n`);
-    if (debug && known.stack) process.stderr.write(`${known.stack}\n`);
-    return known.exitCode;
-  }
-  const e = err as Error;
-  process.stderr.write(`queuectl: unexpected error: ${firstLine(err)}${debug ? "" : " (QUEUECTL_DEBUG=1 shows details)"}\n`);
-  if (debug && e?.stack) process.stderr.write(`${e.stack}\n`);
-  return 1;
-}
-
-async function main(): Promise<void> {
-  const argv = expandAliases(process.argv);
-  const program = await buildProgram(argv);
-  try {
-    await program.parseAsync(argv);
-  } catch (err) {
-    process.exitCode = report(err);
-  }
-}
+import { readFileSync } from "node:fs";
+import { VERSION } from "./version.js";
 
 // Output to a closed pipe (`queuectl list | head`) is not an error worth a message.
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
 });
 
-await main();
+/** The rendered help, or undefined when it is missing or the terminal is narrower than it was rendered for. */
+function renderedHelp(): string | undefined {
+  if (process.stdout.isTTY && (process.stdout.columns ?? 80) < 80) return undefined;
+  try {
+    return readFileSync(new URL("./help.txt", import.meta.url), "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+const args = process.argv.slice(2);
+const only = args.length === 1 ? args[0] : undefined;
+const help = only === "--help" || only === "-h" ? renderedHelp() : undefined;
+if (only === "--version" || only === "-V") {
+  process.stdout.write(`${VERSION}\n`);
+} else if (help !== undefined) {
+  process.stdout.write(help);
+} else {
+  await (await import("./cli.js")).runCli();
+}

@@ -4,6 +4,7 @@
  */
 import { Command } from "commander";
 import { setRunningCommand } from "./running-command.js";
+import { VERSION } from "./version.js";
 type Register = (program: Command) => void;
 
 /**
@@ -63,11 +64,11 @@ export async function buildProgram(argv: readonly string[]): Promise<Command> {
   program
     .name("queuectl")
     .description("A background job queue for shell commands, on PostgreSQL.")
-    .version("0.1.0")
+    .version(VERSION)
     .exitOverride()
     .configureOutput({
       // One line on stderr for usage errors (commander puts its "Did you mean" on a second line); the
-      // exit code is decided in main.ts.
+      // exit code is decided in cli.ts.
       outputError: (str, write) => write(`${str.replace(/^error: /, "queuectl: ").trimEnd().replace(/\n\(Did you mean (.*)\?\)$/, " (did you mean $1?)").replace(/\n/g, " ")}\n`),
     })
     .addHelpText(

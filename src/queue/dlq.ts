@@ -10,20 +10,11 @@ import { quoteJobId } from "./job-spec.js";
 import { refuseBlocked, uniqueKeyConflict } from "./operator.js";
 import { reopenDependencies } from "./sql/dependencies.js";
 import { readJobStates } from "./sql/job-reads.js";
-import { readEditableFields, retryDeadJobs, type DeadJobEdit } from "./sql/dlq.js";
+import { type DeadLetterRow, readEditableFields, readOpenDeadLetters, retryDeadJobs, type DeadJobEdit } from "./sql/dlq.js";
 import { recordAudit, type Actor } from "./audit.js";
 import { maskSecrets } from "./secrets.js";
 
-export interface DeadLetterRow {
-  job_id: string;
-  queue: string;
-  command: string;
-  attempts: number;
-  /** Why it died, e.g. "failed 4 attempts". */
-  reason: string;
-  last_error: string | null;
-  failed_at: Date;
-}
+export type { DeadLetterRow };
 
 export interface DeadLetterPage {
   entries: DeadLetterRow[];
@@ -31,29 +22,12 @@ export interface DeadLetterPage {
   total: number;
 }
 
-/** DLQ entries not yet retried, newest first. */
-export async function listDeadLetters(ctx: Pick<QueueContext, "prisma">, p: { limit?: number; offset?: number } = {}): Promise<DeadLetterPage> {
-  const where = { retriedAt: null };
-  const [rows, total] = await Promise.all([
-    ctx.prisma.deadLetter.findMany({
-      where,
-      orderBy: [{ failedAt: "desc" }, { id: "desc" }],
-      skip: p.offset ?? 0,
-      take: p.limit,
-    }),
-    ctx.prisma.deadLetter.count({ where }),
-  ]);
+/** DLQ entries not yet retried, newest first, with their number (through pg: `dlq list` must start fast). */
+export async function listDeadLetters(ctx: Pick<QueueContext, "pool">, p: { limit?: number; offset?: number } = {}): Promise<DeadLetterPage> {
+  const page = await readOpenDeadLetters(ctx.pool, { limit: p.limit ?? null, offset: p.offset ?? 0 });
   return {
-    entries: rows.map((d) => ({
-      job_id: d.jobId,
-      queue: d.queue,
-      command: maskSecrets(d.command),
-      attempts: d.attempts,
-      reason: d.reason,
-      last_error: maskSecrets(d.lastError),
-      failed_at: d.failedAt,
-    })),
-    total,
+    entries: page.entries.map((d) => ({ ...d, command: maskSecrets(d.command), last_error: maskSecrets(d.last_error) })),
+    total: page.total,
   };
 }
 

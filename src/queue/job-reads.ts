@@ -1,43 +1,16 @@
 /**
  * Reading jobs as `show`, `list` and the dashboard present them: one job with its attempts and
- * dependency chain, a page of jobs, a search (the dashboard's jobs page). Through Prisma Client,
- * except the dependency chain, a recursive query in sql/job-reads.ts.
+ * dependency chain, a page of jobs (statements in sql/job-reads.ts, through pg: `show` and `list` must
+ * answer near Node's own start-up, and loading Prisma Client costs ~0.5 s), and the dashboard's search
+ * (through Prisma Client, whose filters build the dynamic WHERE; the dashboard loads it once).
  */
-import type { Job as PrismaJob, JobAttempt as PrismaJobAttempt } from "../generated/prisma/client.js";
+import type { Job as PrismaJob } from "../generated/prisma/client.js";
 import { InvalidInputError, NotFoundError } from "../errors.js";
 import type { QueueContext } from "./context.js";
 import { quoteJobId } from "./job-spec.js";
 import { JOB_STATES, type ChainLink, type JobRow, type JobState } from "./job.js";
-import { readDependencyChain } from "./sql/job-reads.js";
+import { readAttempts, readDependencyChain, readJob, readJobPage } from "./sql/job-reads.js";
 import { maskSecrets } from "./secrets.js";
-
-/** Prisma's camelCase job as the snake_case JobRow the JSON contract and sql/ use. */
-export function jobRowFromPrisma(j: PrismaJob): JobRow {
-  return {
-    id: j.id,
-    queue: j.queue,
-    command: j.command,
-    state: j.state,
-    priority: j.priority,
-    attempts: j.attempts,
-    last_attempt: j.lastAttempt,
-    max_retries: j.maxRetries,
-    timeout_ms: j.timeoutMs,
-    run_at: j.runAt,
-    created_at: j.createdAt,
-    updated_at: j.updatedAt,
-    started_at: j.startedAt,
-    finished_at: j.finishedAt,
-    worker_id: j.workerId,
-    exit_code: j.exitCode,
-    last_error: j.lastError,
-    duration_ms: j.durationMs,
-    deps_pending: j.depsPending,
-    cwd: j.cwd,
-    env: (j.env as Record<string, string> | null) ?? null,
-    cancel_requested_at: j.cancelRequestedAt,
-  };
-}
 
 /** One attempt of a job, as `show` prints it. */
 export interface AttemptRow {
@@ -75,28 +48,15 @@ export async function jobChain(ctx: Pick<QueueContext, "pool">, p: { id: string 
   };
 }
 
-function attemptRowFromPrisma(a: PrismaJobAttempt): AttemptRow {
-  return {
-    attempt: a.attempt,
-    worker_id: a.workerId,
-    started_at: a.startedAt,
-    finished_at: a.finishedAt,
-    exit_code: a.exitCode,
-    error: maskSecrets(a.error),
-    output: a.output,
-  };
-}
-
-/** One job with its attempt history and dependency chain. Throws NotFoundError for an unknown id. */
-export async function getJob(ctx: QueueContext, p: { id: string }): Promise<JobDetail> {
-  const job = await ctx.prisma.job.findUnique({
-    where: { id: p.id },
-    include: { history: { orderBy: { id: "asc" } } },
-  });
+/**
+ * One job with its attempt history and dependency chain. Throws NotFoundError for an unknown id. Three
+ * plain reads: a job that changes between them shows its newer attempts or chain, never a broken one.
+ */
+export async function getJob(ctx: Pick<QueueContext, "pool">, p: { id: string }): Promise<JobDetail> {
+  const job = await readJob(ctx.pool, p.id);
   if (!job) throw new NotFoundError(`no job ${quoteJobId(p.id)}`);
-  const { history, ...rest } = job;
-  const chain = await jobChain(ctx, p);
-  return { job: jobRowFromPrisma(rest as PrismaJob), history: history.map(attemptRowFromPrisma), ...chain };
+  const [attempts, chain] = await Promise.all([readAttempts(ctx.pool, p.id), jobChain(ctx, p)]);
+  return { job, history: attempts.map((a) => ({ ...a, error: maskSecrets(a.error) })), ...chain };
 }
 
 /** How `list` orders jobs. */
@@ -127,17 +87,39 @@ export function parseJobState(raw: string): JobState {
 }
 
 /** Jobs newest first (created_at, then enqueue order for jobs enqueued together). */
-export async function listJobs(ctx: Pick<QueueContext, "prisma">, p: ListJobsParams = {}): Promise<JobPage> {
+export async function listJobs(ctx: Pick<QueueContext, "pool">, p: ListJobsParams = {}): Promise<JobPage> {
   const limit = p.limit ?? 20;
-  const rows = await ctx.prisma.job.findMany({
-    where: { state: p.state, queue: p.queue },
-    // run-order: the order the claim takes runnable jobs in (claim.ts CLAIMED_ORDER).
-    orderBy: p.sort === "run-order" ? [{ priority: "desc" }, { runAt: "asc" }, { seq: "asc" }] : [{ createdAt: "desc" }, { seq: "desc" }],
-    skip: p.offset ?? 0,
-    // One more than asked tells whether there is a next page without counting the table.
-    take: limit + 1,
-  });
-  return { jobs: rows.slice(0, limit).map(jobRowFromPrisma), more: rows.length > limit };
+  // One more than asked tells whether there is a next page without counting the table.
+  const rows = await readJobPage(ctx.pool, { state: p.state, queue: p.queue, sort: p.sort ?? "created", limit: limit + 1, offset: p.offset ?? 0 });
+  return { jobs: rows.slice(0, limit), more: rows.length > limit };
+}
+
+/** Prisma's camelCase job as the snake_case JobRow the JSON contract and sql/ use. */
+function jobRowFromPrisma(j: PrismaJob): JobRow {
+  return {
+    id: j.id,
+    queue: j.queue,
+    command: j.command,
+    state: j.state,
+    priority: j.priority,
+    attempts: j.attempts,
+    last_attempt: j.lastAttempt,
+    max_retries: j.maxRetries,
+    timeout_ms: j.timeoutMs,
+    run_at: j.runAt,
+    created_at: j.createdAt,
+    updated_at: j.updatedAt,
+    started_at: j.startedAt,
+    finished_at: j.finishedAt,
+    worker_id: j.workerId,
+    exit_code: j.exitCode,
+    last_error: j.lastError,
+    duration_ms: j.durationMs,
+    deps_pending: j.depsPending,
+    cwd: j.cwd,
+    env: (j.env as Record<string, string> | null) ?? null,
+    cancel_requested_at: j.cancelRequestedAt,
+  };
 }
 
 export interface SearchJobsParams {

@@ -14,7 +14,7 @@ export interface QueueStatus {
   workers: number;
   /** Dead jobs waiting in the DLQ (entries not retried). */
   dlq: number;
-  /** Mean duration of completed jobs in ms; null when none completed. */
+  /** Mean duration of the latest 1 000 completed jobs in ms; null when none completed. */
   avgDurationMs: number | null;
   /** How long the oldest runnable job (pending or failed, run_at passed, no dependency pending) has been due, in ms; null when none. */
   oldestRunnableAgeMs: number | null;

@@ -12,7 +12,7 @@ import { Worker, type WorkerOptions } from "./worker.js";
 /** `logFormat`: JSON lines, or readable lines (the default on a terminal: see worker start --log-format). */
 export async function runForegroundWorker(options: WorkerOptions, logFormat: LogFormat = "json"): Promise<void> {
   // One connection per slot for completions, plus claim, heartbeat and rescuer (and LISTEN: its own).
-  const ctx = await openContext({ poolMax: workerConnections(options.concurrency) - 1, applicationName: "queuectl-worker", prisma: false });
+  const ctx = await openContext({ poolMax: workerConnections(options.concurrency) - 1, applicationName: "queuectl-worker" });
   const log = createLogger({}, undefined, logFormat);
   const worker = new Worker({ pool: ctx.pool, url: ctx.url, log }, options);
   let signals = 0;

@@ -57,7 +57,6 @@ Examples:
       const sinceS = opts.since === undefined ? null : parseAge(opts.since, "--since");
       const rows = await withContext(
         (ctx) => listAudit(ctx.pool, { sinceS, action: opts.action ?? null, limit: opts.limit ?? DEFAULT_AUDIT_LIMIT }),
-        { prisma: false },
       );
       if (opts.json) {
         printJson(rows.map((r) => ({ ...r, at: r.at.toISOString() })));

@@ -27,7 +27,7 @@ Examples:
     )
     .action(async (id: string, opts: { wait: number | false; json?: boolean }) => {
       const waitMs = opts.wait === false ? 0 : opts.wait * 1000;
-      const done = await withContext((ctx) => cancel(ctx.pool, { id, waitMs }), { prisma: false });
+      const done = await withContext((ctx) => cancel(ctx.pool, { id, waitMs }));
       if (opts.json) {
         printJson(done);
         return;
@@ -57,7 +57,7 @@ Examples:
     )
     .action(async (id: string, opts: { signal: string; json?: boolean }) => {
       const signal = parseSignal(opts.signal);
-      const res = await withContext((ctx) => kill(ctx.pool, { id, signal }), { prisma: false });
+      const res = await withContext((ctx) => kill(ctx.pool, { id, signal }));
       if (opts.json) {
         printJson(res);
         return;

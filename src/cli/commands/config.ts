@@ -10,7 +10,7 @@ function assertKey(key: string): ConfigKey {
 }
 
 async function listConfig(json: boolean | undefined): Promise<void> {
-  const config = await withContext((ctx) => loadConfig(ctx.pool), { prisma: false });
+  const config = await withContext((ctx) => loadConfig(ctx.pool));
   if (json) {
     printJson(config);
     return;
@@ -71,7 +71,7 @@ ${KEYS_HELP}`,
     .action(async (key: string | undefined, opts: { json?: boolean }) => {
       if (key === undefined) return listConfig(opts.json);
       const k = assertKey(key);
-      const value = (await withContext((ctx) => loadConfig(ctx.pool), { prisma: false }))[k];
+      const value = (await withContext((ctx) => loadConfig(ctx.pool)))[k];
       if (opts.json) printJson({ key: k, value });
       else printLine(String(value));
     });
@@ -98,7 +98,7 @@ ${KEYS_HELP}`,
       const { previous, value } = await withContext(async (ctx) => {
         const before = (await loadConfig(ctx.pool))[k];
         return { previous: before, value: await setConfigValue(ctx.pool, k, raw) };
-      }, { prisma: false });
+      });
       if (opts.json) printJson({ key: k, value, previous });
       else printLine(`${k} = ${value}${previous === value ? " (unchanged)" : ` (was ${previous}); running workers apply it from their next claim`}`);
     });

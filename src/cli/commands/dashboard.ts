@@ -56,7 +56,7 @@ Environment:
           printLine(`stopping the dashboard (${String(signal[0] ?? "signal")})`);
           await dashboard.close();
         },
-        { applicationName: "queuectl-dashboard", poolMax: 6 },
+        { applicationName: "queuectl-dashboard", poolMax: 6, prisma: true },
       );
     });
 }

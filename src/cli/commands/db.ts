@@ -45,7 +45,7 @@ Examples:
         // A table a migration added reaches the roles that need it.
         if (applied.length > 0) await regrantRoles(ctx.pool);
         return { applied, drift: await checkSchema(ctx.pool) };
-      }, { schema: "none", prisma: false });
+      }, { schema: "none" });
       if (!opts.json) for (const name of applied) printLine(`applied ${name}`);
       refuseDrift(drift);
       if (opts.json) {
@@ -135,7 +135,7 @@ Examples:
       const kind = parseRoleKind(opts.as);
       const loginPassword = opts.create ? process.env.QUEUECTL_ROLE_PASSWORD : undefined;
       if (opts.create && !loginPassword) throw new InvalidInputError("--create reads the new role's password from QUEUECTL_ROLE_PASSWORD, which is empty");
-      await withContext((ctx) => grantRole(ctx.pool, { role, kind, loginPassword }), { prisma: false });
+      await withContext((ctx) => grantRole(ctx.pool, { role, kind, loginPassword }));
       if (opts.json) printJson({ role, kind });
       else printLine(`role '${role}' is now ${kind === "admin" || kind === "enqueuer" ? "an" : "a"} ${kind}`);
     });
@@ -153,7 +153,7 @@ Examples:
   $ queuectl db revoke ci_enqueue`,
     )
     .action(async (role: string, opts: { drop?: boolean; json?: boolean }) => {
-      const kind = await withContext((ctx) => revokeRole(ctx.pool, { role, drop: opts.drop === true }), { prisma: false });
+      const kind = await withContext((ctx) => revokeRole(ctx.pool, { role, drop: opts.drop === true }));
       if (opts.json) printJson({ role, kind });
       else if (opts.drop) printLine(`role '${role}' (${kind}) revoked and dropped`);
       else printLine(`role '${role}' is no longer ${kind === "admin" || kind === "enqueuer" ? "an" : "a"} ${kind}: it has no access to the queue's tables`);
@@ -170,7 +170,7 @@ Examples:
   $ queuectl db roles`,
     )
     .action(async (opts: { json?: boolean }) => {
-      const roles = await withContext((ctx) => listRoles(ctx.pool), { prisma: false });
+      const roles = await withContext((ctx) => listRoles(ctx.pool));
       if (opts.json) {
         printJson(roles.map((r) => ({ ...r, granted_at: r.granted_at.toISOString() })));
         return;

@@ -91,7 +91,7 @@ Examples:
       if (!opts.all && ids.length === 0) throw new InvalidInputError("name the dead jobs to retry, or use --all (see: queuectl dlq list)");
       if (opts.edit !== undefined && (opts.all || ids.length !== 1)) throw new InvalidInputError("--edit changes one job: name exactly one dead job");
       const edit = opts.edit === undefined ? undefined : parseDeadJobEdit(opts.edit);
-      const retried = await withContext((ctx) => retryDead(ctx, opts.all ? { all: true } : { ids, edit }), { prisma: false });
+      const retried = await withContext((ctx) => retryDead(ctx, opts.all ? { all: true } : { ids, edit }));
       if (opts.json) {
         printJson({ retried });
         return;

@@ -72,7 +72,6 @@ Examples:
           cwd: process.cwd(),
           onBatch: specs.length > 1 ? (done, total) => bar.update(done, total, "jobs") : undefined,
         }),
-        { prisma: false },
       ).finally(() => bar.done());
       if (opts.json) {
         const extra = existing.size > 0 ? { existing: [...existing] } : {};

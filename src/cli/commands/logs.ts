@@ -37,11 +37,10 @@ Examples:
             write: (text) => printJobText(text, opts.raw),
             onAttempt: (n) => process.stderr.write(`queuectl: attempt ${n} started\n`),
           }),
-          { prisma: false },
         );
         return;
       }
-      const logs = await withContext((ctx) => readLogs(ctx.pool, { jobId: id, attempt }), { prisma: false });
+      const logs = await withContext((ctx) => readLogs(ctx.pool, { jobId: id, attempt }));
       if (opts.json) {
         printJson(logs);
         return;

@@ -31,7 +31,7 @@ Examples:
       }
       const state = opts.state as PurgeableState;
       const olderThanS = parseAge(opts.olderThan);
-      const n = await withContext((ctx) => purge(ctx.pool, { state, olderThanS, dryRun: opts.dryRun === true }), { prisma: false });
+      const n = await withContext((ctx) => purge(ctx.pool, { state, olderThanS, dryRun: opts.dryRun === true }));
       if (opts.json) printJson(opts.dryRun ? { would_delete: n } : { deleted: n });
       else printLine(opts.dryRun ? `would delete ${n} ${state} job${n === 1 ? "" : "s"} (dry run: nothing deleted)` : `deleted ${n} ${state} job${n === 1 ? "" : "s"}`);
     });

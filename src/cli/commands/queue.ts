@@ -36,7 +36,7 @@ Examples:
   $ queuectl queue list --json | jq '.[] | select(.paused)'`,
     )
     .action(async (opts: { json?: boolean }) => {
-      const queues = await withContext((ctx) => listQueues(ctx.pool), { prisma: false });
+      const queues = await withContext((ctx) => listQueues(ctx.pool));
       if (opts.json) {
         printJson(queues);
         return;
@@ -66,7 +66,7 @@ Examples:
     )
     .action(async (name: string, raw: string) => {
       const limit = raw.trim().toLowerCase() === "none" ? null : parseCount("the limit", raw, 1, MAX_CONCURRENCY_LIMIT);
-      await withContext((ctx) => setQueueConcurrency(ctx.pool, { name, limit }), { prisma: false });
+      await withContext((ctx) => setQueueConcurrency(ctx.pool, { name, limit }));
       printLine(limit === null ? `queue '${name}': no concurrency limit` : `queue '${name}': at most ${limit} job${limit === 1 ? "" : "s"} at once across all workers`);
     });
 
@@ -84,7 +84,7 @@ Examples:
       )
       .action(async (name: string) => {
         if (name.trim() === "") throw new InvalidInputError("name a queue");
-        await withContext((ctx) => setQueuePaused(ctx.pool, { name, paused }), { prisma: false });
+        await withContext((ctx) => setQueuePaused(ctx.pool, { name, paused }));
         printLine(paused ? `queue '${name}' paused: no new jobs start, running ones finish` : `queue '${name}' resumed`);
       });
   }

@@ -18,7 +18,7 @@ Examples:
   $ queuectl requeue job-1 job-2`,
     )
     .action(async (ids: string[], opts: { json?: boolean }) => {
-      const done = await withContext((ctx) => requeue(ctx.pool, { ids }), { prisma: false });
+      const done = await withContext((ctx) => requeue(ctx.pool, { ids }));
       if (opts.json) printJson({ requeued: done });
       else for (const id of done) printLine(`job '${id}' is pending again (attempts reset to 0)`);
     });

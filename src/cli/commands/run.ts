@@ -81,8 +81,8 @@ Examples:
           onAttempt: (n) => process.stderr.write(`queuectl: attempt ${n} started\n`),
         });
         return id;
-      }, { prisma: false });
-      const job = await withContext((ctx) => readJobEnd(ctx.pool, id), { prisma: false });
+      });
+      const job = await withContext((ctx) => readJobEnd(ctx.pool, id));
       if (!job || job.state === "completed") return;
       throw outcomeError(id, job);
     });

@@ -77,7 +77,7 @@ Examples:
       // Like enqueue: each tick's job runs in the directory the schedule was added from unless it sets cwd.
       const job = parsed.cwd === undefined ? { ...parsed, cwd: process.cwd() } : parsed;
       const catchUpLimit = parseCount("--catch-up-limit", opts.catchUpLimit, 1, MAX_CATCH_UP_LIMIT);
-      const created = await withContext((ctx) => addSchedule(ctx, { name, cron, timezone: opts.timezone, job, missed: opts.missed as MissedPolicy, catchUpLimit }), { prisma: false });
+      const created = await withContext((ctx) => addSchedule(ctx, { name, cron, timezone: opts.timezone, job, missed: opts.missed as MissedPolicy, catchUpLimit }));
       if (opts.json) printJson(scheduleToJson(created));
       else printLine(`schedule '${created.name}' added; next run ${created.next_run_at.toISOString()} (${relativeTime(created.next_run_at)})`);
     });
@@ -97,7 +97,7 @@ Examples:
     )
     .action(async (opts: { next: string; json?: boolean }) => {
       const upcoming = parseCount("--next", opts.next, 1, 100);
-      const rows = await withContext((ctx) => listSchedules(ctx), { prisma: false });
+      const rows = await withContext((ctx) => listSchedules(ctx));
       if (opts.json) {
         printJson(rows.map((s) => scheduleToJson(s, upcoming)));
         return;
@@ -130,7 +130,7 @@ Examples:
   $ queuectl schedule remove nightly-backup`,
     )
     .action(async (name: string) => {
-      await withContext((ctx) => removeSchedule(ctx, { name }), { prisma: false });
+      await withContext((ctx) => removeSchedule(ctx, { name }));
       printLine(`schedule '${name}' removed`);
     });
 
@@ -146,7 +146,7 @@ Examples:
   $ queuectl schedule pause nightly-backup`,
     )
     .action(async (name: string) => {
-      await withContext((ctx) => setSchedulePaused(ctx, { name, paused: true }), { prisma: false });
+      await withContext((ctx) => setSchedulePaused(ctx, { name, paused: true }));
       printLine(`schedule '${name}' paused`);
     });
 
@@ -162,7 +162,7 @@ Examples:
   $ queuectl schedule resume nightly-backup`,
     )
     .action(async (name: string) => {
-      const s = await withContext((ctx) => setSchedulePaused(ctx, { name, paused: false }), { prisma: false });
+      const s = await withContext((ctx) => setSchedulePaused(ctx, { name, paused: false }));
       printLine(`schedule '${name}' resumed; next run ${s.next_run_at.toISOString()} (${relativeTime(s.next_run_at)})`);
     });
 }

@@ -11,7 +11,7 @@ export function registerStatusCommand(program: Command): void {
     .summary("show how many jobs are in each state, and the workers")
     .description(
       "Shows jobs per state with their share, active workers (heartbeat within 2 x lease_ms), the DLQ size, " +
-        "the average duration of completed jobs and how long the oldest runnable job has waited.",
+        "the average duration of the latest 1 000 completed jobs and how long the oldest runnable job has waited.",
     )
     .option("--json", "print JSON only")
     .addHelpText(
@@ -22,7 +22,7 @@ Examples:
   $ queuectl status --json | jq .jobs.pending`,
     )
     .action(async (opts: { json?: boolean }) => {
-      const s = await withContext((ctx) => queueStatus(ctx), { prisma: false });
+      const s = await withContext((ctx) => queueStatus(ctx));
       if (opts.json) {
         printJson({
           jobs: s.jobs,

@@ -43,7 +43,6 @@ Examples:
           timeoutMs: opts.timeout === undefined ? null : Math.round(opts.timeout * 1000),
           onProgress: (jobs) => bar.update(jobs.filter(finished).length, jobs.length),
         }),
-        { prisma: false },
       ).finally(() => bar.done());
       if (opts.json) printJson(result.jobs);
       if (result.timedOut) {

@@ -111,7 +111,7 @@ Examples:
       if (opts.runAs !== undefined) args.push("--run-as", opts.runAs);
       if (opts.logFormat !== undefined) args.push("--log-format", opts.logFormat);
       const { spawnWorkers } = await import("../../worker/spawn-workers.js");
-      const started = await withContext((ctx) => spawnWorkers(ctx.pool, { count: opts.count, concurrency: opts.concurrency, workerArgs: args }), { prisma: false });
+      const started = await withContext((ctx) => spawnWorkers(ctx.pool, { count: opts.count, concurrency: opts.concurrency, workerArgs: args }));
       if (opts.json) {
         printJson(started.map((s) => ({ pid: s.pid, log: s.logFile })));
         return;
@@ -158,7 +158,7 @@ Examples:
         else if (!opts.wait) printLine(`asked ${ids.length} worker${ids.length > 1 ? "s" : ""} to stop: ${ids.join(", ")}`);
         else if (remaining.length === 0) printLine(`${ids.length} worker${ids.length > 1 ? "s" : ""} stopped`);
         else printLine(`${remaining.length} of ${ids.length} workers still running: ${remaining.join(", ")}`);
-      }, { prisma: false });
+      });
     });
 
   worker
@@ -195,6 +195,6 @@ Examples:
           ]),
           "no workers (start one with: queuectl worker start)",
         );
-      }, { prisma: false });
+      });
     });
 }

@@ -45,7 +45,7 @@ export interface ClaimJobsParams {
 }
 
 /** The order claimed jobs start in: highest priority, then earliest run_at, then enqueue order. */
-const CLAIMED_ORDER = "priority DESC, run_at, seq";
+export const CLAIMED_ORDER = "priority DESC, run_at, seq";
 
 /**
  * What claiming does to the rows a claim statement locked (its `next` CTE): processing for worker $1,

@@ -1,4 +1,4 @@
-/** The Dead Letter Queue's statement: sending dead jobs back to pending. */
+/** The Dead Letter Queue's statements: reading the open entries, sending dead jobs back to pending. */
 import type { Queryable } from "../../db/queryable.js";
 import { JOBS_CHANNEL } from "./channels.js";
 
@@ -51,4 +51,34 @@ export async function readEditableFields(
     [ids],
   );
   return new Map(res.rows.map(({ id, ...fields }) => [id, fields]));
+}
+
+/** An entry of the DLQ as stored (command and error unmasked). */
+export interface DeadLetterRow {
+  job_id: string;
+  queue: string;
+  command: string;
+  attempts: number;
+  /** Why it died, e.g. "failed 4 attempts". */
+  reason: string;
+  last_error: string | null;
+  failed_at: Date;
+}
+
+/**
+ * The entries not retried, newest first (`limit` null = all), and how many there are, in one
+ * statement so the page and the total agree.
+ */
+export async function readOpenDeadLetters(db: Queryable, p: { limit: number | null; offset: number }): Promise<{ entries: DeadLetterRow[]; total: number }> {
+  const res = await db.query<{ entries: DeadLetterRow[] | null; total: number }>(
+    `SELECT (SELECT count(*) FROM dead_letters WHERE retried_at IS NULL) AS total,
+            (SELECT json_agg(e ORDER BY e.failed_at DESC, e.id DESC) FROM (
+               SELECT id, job_id, queue, command, attempts, reason, last_error, failed_at FROM dead_letters
+               WHERE retried_at IS NULL ORDER BY failed_at DESC, id DESC LIMIT $1 OFFSET $2) e) AS entries`,
+    [p.limit, p.offset],
+  );
+  const row = res.rows[0]!;
+  // json_agg leaves times as text; the rest of the product hands Dates around.
+  const entries = (row.entries ?? []).map(({ id: _id, ...e }: DeadLetterRow & { id?: number }) => ({ ...e, failed_at: new Date(e.failed_at) }));
+  return { entries, total: row.total };
 }

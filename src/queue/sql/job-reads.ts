@@ -5,6 +5,7 @@
  */
 import type { Queryable } from "../../db/queryable.js";
 import type { ChainLink, JobRow, JobState } from "../job.js";
+import { CLAIMED_ORDER } from "./claim.js";
 
 /** A job's state, or undefined when no job has the id. */
 export async function readJobState(db: Queryable, id: string): Promise<JobState | undefined> {
@@ -74,4 +75,58 @@ export async function readJobAttempt(db: Queryable, p: { jobId: string; attempt?
     [p.jobId, p.attempt ?? null],
   );
   return res.rows[0];
+}
+
+/** The columns of a JobRow, in the order job-json.ts prints them (state as text: pg has no parser for the enum). */
+const JOB_ROW = `id, queue, command, state::text AS state, priority, attempts, last_attempt, max_retries, timeout_ms, run_at,
+  created_at, updated_at, started_at, finished_at, worker_id, exit_code, last_error, duration_ms, deps_pending, cwd, env,
+  cancel_requested_at`;
+
+/** One job, or undefined when no job has the id. */
+export async function readJob(db: Queryable, id: string): Promise<JobRow | undefined> {
+  const res = await db.query<JobRow>(`SELECT ${JOB_ROW} FROM jobs WHERE id = $1`, [id]);
+  return res.rows[0];
+}
+
+/** One attempt of a job as stored (error and output unmasked). */
+export interface StoredAttempt {
+  attempt: number;
+  worker_id: string;
+  started_at: Date;
+  finished_at: Date | null;
+  exit_code: number | null;
+  error: string | null;
+  output: string | null;
+}
+
+/** Every attempt of a job in the order they started (attempt numbers restart after `dlq retry`). */
+export async function readAttempts(db: Queryable, jobId: string): Promise<StoredAttempt[]> {
+  const res = await db.query<StoredAttempt>(
+    "SELECT attempt, worker_id, started_at, finished_at, exit_code, error, output FROM job_attempts WHERE job_id = $1 ORDER BY id",
+    [jobId],
+  );
+  return res.rows;
+}
+
+/** The orders `list` knows, as ORDER BY clauses; run-order is the claim's (sql/claim.ts). */
+const JOB_ORDERS = {
+  created: "created_at DESC, seq DESC",
+  "run-order": CLAIMED_ORDER,
+} as const;
+
+/**
+ * A page of jobs, optionally of one state and queue. `created` walks jobs_created_at_seq_idx and
+ * run-order jobs_claim_idx for the states it covers, so a page costs the same at 100 000 jobs as at 100.
+ */
+export async function readJobPage(
+  db: Queryable,
+  p: { state?: JobState; queue?: string; sort: keyof typeof JOB_ORDERS; limit: number; offset: number },
+): Promise<JobRow[]> {
+  const res = await db.query<JobRow>(
+    `SELECT ${JOB_ROW} FROM jobs
+     WHERE ($1::job_state IS NULL OR state = $1::job_state) AND ($2::text IS NULL OR queue = $2)
+     ORDER BY ${JOB_ORDERS[p.sort]} LIMIT $3 OFFSET $4`,
+    [p.state ?? null, p.queue ?? null, p.limit, p.offset],
+  );
+  return res.rows;
 }
