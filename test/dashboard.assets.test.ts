@@ -5,7 +5,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { clientModules } from "../src/dashboard/assets/client.js";
+import { clientModules } from "../src/dashboard/page-script.js";
 import { STYLE_CSS } from "../src/dashboard/assets/style.js";
 import { createSecurity } from "../src/dashboard/auth.js";
 import { createDashboardApp } from "../src/dashboard/server.js";

@@ -21,7 +21,7 @@ import { InvalidStateError, NotFoundError, OperationalError, PermissionDeniedErr
 import { readSessionRole } from "../queue/sql/roles.js";
 import { isPermissionDenied, permissionDeniedMessage } from "../db/errors.js";
 import type { QueueContext } from "../queue/context.js";
-import { clientModules } from "./assets/client.js";
+import { clientModules } from "./page-script.js";
 import { FAVICON_SVG } from "./assets/favicon.js";
 import { STYLE_CSS } from "./assets/style.js";
 import { authGuard, createSecurity, csrfGuard, hostGuard, isMachinePath, type DashboardEnv, type DashboardSecurity } from "./auth.js";

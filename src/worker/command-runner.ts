@@ -19,7 +19,8 @@ import { outputText } from "./output-tail.js";
 import { encodeRequest, HostEventReader, runPayloadFits, type HostEvent, type HostRequest } from "./command-host-protocol.js";
 import { cwdProblemFromCode, KILL_GRACE_MS, runCommand, type CommandResult, type RunCommandParams, type RunningCommand } from "./run-command.js";
 
-const HOST_SCRIPT = fileURLToPath(new URL("./command-host.pl", import.meta.url));
+// Written from worker/ up, so it names dist/worker/command-host.pl from the CLI's bundle in dist/cli/ too.
+const HOST_SCRIPT = fileURLToPath(new URL("../worker/command-host.pl", import.meta.url));
 
 /** How long a host gets to exit after the worker closes it, before SIGKILL. */
 const HOST_EXIT_MS = 2000;

@@ -1,19 +1,20 @@
 /**
- * The page script: the browser ES modules in ./client/ (entry: main.js), served as they are at
+ * The page script: the browser ES modules in assets/client/ (entry: main.js), served as they are at
  * /assets/client/<path> (server.ts). They are plain JavaScript with JSDoc types, so there is nothing
  * to compile: `tsc -p src/dashboard/assets/tsconfig.json` type-checks them (npm run typecheck and
- * npm run build), and the build copies the directory next to this module in dist/. Read from beside
- * this module, they are the same files whether the server runs from src/ (tests) or from dist/.
+ * npm run build), and the build copies the directory to dist/dashboard/assets/client/. The path is
+ * written from dashboard/ up, so it names the same files from src/ (tests), from dist/ and from the
+ * CLI's bundle in dist/cli/ (one directory under dist/, like this module).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-const CLIENT_DIR = new URL("./client/", import.meta.url);
+const CLIENT_DIR = new URL("../dashboard/assets/client/", import.meta.url);
 
 let modules: ReadonlyMap<string, string> | null = null;
 
 /**
- * Every module of the page script, by its path under ./client/ ("main.js", "pages/jobs.js"), read once.
+ * Every module of the page script, by its path under assets/client/ ("main.js", "pages/jobs.js"), read once.
  * Throws when the directory is missing (a build that did not copy it): better at start-up than pages
  * without their script.
  */
