@@ -2,8 +2,6 @@
  * Rendering, kept apart from fetching: each command builds its result once and renders it either as
  * JSON (scripts) or as a table (people). Times in JSON are ISO 8601; in tables, relative.
  */
-import { createRequire } from "node:module";
-import type TableConstructor from "cli-table3";
 import { forStdout } from "./terminal-text.js";
 
 export function printJson(value: unknown): void {
@@ -20,29 +18,42 @@ export function printJobText(text: string, raw = false): void {
   process.stdout.write(raw ? text : forStdout(text));
 }
 
-/** cli-table3 (CommonJS), loaded by the first table printed: commands that print none skip its modules. */
-let table3: typeof TableConstructor | undefined;
-function cliTable3(): typeof TableConstructor {
-  return (table3 ??= createRequire(import.meta.url)("cli-table3") as typeof TableConstructor);
+/** Printable ASCII only: one terminal column per character. */
+const PLAIN = /^[\x20-\x7e]*$/;
+
+/**
+ * How many terminal columns a text takes: its length for plain ASCII, else string-width's count (wide
+ * characters two, combining marks none). string-width is loaded only for a table that needs it:
+ * loading it (Unicode property regexes, a grapheme segmenter) costs ~35 ms, a third of the CLI's
+ * start-up budget.
+ */
+async function widthMeasure(texts: readonly string[]): Promise<(text: string) => number> {
+  if (texts.every((t) => PLAIN.test(t))) return (text) => text.length;
+  const { default: stringWidth } = await import("string-width");
+  return (text) => stringWidth(text);
 }
 
-/** A borderless table that scans in a second; empty → a one-line note instead. */
-export function printTable(head: string[], rows: Array<Array<string | number>>, empty = "(none)"): void {
+/**
+ * A borderless table that scans in a second: columns two spaces apart, each as wide as its widest
+ * line, a cell of several lines taking as many rows; the header bold on a terminal. Empty → a
+ * one-line note instead. Drawn here: a table library cost every `list` ~20 ms of start-up.
+ */
+export async function printTable(head: string[], rows: Array<Array<string | number>>, empty = "(none)"): Promise<void> {
   if (rows.length === 0) {
     printLine(empty);
     return;
   }
-  const table = new (cliTable3())({
-    head,
-    chars: {
-      top: "", "top-mid": "", "top-left": "", "top-right": "",
-      bottom: "", "bottom-mid": "", "bottom-left": "", "bottom-right": "",
-      left: "", "left-mid": "", mid: "", "mid-mid": "", right: "", "right-mid": "", middle: "  ",
-    },
-    style: { head: process.stdout.isTTY ? ["bold"] : [], border: [], "padding-left": 0, "padding-right": 0 },
-  });
-  for (const r of rows) table.push(r.map((c) => forStdout(String(c), true)));
-  printLine(table.toString());
+  const cells = rows.map((r) => r.map((c) => forStdout(String(c), true).split("\n")));
+  const width = await widthMeasure([...head, ...cells.flat(2)]);
+  const widths = head.map((h, i) => Math.max(width(h), ...cells.map((r) => Math.max(...(r[i] ?? [""]).map(width)))));
+  const pad = (cell: string, w: number) => cell + " ".repeat(Math.max(0, w - width(cell)));
+  const bold = process.stdout.isTTY ? (text: string) => `\x1b[1m${text}\x1b[22m` : (text: string) => text;
+  const lines = [head.map((h, i) => bold(pad(h, widths[i]!))).join("  ")];
+  for (const r of cells) {
+    const height = Math.max(...r.map((c) => c.length));
+    for (let l = 0; l < height; l++) lines.push(widths.map((w, i) => pad(r[i]?.[l] ?? "", w)).join("  "));
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
 }
 
 /** "3s ago", "in 2m", "5h ago": what a person reads at a glance. */

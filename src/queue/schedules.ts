@@ -1,16 +1,14 @@
 /**
  * Cron schedules: each due tick of a schedule enqueues one job (SchedulerService in every worker
- * claims the tick; sql/schedules.ts advanceSchedule). This module parses cron expressions (cron-parser: five
- * fields, or six with seconds first), computes ticks, and adds, lists, pauses, resumes and removes
- * schedules for the CLI and the dashboard.
+ * claims the tick; sql/schedules.ts advanceSchedule). This module adds, lists, pauses, resumes and
+ * removes schedules for the CLI and the dashboard; cron.ts computes ticks and schedule-job.ts checks
+ * a schedule's job, each loaded by what needs it.
  */
-import { CronExpressionParser } from "cron-parser";
 import type { AppContext } from "../db/context.js";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.js";
 import { loadConfig } from "./config.js";
 import type { JobSpec } from "./job-spec.js";
 import { maskEnv, maskSecrets } from "./secrets.js";
-import { parseJobSpec } from "./job-spec-schema.js";
 import { checkEnvAllowed } from "./enqueue.js";
 import { deleteSchedule, insertSchedule, listStoredSchedules, lockSchedule, notifySchedulesChanged, updateSchedulePaused, type StoredSchedule } from "./sql/schedules.js";
 import { audited, type Actor } from "./audit.js";
@@ -24,12 +22,6 @@ export const MISSED_POLICIES: readonly MissedPolicy[] = ["skip", "catch-up"];
 /** Default and ceiling of how many missed ticks `catch-up` enqueues at once (the most recent ones). */
 export const DEFAULT_CATCH_UP_LIMIT = 10;
 export const MAX_CATCH_UP_LIMIT = 1000;
-/**
- * With the `skip` policy a tick still runs when a scheduler gets to it at most this late (a busy
- * machine, a worker restarting); ticks later than this were missed and are skipped.
- */
-export const SKIP_GRACE_MS = 60_000;
-
 /** Throws InvalidInputError unless `tz` is an IANA time zone this Node knows (e.g. Europe/Berlin). */
 export function checkTimezone(tz: string): string {
   try {
@@ -40,50 +32,9 @@ export function checkTimezone(tz: string): string {
   return tz;
 }
 
-/** Validates a cron expression in a time zone; throws InvalidInputError naming the problem. */
-export function checkCron(expr: string, tz: string): void {
-  try {
-    CronExpressionParser.parse(expr, { tz, strict: false }).next();
-  } catch (err) {
-    throw new InvalidInputError(`invalid cron expression '${expr}': ${(err as Error).message}`);
-  }
-}
-
-/** The first tick strictly after `after`. */
-export function nextTick(expr: string, tz: string, after: Date): Date {
-  return CronExpressionParser.parse(expr, { tz, currentDate: after }).next().toDate();
-}
-
-/**
- * The ticks to enqueue for a schedule due at `due` (its next_run_at) when the clock reads `now`, by
- * policy: `skip` gives the latest due tick if it is at most SKIP_GRACE_MS late (else none);
- * `catch-up` gives every due tick, the most recent `limit` of them, oldest first.
- */
-export function ticksToRun(p: { cron: string; timezone: string; due: Date; now: Date; missed: MissedPolicy; limit: number }): Date[] {
-  const back = CronExpressionParser.parse(p.cron, { tz: p.timezone, currentDate: new Date(p.now.getTime() + 1) });
-  const want = p.missed === "skip" ? 1 : Math.max(1, p.limit);
-  const ticks: Date[] = [];
-  while (ticks.length < want) {
-    const t = back.prev().toDate();
-    if (t.getTime() < p.due.getTime()) break;
-    ticks.push(t);
-  }
-  if (p.missed === "skip" && ticks[0] && p.now.getTime() - ticks[0].getTime() > SKIP_GRACE_MS) return [];
-  return ticks.reverse();
-}
-
 /** The job id of one tick: deterministic, so one tick can never hold two jobs. */
 export function tickJobId(name: string, tick: Date): string {
   return `${name}@${tick.toISOString()}`;
-}
-
-/** Validates a schedule's job JSON: a job spec without `id` (each tick gets name@tick) or `depends_on`. */
-export function parseScheduleJob(input: unknown): JobSpec {
-  const spec = parseJobSpec(input, "job: ");
-  if (spec.id !== undefined) throw new InvalidInputError("job: a scheduled job cannot set 'id' (each tick's job is <name>@<tick time>)");
-  if (spec.depends_on !== undefined) throw new InvalidInputError("job: a scheduled job cannot set 'depends_on'");
-  if (spec.run_at !== undefined) throw new InvalidInputError("job: a scheduled job cannot set 'run_at' (the schedule decides when it runs)");
-  return spec;
 }
 
 export interface ScheduleRow {
@@ -116,7 +67,8 @@ export interface AddScheduleParams {
 }
 
 /** Checks everything a user gives `schedule add`; throws InvalidInputError before any write. */
-export function checkScheduleParams(p: AddScheduleParams): void {
+async function checkScheduleParams(p: AddScheduleParams): Promise<void> {
+  const { checkCron } = await import("./cron.js");
   if (!SCHEDULE_NAME_PATTERN.test(p.name)) throw new InvalidInputError(`schedule name '${p.name}' must be 1-64 characters: letters, digits and . _ - (starting with a letter or digit)`);
   checkTimezone(p.timezone);
   checkCron(p.cron, p.timezone);
@@ -125,7 +77,8 @@ export function checkScheduleParams(p: AddScheduleParams): void {
 
 /** Adds a schedule; its first tick is the first one after now. A taken name is InvalidInputError. Audited. */
 export async function addSchedule(ctx: ScheduleContext, p: AddScheduleParams & { actor?: Actor }): Promise<ScheduleRow> {
-  checkScheduleParams(p);
+  await checkScheduleParams(p);
+  const { nextTick } = await import("./cron.js");
   checkEnvAllowed([p.job], (await loadConfig(ctx.pool)).env_allowlist);
   return audited(ctx.pool, { actor: p.actor, action: "schedule add", target: p.name }, async (client) => {
     const row = await insertSchedule(client, { ...p, nextRunAt: nextTick(p.cron, p.timezone, new Date()) });
@@ -136,9 +89,15 @@ export async function addSchedule(ctx: ScheduleContext, p: AddScheduleParams & {
   });
 }
 
-/** Every schedule, by name. */
-export async function listSchedules(ctx: ScheduleContext): Promise<ScheduleRow[]> {
-  return (await listStoredSchedules(ctx.pool)).map(scheduleRow);
+/** A schedule with its next runs (none while paused). */
+export type ListedSchedule = ScheduleRow & { next_runs: Date[] };
+
+/** Every schedule, by name, with its next `upcoming` runs (cron.ts is loaded only for more than one). */
+export async function listSchedules(ctx: ScheduleContext, p: { upcoming?: number } = {}): Promise<ListedSchedule[]> {
+  const upcoming = p.upcoming ?? 1;
+  const rows = (await listStoredSchedules(ctx.pool)).map(scheduleRow);
+  const cron = upcoming > 1 && rows.length > 0 ? await import("./cron.js") : undefined;
+  return rows.map((s) => ({ ...s, next_runs: s.paused ? [] : cron ? cron.upcomingTicks(s, upcoming) : [s.next_run_at] }));
 }
 
 /** Removes a schedule (jobs it already enqueued stay). Unknown name: NotFoundError. Audited. */
@@ -159,7 +118,7 @@ export async function setSchedulePaused(ctx: ScheduleContext, p: { name: string;
     const current = await lockSchedule(client, p.name);
     if (!current) throw new NotFoundError(`no schedule '${p.name}'`);
     if (current.paused === p.paused) throw new InvalidStateError(`schedule '${p.name}' is already ${p.paused ? "paused" : "running"}`);
-    const nextRunAt = p.paused ? null : nextTick(current.cron, current.timezone, new Date());
+    const nextRunAt = p.paused ? null : (await import("./cron.js")).nextTick(current.cron, current.timezone, new Date());
     const row = scheduleRow((await updateSchedulePaused(client, { name: p.name, paused: p.paused, nextRunAt }))!);
     await notifySchedulesChanged(client);
     return { result: row, before: { paused: current.paused }, after: { paused: row.paused, next_run_at: row.paused ? null : row.next_run_at.toISOString() } };
@@ -173,10 +132,10 @@ function auditedSchedule(s: ScheduleRow): Record<string, unknown> {
 
 /**
  * A schedule as JSON, for `schedule list --json` and the dashboard's /api/schedules alike: snake_case,
- * ISO times, the next `upcoming` runs (none while paused), and the job with secret-looking env values
+ * ISO times, the next runs listSchedules found (none while paused), and the job with secret-looking env values
  * masked, as `show` and `list` mask a job's.
  */
-export function scheduleToJson(s: ScheduleRow, upcoming = 1): Record<string, unknown> {
+export function scheduleToJson(s: ListedSchedule): Record<string, unknown> {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   return {
     name: s.name,
@@ -186,7 +145,7 @@ export function scheduleToJson(s: ScheduleRow, upcoming = 1): Record<string, unk
     missed: s.missed,
     catch_up_limit: s.catch_up_limit,
     next_run_at: s.paused ? null : iso(s.next_run_at),
-    next_runs: s.paused ? [] : upcomingTicks(s, upcoming).map((d) => d.toISOString()),
+    next_runs: s.next_runs.map((d) => d.toISOString()),
     last_run_at: iso(s.last_run_at),
     last_job_id: s.last_job_id,
     job: { ...s.job, command: maskSecrets(s.job.command), ...(s.job.env ? { env: maskEnv(s.job.env) } : {}) },
@@ -194,10 +153,3 @@ export function scheduleToJson(s: ScheduleRow, upcoming = 1): Record<string, unk
   };
 }
 
-/** The next `count` ticks after `from` (for `schedule list`). */
-export function upcomingTicks(s: Pick<ScheduleRow, "cron" | "timezone" | "next_run_at">, count: number): Date[] {
-  const ticks = [s.next_run_at];
-  const it = CronExpressionParser.parse(s.cron, { tz: s.timezone, currentDate: s.next_run_at });
-  while (ticks.length < count) ticks.push(it.next().toDate());
-  return ticks;
-}

@@ -62,7 +62,7 @@ Examples:
         printJson(rows.map((r) => ({ ...r, at: r.at.toISOString() })));
         return;
       }
-      printTable(
+      await printTable(
         ["when", "who", "action", "target", "change"],
         rows.map((r) => [relativeTime(r.at), forStdout(who(r), true), r.action, forStdout(truncate(r.target, 40), true), forStdout(truncate(change(r), 60), true)]),
         "(no actions recorded)",

@@ -15,7 +15,7 @@ async function listConfig(json: boolean | undefined): Promise<void> {
     printJson(config);
     return;
   }
-  printTable(
+  await printTable(
     ["key", "value", "default", "meaning"],
     CONFIG_KEY_NAMES.map((k) => [k, config[k], CONFIG_KEYS[k].default, CONFIG_KEYS[k].help]),
   );

@@ -89,7 +89,7 @@ Examples:
         refuseDrift(drift);
         return;
       }
-      printTable(
+      await printTable(
         ["migration", "status"],
         status.map((m) => [
           m.name,
@@ -175,7 +175,7 @@ Examples:
         printJson(roles.map((r) => ({ ...r, granted_at: r.granted_at.toISOString() })));
         return;
       }
-      printTable(
+      await printTable(
         ["role", "kind", "granted"],
         roles.map((r) => [r.role + (r.exists ? "" : " (dropped)"), r.kind, r.granted_at.toISOString()]),
         "(no roles granted: every client connects as the owner)",

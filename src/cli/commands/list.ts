@@ -59,7 +59,7 @@ Examples:
         return;
       }
       const now = new Date();
-      printTable(
+      await printTable(
         ["id", "queue", "state", "prio", "attempts", "command", "created", "updated"],
         page.jobs.map((j) => [
           j.id,

@@ -41,7 +41,7 @@ Examples:
         printJson(queues);
         return;
       }
-      printTable(
+      await printTable(
         ["queue", "pending", "running", "limit", "paused"],
         queues.map((q) => [q.name, q.pending, q.running, q.concurrency_limit ?? "-", q.paused ? "paused" : "no"]),
         "(no queues: nothing pending or running, and no queue settings)",

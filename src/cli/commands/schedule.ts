@@ -5,11 +5,9 @@ import {
   DEFAULT_CATCH_UP_LIMIT,
   listSchedules,
   MAX_CATCH_UP_LIMIT,
-  parseScheduleJob,
   removeSchedule,
   scheduleToJson,
   setSchedulePaused,
-  upcomingTicks,
   type MissedPolicy,
 } from "../../queue/schedules.js";
 import { parseCount } from "../args.js";
@@ -73,12 +71,13 @@ Examples:
   $ queuectl schedule add hourly-report "0 * * * *" '{"command":"make report"}' --missed catch-up --catch-up-limit 24`,
     )
     .action(async (name: string, cron: string, jobRaw: string, opts: AddOptions) => {
+      const { parseScheduleJob } = await import("../../queue/schedule-job.js");
       const parsed = parseScheduleJob(parseJobArg(jobRaw));
       // Like enqueue: each tick's job runs in the directory the schedule was added from unless it sets cwd.
       const job = parsed.cwd === undefined ? { ...parsed, cwd: process.cwd() } : parsed;
       const catchUpLimit = parseCount("--catch-up-limit", opts.catchUpLimit, 1, MAX_CATCH_UP_LIMIT);
       const created = await withContext((ctx) => addSchedule(ctx, { name, cron, timezone: opts.timezone, job, missed: opts.missed as MissedPolicy, catchUpLimit }));
-      if (opts.json) printJson(scheduleToJson(created));
+      if (opts.json) printJson(scheduleToJson({ ...created, next_runs: [created.next_run_at] }));
       else printLine(`schedule '${created.name}' added; next run ${created.next_run_at.toISOString()} (${relativeTime(created.next_run_at)})`);
     });
 
@@ -97,20 +96,20 @@ Examples:
     )
     .action(async (opts: { next: string; json?: boolean }) => {
       const upcoming = parseCount("--next", opts.next, 1, 100);
-      const rows = await withContext((ctx) => listSchedules(ctx));
+      const rows = await withContext((ctx) => listSchedules(ctx, { upcoming }));
       if (opts.json) {
-        printJson(rows.map((s) => scheduleToJson(s, upcoming)));
+        printJson(rows.map((s) => scheduleToJson(s)));
         return;
       }
       const now = new Date();
-      printTable(
+      await printTable(
         ["name", "cron", "timezone", "state", "next run", "last job", "command"],
         rows.map((s) => [
           s.name,
           s.cron,
           s.timezone,
           s.paused ? "paused" : `active (${s.missed})`,
-          s.paused ? "-" : upcomingTicks(s, upcoming).map((d) => `${d.toISOString()} (${relativeTime(d, now)})`).join("\n"),
+          s.paused ? "-" : s.next_runs.map((d) => `${d.toISOString()} (${relativeTime(d, now)})`).join("\n"),
           s.last_job_id ?? "-",
           truncate(maskSecrets(s.job.command), 40),
         ]),

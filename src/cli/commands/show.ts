@@ -49,7 +49,7 @@ function chainText(links: readonly ChainLink[]): string {
   return links.map((l) => `${"  ".repeat(l.depth - 1)}${l.id} (${l.state})  ${truncate(l.command, 40)}`).join("\n");
 }
 
-function printDetail(detail: JobDetail): void {
+async function printDetail(detail: JobDetail): Promise<void> {
   const j = detail.job;
   const now = new Date();
   const env = Object.entries(maskEnv(j.env) ?? {}).map(([k, v]) => `${k}=${v}`);
@@ -82,7 +82,7 @@ function printDetail(detail: JobDetail): void {
     return;
   }
   printLine("history:");
-  printTable(
+  await printTable(
     ["attempt", "worker", "started", "finished", "exit", "error", "output"],
     detail.history.map((a) => [
       a.attempt,
@@ -143,6 +143,6 @@ Examples:
         });
         return;
       }
-      printDetail(detail);
+      await printDetail(detail);
     });
 }

@@ -35,7 +35,7 @@ Examples:
       }
       const total = JOB_STATES.reduce((n, state) => n + s.jobs[state], 0);
       const share = (n: number) => (total === 0 ? "-" : `${((100 * n) / total).toFixed(1)}%`);
-      printTable(
+      await printTable(
         ["state", "jobs", "share"],
         [...JOB_STATES.map((state) => [state, s.jobs[state], share(s.jobs[state])]), ["total", total, total === 0 ? "-" : "100%"]],
       );

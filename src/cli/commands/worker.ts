@@ -181,7 +181,7 @@ Examples:
           printJson(workers.map(workerToJson));
           return;
         }
-        printTable(
+        await printTable(
           ["ID", "HOST", "PID", "STATE", "QUEUES", "SLOTS", "CURRENT JOBS", "HEARTBEAT"],
           workers.map((w) => [
             w.id,

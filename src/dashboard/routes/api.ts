@@ -157,10 +157,10 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
   }
 
   api.get("/schedules", async (c) => {
-    const [schedules, now] = await Promise.all([listSchedules(ctx), databaseNow(ctx.pool)]);
+    const [schedules, now] = await Promise.all([listSchedules(ctx, { upcoming: 3 }), databaseNow(ctx.pool)]);
     return c.json({
       now,
-      schedules: schedules.map((s) => scheduleToJson(s, 3)),
+      schedules: schedules.map((s) => scheduleToJson(s)),
     });
   });
 
