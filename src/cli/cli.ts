@@ -14,6 +14,8 @@ function schemaMismatch(err: unknown): SchemaMismatchError | undefined {
   if (!isSchemaError(err)) return undefined;
   return new SchemaMismatchError(`the database schema does not match this queuectl (${firstLine(err)}); run \`queuectl db status\``);
 }
+import type { EarlyPool } from "../db/early-pool.js";
+import { endUnusedEarlyPool, offerEarlyPool } from "./context.js";
 import { buildProgram, expandAliases } from "./program.js";
 import { describeRefusal } from "./running-command.js";
 
@@ -37,12 +39,16 @@ function report(err: unknown): number {
   return 1;
 }
 
-export async function runCli(): Promise<void> {
-  const argv = expandAliases(process.argv);
-  const program = await buildProgram(argv);
+/** Runs process.argv; `early` is a pool main.ts started connecting for the command (db/early-pool.ts). */
+export async function runCli(early?: Promise<EarlyPool>): Promise<void> {
+  if (early) offerEarlyPool(early);
   try {
+    const argv = expandAliases(process.argv);
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
   } catch (err) {
     process.exitCode = report(err);
+  } finally {
+    await endUnusedEarlyPool();
   }
 }

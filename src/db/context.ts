@@ -28,12 +28,14 @@ export interface OpenContextOptions {
   prisma?: boolean;
   poolMax?: number;
   applicationName?: string;
+  /** A pool already opened for this URL (db/early-pool.ts) to use instead of a new one; closed with the context. */
+  pool?: pg.Pool;
 }
 
 export async function openContext(options: OpenContextOptions = {}): Promise<AppContext> {
   const local = !process.env.DATABASE_URL;
   const url = await resolveDatabaseUrl();
-  const pool = createPool(url, { max: options.poolMax, applicationName: options.applicationName });
+  const pool = options.pool ?? createPool(url, { max: options.poolMax, applicationName: options.applicationName });
   try {
     if (options.schema !== "none") {
       if (local) await applyMigrations(pool);
