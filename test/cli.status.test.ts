@@ -39,12 +39,13 @@ describe("status", () => {
       UPDATE jobs SET state = 'completed', duration_ms = 100 WHERE id = 's1';
       UPDATE jobs SET state = 'completed', duration_ms = 200 WHERE id = 's2';
       UPDATE jobs SET state = 'completed', duration_ms = 600 WHERE id = 's3';
-      UPDATE jobs SET state = 'failed', run_at = now() + interval '1 hour' WHERE id = 's4';
+      UPDATE jobs SET state = 'failed', run_at = now() + interval '1 hour', priority = 5 WHERE id = 's4';
       UPDATE jobs SET state = 'dead' WHERE id IN ('s5', 's6');
       UPDATE jobs SET state = 'cancelled' WHERE id = 's7';
-      -- s8, s9 stay pending; s8 has been due for a minute, s9 is not due yet.
+      -- s8, s9 stay pending; s8 has been due for a minute, s9 is not due yet. The oldest runnable job
+      -- is found per priority: the higher ones (s9, s4) hold no due job.
       UPDATE jobs SET run_at = now() - interval '60 seconds' WHERE id = 's8';
-      UPDATE jobs SET run_at = now() + interval '1 day' WHERE id = 's9';
+      UPDATE jobs SET run_at = now() + interval '1 day', priority = 9 WHERE id = 's9';
       INSERT INTO dead_letters (job_id, queue, command, reason, attempts) VALUES ('s5', 'default', 'true', 'failed 4 attempts', 4);
       INSERT INTO dead_letters (job_id, queue, command, reason, attempts, retried_at) VALUES ('s6', 'default', 'true', 'failed 4 attempts', 4, now());
       INSERT INTO workers (id, host, pid, queues, concurrency, state, heartbeat_at) VALUES

@@ -18,6 +18,7 @@ const MIGRATIONS = [
   "20261123200000_schedules_pipelines",
   "20261207000000_attempt_numbers_cancel_requests",
   "20261207100000_roles_audit",
+  "20261207200000_dead_letters_open_idx",
 ];
 
 describe("db migrate", () => {

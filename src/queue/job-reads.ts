@@ -55,7 +55,9 @@ export async function jobChain(ctx: Pick<QueueContext, "pool">, p: { id: string 
 export async function getJob(ctx: Pick<QueueContext, "pool">, p: { id: string }): Promise<JobDetail> {
   const job = await readJob(ctx.pool, p.id);
   if (!job) throw new NotFoundError(`no job ${quoteJobId(p.id)}`);
-  const [attempts, chain] = await Promise.all([readAttempts(ctx.pool, p.id), jobChain(ctx, p)]);
+  // One after the other: at once, they would open a second connection (~17 ms) to save ~1 ms.
+  const attempts = await readAttempts(ctx.pool, p.id);
+  const chain = await jobChain(ctx, p);
   return { job, history: attempts.map((a) => ({ ...a, error: maskSecrets(a.error) })), ...chain };
 }
 
