@@ -9,6 +9,7 @@ const db = useTestDatabase();
 const JOB_KEYS = [
   "id", "queue", "command", "state", "priority", "attempts", "last_attempt", "max_retries", "timeout_ms", "run_at",
   "created_at", "updated_at", "started_at", "finished_at", "worker_id", "exit_code", "last_error", "duration_ms", "deps_pending", "cwd", "env",
+  "progress_pct", "progress_message", "progress_at",
 ];
 
 type JobJson = Record<string, unknown> & { id: string };
@@ -48,9 +49,9 @@ describe("list", () => {
     const res = await queuectl(["list", "--limit", "2"]);
     expect(res.code).toBe(0);
     const [head, first, second, more] = res.stdout.split("\n");
-    expect(head).toMatch(/^id\s+queue\s+state\s+prio\s+attempts\s+command\s+created\s+updated/);
-    expect(first).toMatch(/^b3\s+a\s+pending\s+0\s+0\/4\s+echo b3\s/);
-    expect(second).toMatch(/^b2\s+b\s+failed\s+0\s+1\/4\s+echo b2\s/);
+    expect(head).toMatch(/^id\s+queue\s+state\s+progress\s+prio\s+attempts\s+command\s+created\s+updated/);
+    expect(first).toMatch(/^b3\s+a\s+pending\s+-\s+0\s+0\/4\s+echo b3\s/);
+    expect(second).toMatch(/^b2\s+b\s+failed\s+-\s+0\s+1\/4\s+echo b2\s/);
     expect(more).toBe("(more: queuectl list --offset 2 --limit 2)");
   });
 

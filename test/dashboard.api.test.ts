@@ -85,7 +85,7 @@ describe("GET /api/jobs", () => {
     const { body } = await getJson("/api/jobs");
     expect(body.jobs.map((j: { id: string }) => j.id)).toEqual(["pending-2", "pending-1", "running-1", "dead-2", "dead-1", "ok-3", "ok-2", "ok-1"]);
     expect(Object.keys(body.jobs[0]).sort()).toEqual(
-      ["attempts", "last_attempt", "command", "created_at", "duration_ms", "exit_code", "finished_at", "id", "last_error", "max_retries", "priority", "queue", "run_at", "started_at", "state", "timeout_ms", "updated_at", "worker_id", "deps_pending", "cwd", "env"].sort(),
+      ["attempts", "last_attempt", "command", "created_at", "duration_ms", "exit_code", "finished_at", "id", "last_error", "max_retries", "priority", "queue", "run_at", "started_at", "state", "timeout_ms", "updated_at", "worker_id", "deps_pending", "cwd", "env", "progress_pct", "progress_message", "progress_at"].sort(),
     );
     expect(body.queues).toEqual(SEED.queues);
     expect(body.more).toBe(false);

@@ -264,4 +264,20 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in chromium${HAVE_CHROMIUM ? "" : ` (
       await locked.close();
     }
   });
+
+  it("a running job's progress report: a bar on the jobs page and on the job's page", async () => {
+    await enqueueJobs(ctx, { specs: [{ id: "progress-1", command: "./copy-tables.sh" }] });
+    await db.pool.query(
+      `UPDATE jobs SET state = 'processing', worker_id = $1, lease_expires_at = now() + interval '1 hour',
+              progress_pct = 40, progress_message = 'copying table 3/7', progress_at = now() WHERE id = 'progress-1'`,
+      [WORKER_ID],
+    );
+    await open("/jobs");
+    const row = page.locator('tr[data-job-id="progress-1"]');
+    await expect.poll(() => row.locator("progress").getAttribute("value")).toBe("40");
+    expect((await row.locator(".progress").innerText()).replace(/\s+/g, " ")).toBe("40% copying table 3/7");
+    await open("/jobs/progress-1");
+    await expect.poll(() => page.locator(".fields progress").getAttribute("value")).toBe("40");
+    expect((await page.locator(".fields").first().innerText()).replace(/\s+/g, " ")).toContain("progress 40% copying table 3/7");
+  });
 });

@@ -19,6 +19,7 @@ const MIGRATIONS = [
   "20261207000000_attempt_numbers_cancel_requests",
   "20261207100000_roles_audit",
   "20261207200000_dead_letters_open_idx",
+  "20261207300000_job_progress",
 ];
 
 describe("db migrate", () => {

@@ -88,3 +88,9 @@ export function truncate(text: string, max = 48): string {
   const oneLine = text.replace(/\s+/g, " ");
   return oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine;
 }
+
+/** What a job's command last reported ($QUEUECTL_PROGRESS): "40% copying table 3/7", or "-" for nothing. */
+export function progressText(j: { progress_pct: number | null; progress_message: string | null }): string {
+  const parts = [j.progress_pct === null ? null : `${j.progress_pct}%`, j.progress_message].filter((p) => p !== null);
+  return parts.length === 0 ? "-" : parts.join(" ");
+}

@@ -4,6 +4,10 @@
  */
 export interface ProgressBar {
   update(done: number, total: number, note?: string): void;
+  /** A share reported as a percentage (a job's $QUEUECTL_PROGRESS), drawn as "40% note". */
+  percent(pct: number, note?: string): void;
+  /** Erases the bar until the next update (other output is about to be written). */
+  hide(): void;
   /** Erases the bar. */
   done(): void;
 }
@@ -11,21 +15,37 @@ export interface ProgressBar {
 const WIDTH = 30;
 
 export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr): ProgressBar {
-  if (!stream.isTTY) return { update() {}, done() {} };
+  if (!stream.isTTY) return { update() {}, percent() {}, hide() {}, done() {} };
   let last = 0;
-  let drawn = false;
+  /** Whether the bar is on the screen now (hide() took it off). */
+  let shown = false;
+  let drawnText = "";
+  const draw = (share: number, figures: string, note: string | undefined, final: boolean) => {
+    const now = Date.now();
+    if (now - last < 100 && !final) return;
+    last = now;
+    const filled = Math.round(Math.min(1, Math.max(0, share)) * WIDTH);
+    const text = `${label} [${"#".repeat(filled)}${"-".repeat(WIDTH - filled)}] ${figures}${note ? ` ${note}` : ""}`;
+    if (shown && text === drawnText) return;
+    stream.write(`\r${text}\u001b[K`);
+    drawnText = text;
+    shown = true;
+  };
   return {
     update(done, total, note) {
-      const now = Date.now();
-      if (now - last < 100 && done < total) return;
-      last = now;
-      const share = total > 0 ? Math.min(1, done / total) : 1;
-      const filled = Math.round(share * WIDTH);
-      stream.write(`\r${label} [${"#".repeat(filled)}${"-".repeat(WIDTH - filled)}] ${done}/${total}${note ? ` ${note}` : ""}\u001b[K`);
-      drawn = true;
+      draw(total > 0 ? done / total : 1, `${done}/${total}`, note, done >= total);
+    },
+    percent(pct, note) {
+      draw(pct / 100, `${pct}%`, note, pct >= 100);
+    },
+    hide() {
+      if (shown) stream.write("\r\u001b[K");
+      shown = false;
+      last = 0;
     },
     done() {
-      if (drawn) stream.write("\r\u001b[K");
+      if (shown) stream.write("\r\u001b[K");
+      shown = false;
     },
   };
 }

@@ -16,7 +16,7 @@ export const BASE_ENV_NAMES: readonly string[] = ["PATH", "HOME", "LANG", "TZ", 
 const BASE_ENV_PREFIXES: readonly string[] = ["LC_"];
 
 /** The variables queuectl sets for each run; a job cannot set or override them. */
-export const RUN_ENV_NAMES = ["QUEUECTL_JOB_ID", "QUEUECTL_ATTEMPT", "QUEUECTL_QUEUE", "QUEUECTL_WORKER_ID"] as const;
+export const RUN_ENV_NAMES = ["QUEUECTL_JOB_ID", "QUEUECTL_ATTEMPT", "QUEUECTL_QUEUE", "QUEUECTL_WORKER_ID", "QUEUECTL_PROGRESS"] as const;
 
 /**
  * Names a job may set only when env_allowlist lists them by their exact name: what decides which
@@ -53,6 +53,8 @@ export interface RunIdentity {
   attempt: number;
   queue: string;
   workerId: string;
+  /** The file the command reports progress to (worker/progress-reports.ts), as QUEUECTL_PROGRESS. */
+  progressFile?: string;
 }
 
 /**
@@ -78,5 +80,6 @@ export function buildRunEnvironment(p: {
   env.QUEUECTL_ATTEMPT = String(p.run.attempt);
   env.QUEUECTL_QUEUE = p.run.queue;
   env.QUEUECTL_WORKER_ID = p.run.workerId;
+  if (p.run.progressFile) env.QUEUECTL_PROGRESS = p.run.progressFile;
   return env;
 }

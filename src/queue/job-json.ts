@@ -33,5 +33,8 @@ export function jobToJson(j: JobRow): JobJson {
     cwd: j.cwd,
     // Stored as given, shown masked (secrets.ts): the job runs with the real values.
     env: maskEnv(j.env),
+    progress_pct: j.progress_pct,
+    progress_message: j.progress_message,
+    progress_at: iso(j.progress_at),
   };
 }

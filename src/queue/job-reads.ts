@@ -121,6 +121,9 @@ function jobRowFromPrisma(j: PrismaJob): JobRow {
     cwd: j.cwd,
     env: (j.env as Record<string, string> | null) ?? null,
     cancel_requested_at: j.cancelRequestedAt,
+    progress_pct: j.progressPct,
+    progress_message: j.progressMessage,
+    progress_at: j.progressAt,
   };
 }
 

@@ -34,6 +34,12 @@ export interface JobRow {
   env: Record<string, string> | null;
   /** When `cancel` was asked of this running job; it stays processing until its command has ended. */
   cancel_requested_at: Date | null;
+  /** The percentage the command last reported through $QUEUECTL_PROGRESS (null: none, or a message alone). */
+  progress_pct: number | null;
+  /** The message it last reported with it. */
+  progress_message: string | null;
+  /** When the worker stored that report (null: none in this attempt). */
+  progress_at: Date | null;
 }
 
 /** A job linked to another by dependencies, `depth` edges away (1 = direct). */

@@ -183,6 +183,9 @@ export interface WaitedJob {
   id: string;
   state: JobState;
   exit_code: number | null;
+  /** What its command last reported ($QUEUECTL_PROGRESS). */
+  progress_pct: number | null;
+  progress_message: string | null;
 }
 
 /**

@@ -3,14 +3,16 @@
  * heartbeats in a row still holds its jobs. Each heartbeat also tells the worker whether someone asked
  * it to stop (`worker stop` on any host), which of its jobs it no longer holds (taken over after the
  * lease ran out, e.g. after a network cut: it must stop those commands, their results would be
- * refused anyway), and which an operator cancelled. The shared config is reloaded on the same beat so
- * `config set` reaches workers.
+ * refused anyway), and which an operator cancelled. What the running commands reported through
+ * $QUEUECTL_PROGRESS since the last beat is stored by the same statement. The shared config is
+ * reloaded on the same beat so `config set` reaches workers.
  */
 import type pg from "pg";
 import { loadConfig, type QueueConfig } from "../queue/config.js";
 import { heartbeat } from "../queue/sql/leases.js";
 import { registerWorker, type WorkerRegistration } from "../queue/sql/workers.js";
 import type { Logger } from "./logger.js";
+import type { ProgressReport } from "./progress-reports.js";
 import { PeriodicService } from "./periodic-service.js";
 
 /** A job whose lease the heartbeat extends; the same object comes back in onLeaseLost. */
@@ -26,6 +28,8 @@ export interface HeartbeatDeps<J extends HeldJob = HeldJob> {
   config: () => QueueConfig;
   /** The jobs held now (running, or claimed and about to start). */
   running: () => J[];
+  /** What these jobs' commands reported since the last beat (progress-reports.ts); stored with the lease. */
+  progress?: (ids: string[]) => Promise<ReadonlyMap<string, ProgressReport>>;
   /** Jobs whose outcome could not be recorded (OutcomeRecorder.unrecorded). */
   unrecorded: () => string[];
   /** Of those, the ones no longer processing under this worker (the rescuer took them). */
@@ -54,10 +58,11 @@ export class HeartbeatService<J extends HeldJob = HeldJob> extends PeriodicServi
   async runOnce(): Promise<void> {
     const running = this.deps.running();
     const unrecorded = this.deps.unrecorded();
+    const reports = (await this.deps.progress?.(running.map((j) => j.id))) ?? new Map<string, ProgressReport>();
     const sentAt = performance.now();
     const result = await heartbeat(this.deps.pool, {
       workerId: this.deps.registration.id,
-      running,
+      running: running.map((j) => ({ id: j.id, attempt: j.attempt, progress: reports.get(j.id) })),
       unrecorded,
       leaseMs: this.deps.config().lease_ms,
     });

@@ -9,6 +9,7 @@ import { nameList } from "../queue/config.js";
 import { buildRunEnvironment } from "../queue/job-environment.js";
 import type { CommandRunner } from "./command-runner.js";
 import type { OutputStreamer } from "./output-streamer.js";
+import type { ProgressReports } from "./progress-reports.js";
 import type { ReadyJob } from "./ready-jobs.js";
 import type { Slot } from "./slots.js";
 import type { WorkerCore } from "./worker-core.js";
@@ -31,6 +32,7 @@ export class JobStarter {
     private readonly core: WorkerCore,
     private readonly commands: CommandRunner,
     private readonly output: OutputStreamer,
+    private readonly progress: ProgressReports,
     /** Asks for signals `kill` left for jobs that just started (they were claimed ahead when it came). */
     private readonly deliverSignals: () => void,
   ) {}
@@ -68,10 +70,21 @@ export class JobStarter {
     }
   }
 
+  /** The run's progress file; none when it cannot be made (a full disk, say): the job runs without. */
+  private openProgressFile(jobId: string, attempt: number): string | undefined {
+    try {
+      return this.progress.open(jobId, attempt);
+    } catch (err) {
+      this.core.log.warn({ job: jobId, err: firstLine(err) }, "no progress file for this run");
+      return undefined;
+    }
+  }
+
   private start(ready: ReadyJob): void {
     const { job } = ready;
     const config = this.core.config();
     const timeoutMs = job.timeout_ms ?? (config.job_timeout_ms > 0 ? config.job_timeout_ms : null);
+    const progressFile = this.openProgressFile(job.id, job.attempt);
     const run = this.commands.run({
       command: job.command,
       timeoutMs,
@@ -82,7 +95,7 @@ export class JobStarter {
         workerEnv: process.env,
         passEnv: [...(this.core.options.passEnv ?? []), ...nameList(config.pass_env)],
         jobEnv: job.env,
-        run: { jobId: job.id, attempt: job.attempt, queue: job.queue, workerId: this.core.id },
+        run: { jobId: job.id, attempt: job.attempt, queue: job.queue, workerId: this.core.id, progressFile },
         user: this.core.options.runAs,
       }),
       leaseMs: ready.leaseFrom + config.lease_ms * COMMAND_LEASE_SHARE - performance.now(),
@@ -103,6 +116,7 @@ export class JobStarter {
       .catch((err: unknown) => this.core.log.error({ job: job.id, err: firstLine(err) }, "could not record the outcome"))
       .finally(() => {
         this.output.close(job.id);
+        this.progress.close(job.id);
         this.core.slots.remove(slot);
         this.recordings.delete(recorded);
         this.core.wake();

@@ -26,6 +26,7 @@ import { JobStarter } from "./job-starter.js";
 import type { Logger } from "./logger.js";
 import { OUTCOME_RETRY_MS, OutcomeRecorder } from "./outcome-recorder.js";
 import { OutputStreamer } from "./output-streamer.js";
+import { ProgressReports } from "./progress-reports.js";
 import { ReadyJobs } from "./ready-jobs.js";
 import { RescuerService } from "./rescuer-service.js";
 import { RetentionService } from "./retention-service.js";
@@ -59,6 +60,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly scheduler: SchedulerService;
   private readonly listener: JobListener;
   private readonly commands: CommandRunner;
+  private readonly progress: ProgressReports;
   private readonly registration: WorkerRegistration;
   private stopping = false;
   private forced = false;
@@ -82,7 +84,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.commands = new CommandRunner(commandHostsFor(options.concurrency), undefined, options.runAs);
     this.output = new OutputStreamer({ pool, log, limitBytes: () => this.config.output_limit_bytes });
     this.control = new HeldJobControl(this.core);
-    this.starter = new JobStarter(this.core, this.commands, this.output, () => void this.control.deliverSignals().catch(() => {}));
+    this.progress = new ProgressReports(options.runAs);
+    this.starter = new JobStarter(this.core, this.commands, this.output, this.progress, () => void this.control.deliverSignals().catch(() => {}));
     this.loop = new SlotLoop(this.core, this.starter, this.control, (reason, force) => (force ? this.forceStop(reason) : this.requestStop(reason)));
     this.heartbeat = new HeartbeatService({
       pool,
@@ -90,6 +93,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       registration: this.registration,
       config,
       running: () => this.control.heldClaims(),
+      progress: (ids) => this.progress.changed(ids),
       unrecorded: () => [...outcomes.unrecorded],
       onUnrecordedGone: (ids) => {
         for (const id of ids) outcomes.unrecorded.delete(id);
@@ -230,6 +234,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.scheduler.stop();
     await this.listener.stop();
     await this.commands.close();
+    this.progress.dispose();
     await this.core.outcomes.withRetry(undefined, () => setWorkerState(this.deps.pool, this.id, "stopped"));
     this.deps.log.info({ worker: this.id }, "worker stopped");
     this.emit("stopped");

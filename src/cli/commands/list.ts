@@ -60,11 +60,12 @@ Examples:
       }
       const now = new Date();
       await printTable(
-        ["id", "queue", "state", "prio", "attempts", "command", "created", "updated"],
+        ["id", "queue", "state", "progress", "prio", "attempts", "command", "created", "updated"],
         page.jobs.map((j) => [
           j.id,
           j.queue,
           j.state,
+          j.progress_pct !== null ? `${j.progress_pct}%` : j.progress_message !== null ? truncate(j.progress_message, 16) : "-",
           j.priority,
           `${j.attempts}/${j.max_retries + 1}`,
           truncate(maskSecrets(j.command), 40),

@@ -4,10 +4,12 @@ import { loadConfig } from "../../queue/config.js";
 import { readEnqueueInput, type EnqueueFlags } from "../../queue/enqueue-input.js";
 import { enqueueJobsWithOutcome } from "../../queue/enqueue.js";
 import { followLogs } from "../../queue/logs.js";
-import { readJobEnd } from "../../queue/sql/job-reads.js";
+import type { Queryable } from "../../db/queryable.js";
+import { readJobEnd, readJobStates } from "../../queue/sql/job-reads.js";
 import { countWorkersServing } from "../../queue/sql/workers.js";
 import { withContext } from "../context.js";
 import { printJobText } from "../output.js";
+import { progressBar } from "../progress.js";
 import { WAIT_TIMEOUT_EXIT } from "./wait.js";
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -74,18 +76,53 @@ Examples:
           process.stderr.write(`\nqueuectl: stopped watching; job ${id} goes on (queuectl cancel ${id})\n`);
           process.exit(130);
         });
-        await followLogs(ctx.pool, {
-          jobId: id,
-          url: ctx.url,
-          write: (text) => printJobText(text, raw),
-          onAttempt: (n) => process.stderr.write(`queuectl: attempt ${n} started\n`),
-        });
+        const progress = watchProgress(ctx.pool, id);
+        try {
+          await followLogs(ctx.pool, {
+            jobId: id,
+            url: ctx.url,
+            write: (text) => progress.around(() => printJobText(text, raw), text),
+            onAttempt: (n) => progress.around(() => process.stderr.write(`queuectl: attempt ${n} started\n`), "\n"),
+          });
+        } finally {
+          progress.stop();
+        }
         return id;
       });
       const job = await withContext((ctx) => readJobEnd(ctx.pool, id));
       if (!job || job.state === "completed") return;
       throw outcomeError(id, job);
     });
+}
+
+/** How often `run` looks for the job's progress report (the worker stores one per heartbeat at most). */
+const PROGRESS_POLL_MS = 1000;
+
+/**
+ * On a terminal, the job's last $QUEUECTL_PROGRESS report as a bar on stderr below its output: the
+ * bar is taken off while output is written and comes back at the next look, and only between whole
+ * lines, so it never cuts one in two.
+ */
+function watchProgress(db: Queryable, id: string): { around: (write: () => void, text: string) => void; stop: () => void } {
+  const bar = progressBar(`job ${id}`);
+  if (!process.stderr.isTTY) return { around: (write) => write(), stop() {} };
+  let atLineStart = true;
+  const look = async () => {
+    const [job] = await readJobStates(db, [id]);
+    if (job?.state === "processing" && job.progress_pct !== null && atLineStart) bar.percent(job.progress_pct, job.progress_message ?? undefined);
+  };
+  const timer = setInterval(() => void look().catch(() => {}), PROGRESS_POLL_MS);
+  return {
+    around(write, text) {
+      bar.hide();
+      write();
+      if (text !== "") atLineStart = text.endsWith("\n");
+    },
+    stop() {
+      clearInterval(timer);
+      bar.done();
+    },
+  };
 }
 
 /** The exit the job's end stands for: its exit code, 124 for a timeout, 1 otherwise. */

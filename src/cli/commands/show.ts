@@ -5,7 +5,7 @@ import { jobToJson } from "../../queue/job-json.js";
 import type { ChainLink } from "../../queue/job.js";
 import { withContext } from "../context.js";
 import { printFields } from "../fields.js";
-import { formatDuration, printJobText, printJson, printLine, printTable, relativeTime, truncate } from "../output.js";
+import { formatDuration, printJobText, printJson, printLine, printTable, progressText, relativeTime, truncate } from "../output.js";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
@@ -56,6 +56,7 @@ async function printDetail(detail: JobDetail): Promise<void> {
   printFields([
     ["id", j.id],
     ["state", describeState(detail, now)],
+    ["progress", j.progress_at === null ? "-" : `${progressText(j)} (reported ${relativeTime(j.progress_at, now)})`],
     ["queue", j.queue],
     ["command", maskSecrets(j.command)],
     ["priority", j.priority],

@@ -3,7 +3,7 @@ import { JobOutcomeError } from "../../errors.js";
 import { waitForJobs, type WaitedJob } from "../../queue/operator.js";
 import { withContext } from "../context.js";
 import { printJson } from "../output.js";
-import { progressBar } from "../progress.js";
+import { progressBar, type ProgressBar } from "../progress.js";
 
 /** Exit code `wait` uses when --timeout passes first (as timeout(1)). */
 export const WAIT_TIMEOUT_EXIT = 124;
@@ -16,12 +16,20 @@ function seconds(value: string): number {
 
 const finished = (j: WaitedJob) => j.state === "completed" || j.state === "dead" || j.state === "cancelled";
 
+/** One running job that reports progress: its percentage and message; else how many of the jobs finished. */
+function drawProgress(bar: ProgressBar, jobs: readonly WaitedJob[]): void {
+  const only = jobs.length === 1 ? jobs[0]! : undefined;
+  if (only && !finished(only) && only.progress_pct !== null) bar.percent(only.progress_pct, only.progress_message ?? undefined);
+  else bar.update(jobs.filter(finished).length, jobs.length, only?.progress_message ?? undefined);
+}
+
 export function registerWaitCommand(program: Command): void {
   program
     .command("wait")
     .summary("block until jobs finish; exit with the job's exit code")
     .description(
-      "Waits until every named job has finished (completed, dead or cancelled), with a progress bar on a terminal. " +
+      "Waits until every named job has finished (completed, dead or cancelled), with a progress bar on a terminal " +
+        "(one job's own percentage when its command reports one through $QUEUECTL_PROGRESS). " +
         "Exits 0 when all completed; else with the exit code of the first job that did not (1 when it has none, " +
         "e.g. cancelled or timed out); 124 when --timeout passes first; 3 for an unknown id.",
     )
@@ -41,10 +49,10 @@ Examples:
         waitForJobs(ctx.pool, {
           ids,
           timeoutMs: opts.timeout === undefined ? null : Math.round(opts.timeout * 1000),
-          onProgress: (jobs) => bar.update(jobs.filter(finished).length, jobs.length),
+          onProgress: (jobs) => drawProgress(bar, jobs),
         }),
       ).finally(() => bar.done());
-      if (opts.json) printJson(result.jobs);
+      if (opts.json) printJson(result.jobs.map(({ id, state, exit_code }) => ({ id, state, exit_code })));
       if (result.timedOut) {
         const left = result.jobs.filter((j) => !finished(j)).map((j) => `${j.id} (${j.state})`);
         throw new JobOutcomeError(`timed out waiting for ${left.join(", ")}`, WAIT_TIMEOUT_EXIT);

@@ -70,7 +70,7 @@ export function registerWorkerCommands(program: Command): void {
       `
 Jobs run with PATH, HOME, LANG, LC_*, TZ, USER, LOGNAME, SHELL and TMPDIR from the worker's environment,
 the names --pass-env and config pass_env give, their own env, and QUEUECTL_JOB_ID, QUEUECTL_ATTEMPT,
-QUEUECTL_QUEUE, QUEUECTL_WORKER_ID: nothing else of the worker's (no DATABASE_URL, no token).
+QUEUECTL_QUEUE, QUEUECTL_WORKER_ID, QUEUECTL_PROGRESS: nothing else of the worker's (no DATABASE_URL, no token).
 
 Examples:
   $ queuectl worker start --count 4 --concurrency 2

@@ -169,6 +169,8 @@ td.nowrap { white-space: nowrap; }
 .state-stopped { --c: var(--cancelled); }
 .state-lost { --c: var(--dead); }
 .badge.state-processing::before { animation: pulse 1.4s ease-in-out infinite; }
+.progress { display: inline-flex; align-items: center; gap: 4px; margin-left: 6px; font-size: 0.85rem; }
+.progress progress { width: 80px; height: 8px; accent-color: var(--processing); }
 @keyframes pulse { 50% { opacity: 0.25; } }
 .chip { display: inline-block; font-family: var(--mono); font-size: 0.82rem; background: var(--row-hover); border: 1px solid var(--border); border-radius: 5px; padding: 0 6px; margin: 0 4px 2px 0; }
 .age-ok { color: var(--completed); }

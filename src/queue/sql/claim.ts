@@ -49,9 +49,10 @@ export const CLAIMED_ORDER = "priority DESC, run_at, seq";
 
 /**
  * What claiming does to the rows a claim statement locked (its `next` CTE): processing for worker $1,
- * one more attempt, a lease of $4 ms, and the attempt's history row, in the same statement. The rows
- * are found with `= ANY (ARRAY(...))`, not a join, so each is fetched by primary key: a generic plan
- * costs `LIMIT $3` as 10% of the runnable rows and joined them by scanning the whole table. Shared by
+ * one more attempt, a lease of $4 ms, no progress yet, and the attempt's history row, in the same
+ * statement. The rows are found with `= ANY (ARRAY(...))`, not a join, so each is fetched by primary
+ * key: a generic plan costs `LIMIT $3` as 10% of the runnable rows and joined them by scanning the
+ * whole table. Shared by
  * completeAndClaimJobs and claimLimitedJobs so the two claims cannot drift apart. The statement's
  * final SELECT reads `claimed`; CLAIMED_ORDER is the order to start them in. Jobs claimed together
  * share one started_at (the claim's); their history rows are inserted in that order, so the attempt
@@ -61,7 +62,8 @@ const TAKE_CLAIMED_ROWS = `claimed AS (
        UPDATE jobs j
        SET state = 'processing', attempts = j.attempts + 1, last_attempt = j.last_attempt + 1, worker_id = $1,
            lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
-           started_at = now(), finished_at = NULL, updated_at = now()
+           started_at = now(), finished_at = NULL, updated_at = now(),
+           progress_pct = NULL, progress_message = NULL, progress_at = NULL
        WHERE j.id = ANY (ARRAY(SELECT id FROM next))
        RETURNING j.id, j.command, j.queue, j.last_attempt AS attempt, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq, j.cwd, j.env
      ), history AS (

@@ -13,9 +13,12 @@ export async function readJobState(db: Queryable, id: string): Promise<JobState 
   return res.rows[0]?.state;
 }
 
-/** State and exit code of the jobs found among `ids` (in no particular order; unknown ids are absent). */
-export async function readJobStates(db: Queryable, ids: readonly string[]): Promise<Array<Pick<JobRow, "id" | "state" | "exit_code">>> {
-  const res = await db.query<Pick<JobRow, "id" | "state" | "exit_code">>("SELECT id, state, exit_code FROM jobs WHERE id = ANY($1::text[])", [ids]);
+/** A job as `wait` and the operator commands look at it: its state, exit code and last progress report. */
+export type JobStanding = Pick<JobRow, "id" | "state" | "exit_code" | "progress_pct" | "progress_message">;
+
+/** How the jobs found among `ids` stand (in no particular order; unknown ids are absent). */
+export async function readJobStates(db: Queryable, ids: readonly string[]): Promise<JobStanding[]> {
+  const res = await db.query<JobStanding>("SELECT id, state, exit_code, progress_pct, progress_message FROM jobs WHERE id = ANY($1::text[])", [ids]);
   return res.rows;
 }
 
@@ -80,7 +83,7 @@ export async function readJobAttempt(db: Queryable, p: { jobId: string; attempt?
 /** The columns of a JobRow, in the order job-json.ts prints them (state as text: pg has no parser for the enum). */
 const JOB_ROW = `id, queue, command, state::text AS state, priority, attempts, last_attempt, max_retries, timeout_ms, run_at,
   created_at, updated_at, started_at, finished_at, worker_id, exit_code, last_error, duration_ms, deps_pending, cwd, env,
-  cancel_requested_at`;
+  cancel_requested_at, progress_pct, progress_message, progress_at`;
 
 /** One job, or undefined when no job has the id. */
 export async function readJob(db: Queryable, id: string): Promise<JobRow | undefined> {

@@ -9,8 +9,11 @@ import { retryDelaySql } from "./retry-delay.js";
 
 export interface HeartbeatParams {
   workerId: string;
-  /** The (job id, attempt) pairs this worker is running, or holds claimed ahead. */
-  running: ReadonlyArray<{ id: string; attempt: number }>;
+  /**
+   * The (job id, attempt) pairs this worker is running, or holds claimed ahead, each with what its
+   * command reported through $QUEUECTL_PROGRESS since the last beat (undefined: nothing new).
+   */
+  running: ReadonlyArray<{ id: string; attempt: number; progress?: { pct: number | null; message: string | null } }>;
   /**
    * Jobs whose command ended but whose outcome this worker could not record: not extended (the
    * rescuer is to take them), only looked up, so the worker knows when their rows have left it.
@@ -35,7 +38,8 @@ export interface HeartbeatResult {
 }
 
 /**
- * Extends the leases of the jobs this worker runs and records its heartbeat, in one statement. Only
+ * Extends the leases of the jobs this worker runs, stores the progress their commands reported, and
+ * records its heartbeat, in one statement (a report costs no write of its own). Only
  * rows still held by this (worker, attempt) are extended, so a lease the rescuer took over stays
  * taken and the worker learns it lost the job (and stops its command). A job being cancelled is still
  * held (and extended) until its worker has ended the command; the heartbeat hands the request on,
@@ -46,15 +50,27 @@ export async function heartbeat(db: Queryable, p: HeartbeatParams): Promise<Hear
     `WITH w AS (
        UPDATE workers SET heartbeat_at = now() WHERE id = $1 RETURNING stop_requested, stop_deadline
      ), extended AS (
-       UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4::float8 / 1000)
-       FROM unnest($2::text[], $3::int[]) AS r(id, attempt)
+       UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
+              progress_pct = CASE WHEN r.reported THEN r.pct ELSE jobs.progress_pct END,
+              progress_message = CASE WHEN r.reported THEN r.message ELSE jobs.progress_message END,
+              progress_at = CASE WHEN r.reported THEN now() ELSE jobs.progress_at END
+       FROM unnest($2::text[], $3::int[], $6::boolean[], $7::smallint[], $8::text[]) AS r(id, attempt, reported, pct, message)
        WHERE jobs.id = r.id AND jobs.last_attempt = r.attempt AND jobs.worker_id = $1 AND jobs.state = 'processing'
        RETURNING jobs.id, jobs.cancel_requested_at IS NOT NULL AS cancel
      )
      SELECT (SELECT stop_requested FROM w) AS stop_requested, (SELECT stop_deadline FROM w) AS stop_deadline,
             ARRAY(SELECT id FROM extended) AS held, ARRAY(SELECT id FROM extended WHERE cancel) AS cancelled,
             ARRAY(SELECT id FROM jobs WHERE id = ANY ($5::text[]) AND worker_id = $1 AND state = 'processing') AS unrecorded`,
-    [p.workerId, p.running.map((r) => r.id), p.running.map((r) => r.attempt), p.leaseMs, p.unrecorded],
+    [
+      p.workerId,
+      p.running.map((r) => r.id),
+      p.running.map((r) => r.attempt),
+      p.leaseMs,
+      p.unrecorded,
+      p.running.map((r) => r.progress !== undefined),
+      p.running.map((r) => r.progress?.pct ?? null),
+      p.running.map((r) => r.progress?.message ?? null),
+    ],
   );
   const row = res.rows[0];
   return {

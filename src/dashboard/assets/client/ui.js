@@ -31,6 +31,22 @@ export function badge(state) {
   return h("span", { class: "badge state-" + state, title: help }, state);
 }
 
+/**
+ * What a job's command last reported through $QUEUECTL_PROGRESS: a bar with its percentage and the
+ * message, or the message alone; null when it reported nothing.
+ * @param {{ progress_pct: number | null, progress_message: string | null, progress_at: string | null }} j
+ */
+export function progress(j) {
+  if (j.progress_at === null) return null;
+  /** @type {Child[]} */
+  const parts = [];
+  if (j.progress_pct !== null) {
+    parts.push(h("progress", { value: String(j.progress_pct), max: "100", "aria-label": j.progress_pct + "%" }), " ", j.progress_pct + "%");
+  }
+  if (j.progress_message !== null) parts.push(" ", muted(j.progress_message));
+  return h("span", { class: "progress", title: "reported " + relative(j.progress_at) }, parts);
+}
+
 /** @param {string} id */
 export function jobLink(id) {
   return h("a", { class: "mono", href: "/jobs/" + encodeURIComponent(id) }, id);

@@ -6,7 +6,7 @@ import { ApiError, errorMessage, request } from "../api.js";
 import { button, h } from "../dom.js";
 import { duration, relative, serverNow } from "../format.js";
 import { refresh } from "../live.js";
-import { badge, failBox, flash, flashBox, jobLink, muted, pageHead, STATE_HELP, time } from "../ui.js";
+import { badge, failBox, flash, flashBox, jobLink, muted, pageHead, progress, STATE_HELP, time } from "../ui.js";
 
 /** @import { CancelAnswer, ChainLink, JobAnswer } from "../../api-types.js" */
 /** @import { Child } from "../dom.js" */
@@ -99,8 +99,10 @@ export function jobPage({ main, canAct }) {
       if (waiting) stateText.push(" ", muted("runs " + relative(j.run_at)));
       if (j.state === "processing") stateText.push(" ", muted("attempt " + j.attempts + " on " + (j.worker_id || "?")));
       const env = j.env;
+      const reported = progress(j);
       const fields = h("dl", { class: "fields" }, [
         ...field("state", stateText),
+        ...(reported ? field("progress", reported) : []),
         ...field("queue", h("span", { class: "mono" }, j.queue)),
         ...field("command", h("pre", { class: "command" }, j.command)),
         ...field("priority", String(j.priority)),

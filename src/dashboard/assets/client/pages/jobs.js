@@ -5,7 +5,7 @@
 import { button, h } from "../dom.js";
 import { duration, num } from "../format.js";
 import { refresh } from "../live.js";
-import { badge, failBox, jobLink, table, time } from "../ui.js";
+import { badge, failBox, jobLink, progress, table, time } from "../ui.js";
 
 /** @import { JobsAnswer } from "../../api-types.js" */
 /** @import { PageContext, View } from "../live.js" */
@@ -98,7 +98,7 @@ export function jobsPage({ main, jobStates }) {
       const rows = d.jobs.map((j) =>
         h("tr", { "data-job-id": j.id }, [
           h("td", { class: "nowrap" }, jobLink(j.id)),
-          h("td", null, badge(j.state)),
+          h("td", null, [badge(j.state), j.state === "processing" ? progress(j) : null]),
           h("td", { class: "mono" }, j.queue),
           h("td", { class: "command", title: j.command }, j.command),
           h("td", { class: "num" }, j.attempts + "/" + (j.max_retries + 1)),
