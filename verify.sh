@@ -280,6 +280,7 @@ if [ "$RC" = 0 ] && [ -n "$ORIG_LIMIT" ]; then
   CONFIG_RESTORE="output_limit_bytes $ORIG_LIMIT"
   qrun config set output_limit_bytes $((ORIG_LIMIT + 1))
   expect_rc "config set changes a setting" 0
+  if printf '%s' "$OUT" | grep -q "running workers apply it from their next claim"; then pass "config set says when running workers apply it"; else fail "config set says when running workers apply it" "$OUT"; fi
   qrun config get output_limit_bytes --json
   check "config get returns the new value" "$OUT" "d.value === $((ORIG_LIMIT + 1)) || JSON.stringify(d)"
   qrun config set output_limit_bytes "$ORIG_LIMIT"
@@ -690,6 +691,7 @@ else
 fi
 
 # The run environment: named variables reach the command; secret-looking values are masked.
+# shellcheck disable=SC2016 # expanded by the job's shell
 qrun enqueue --id "$QP-env" --queue "$QP" --timeout 60000 --cwd / --env VERIFY_MODE=on --env VERIFY_TOKEN=tok-$$ --command 'echo "$(pwd) $VERIFY_MODE $VERIFY_TOKEN ${DATABASE_URL:-no-database-url}"'
 expect_rc "enqueue --env NAME=value --cwd DIR" 0
 if wait_until 20 pjobs_where "d.some((j) => j.id === '$QP-env' && j.state === 'completed')"; then
@@ -768,6 +770,80 @@ if [ -n "$ENQ_URL" ]; then
 else
   skip "roles: no enqueuer role to try (QUEUECTL_VERIFY_ENQUEUER_URL unset and this role may not create one)"
 fi
+
+# ---------------------------------------------------------------------------------------------------
+# the CLI as its users type it: group:command and suggestions, list --sort run-order, a worker with
+# its own poll interval and JSON log lines, `run`, and progress a job reports through
+# $QUEUECTL_PROGRESS. Jobs in queue $Q-cli, run by a worker of ours (and any other on the database).
+
+QC="$Q-cli"
+qrun worker:list --json
+check "worker:list (an earlier QueueCTL's colon form) answers as worker list" "$OUT" 'Array.isArray(d) || JSON.stringify(d)'
+qrun stauts
+expect_rc "a mistyped command: exit 2, one line" 2
+if printf '%s' "$ERR" | grep -q "did you mean status?"; then pass "a mistyped command gets the nearest one suggested"; else fail "a mistyped command gets the nearest one suggested" "$ERR"; fi
+
+for spec in "a 1" "b 9" "c 1"; do
+  read -r name prio <<<"$spec"
+  qrun enqueue --id "$QC-$name" --queue "$QC" --priority "$prio" --timeout 60000 --command "echo $name"
+done
+qrun list --queue "$QC" --state pending --sort run-order --json
+check "list --sort run-order: the order workers take them (priority, then enqueue order)" "$OUT" \
+  "d.map((j) => j.id).join(' ') === '$QC-b $QC-a $QC-c' || JSON.stringify(d.map((j) => j.id))"
+
+qrun run --queue "$Q-noworker" --no-wait -- echo never
+expect_rc "run --no-wait with no worker for the queue: exit 1 at once" 1
+qrun list --queue "$Q-noworker" --json
+check "run --no-wait enqueued nothing" "$OUT" 'd.length === 0 || JSON.stringify(d)'
+
+"${QCTL[@]}" worker start --foreground --queue "$QC" --poll-interval 500 --log-format json >"$WORK/cli-worker.log" 2>&1 &
+OUR_PIDS+=($!)
+qrun wait "$QC-b" "$QC-a" "$QC-c" --timeout 60
+expect_rc "worker start --poll-interval 500: its jobs complete" 0
+# shellcheck disable=SC2016 # JavaScript, not shell
+if node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const ids = (msg) => lines.filter((l) => l.msg === msg).map((l) => l.job);
+  const want = [`${process.argv[2]}-a`, `${process.argv[2]}-b`, `${process.argv[2]}-c`];
+  // Another worker on the database may have run some: those it ran must be logged as started and completed.
+  const ran = want.filter((id) => ids("job started").includes(id));
+  process.exit(ran.every((id) => ids("job completed").includes(id)) ? 0 : 1);' "$WORK/cli-worker.log" "$QC" 2>/dev/null; then
+  pass "worker --log-format json: one JSON line per job started and completed"
+else
+  fail "worker --log-format json: one JSON line per job started and completed" "$(head -c 300 "$WORK/cli-worker.log")"
+fi
+
+# --log-format pretty: one readable line per event, as a foreground worker prints on a terminal.
+qrun enqueue --id "$QC-pretty" --queue "$QC-pretty" --timeout 60000 --command "echo pretty"
+"${QCTL[@]}" worker start --foreground --exit-when-idle --queue "$QC-pretty" --log-format pretty >"$WORK/pretty-worker.log" 2>&1
+if grep -q "started    $QC-pretty  $QC-pretty, priority 0, attempt 1/" "$WORK/pretty-worker.log" && grep -q "completed  $QC-pretty  in " "$WORK/pretty-worker.log"; then
+  pass "worker --log-format pretty: a readable line per job started and completed"
+elif qrun show "$QC-pretty" --json && [ "$(printf '%s' "$OUT" | jv 'd.worker_id')" != "" ] && ! grep -q "$QC-pretty" "$WORK/pretty-worker.log"; then
+  skip "worker --log-format pretty (another worker on the database ran the job)"
+else
+  fail "worker --log-format pretty: a readable line per job started and completed" "$(head -c 400 "$WORK/pretty-worker.log")"
+fi
+
+qrun run --queue "$QC" --max-retries 0 --timeout 60000 -- 'echo hello from run; exit 3'
+if [ "$RC" = 3 ] && [ "$OUT" = "hello from run" ]; then pass "run: streams the job's output and exits with its exit code (3)"; else fail "run: streams the job's output and exits with its exit code (3)" "rc $RC: $OUT"; fi
+qrun run --queue "$QC" --max-retries 0 --timeout 60000 -- echo fine
+if [ "$RC" = 0 ] && [ "$OUT" = "fine" ]; then pass "run: exit 0 for a job that completed"; else fail "run: exit 0 for a job that completed" "rc $RC: $OUT $ERR"; fi
+
+# Progress: stored at the holding worker's next heartbeat (every lease_ms / 3).
+LEASE_S=$(($(printf '%s' "$CONFIG" | jv 'd.lease_ms') / 1000))
+# shellcheck disable=SC2016 # expanded by the job's shell
+qrun enqueue --id "$QC-progress" --queue "$QC" --timeout 120000 --command 'echo "40 copying table 3/7" > "$QUEUECTL_PROGRESS"; while [ ! -e '"$WORK"'/progress.go ]; do sleep 0.1; done'
+progress_shown() { qrun show "$QC-progress" --json; [ "$(printf '%s' "$OUT" | jv 'd.progress_pct')" = 40 ]; }
+if wait_until $((LEASE_S / 3 + 15)) progress_shown; then
+  check "a job's \$QUEUECTL_PROGRESS report: show --json has its percentage and message" "$OUT" "d.state === 'processing' && d.progress_message === 'copying table 3/7' || JSON.stringify(d)"
+  qrun list --queue "$QC" --state processing
+  if printf '%s' "$OUT" | grep -q "^$QC-progress .* 40% "; then pass "list shows the job's progress in a column"; else fail "list shows the job's progress in a column" "$OUT"; fi
+else
+  fail "a job's \$QUEUECTL_PROGRESS report: show --json has its percentage and message" "not within $((LEASE_S / 3 + 15)) s: ${OUT:0:300}"
+fi
+touch "$WORK/progress.go"
+qrun wait "$QC-progress" --timeout 60
+expect_rc "the reporting job completes" 0
 
 # ---------------------------------------------------------------------------------------------------
 # status and list
