@@ -44,7 +44,17 @@ function workerToJson(w: WorkerInfo) {
 }
 
 export function registerWorkerCommands(program: Command): void {
-  const worker = program.command("worker").description("start, stop and list the processes that run jobs");
+  const worker = program
+    .command("worker")
+    .description("start, stop and list the processes that run jobs")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  $ queuectl worker start --count 2 --concurrency 4
+  $ queuectl worker list
+  $ queuectl worker stop --wait`,
+    );
 
   worker
     .command("start")
