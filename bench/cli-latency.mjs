@@ -80,13 +80,18 @@ try {
   ];
   const reference = [];
   const samples = new Map(commands.map((c) => [c.join(" "), []]));
+  // The floor of any command that reads the database: Node loading pg, one connection, one SELECT 1.
+  const floor = [];
+  const floorScript = `import pg from "pg"; const c = new pg.Client({ connectionString: process.env.DATABASE_URL }); await c.connect(); await c.query("SELECT 1"); await c.end();`;
   for (let r = 0; r < ROUNDS; r++) {
     for (const args of commands) {
       reference.push(timeRun(process.execPath, ["-e", "0"], env));
       samples.get(args.join(" ")).push(timeRun(process.execPath, [CLI, ...args], env));
     }
+    floor.push(timeRun(process.execPath, ["--input-type=module", "-e", floorScript], env));
   }
   const ref = median(reference);
+  const floorMs = median(floor);
   const rows = commands.map((args) => {
     const name = args[0].startsWith("--") ? args[0] : args.join(" ").replace(last, "<id>").replace("--command true", "");
     const ms = median(samples.get(args.join(" ")));
@@ -94,11 +99,12 @@ try {
     return { command: name.trim(), ms: Math.round(ms), ratio: Math.round((ms / ref) * 100) / 100, goal, met: ms / ref <= goal };
   });
   console.log(`cli-latency: ${JOBS} jobs, median of ${ROUNDS}; node -e 0: ${Math.round(ref)} ms (server ${redact(serverUrl)})`);
+  console.log(`floor (node loading pg, connecting, SELECT 1): ${Math.round(floorMs)} ms = ${(floorMs / ref).toFixed(2)} x node -e 0`);
   console.log("command                ms   x node -e 0   goal");
   for (const r of rows) console.log(`${r.command.padEnd(20)} ${String(r.ms).padStart(5)}   ${r.ratio.toFixed(2).padStart(10)}   <= ${r.goal}${r.met ? "" : "  (not met)"}`);
   const out = new URL(`./results/cli-latency-${new Date().toISOString().slice(0, 10)}.json`, import.meta.url);
   mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ jobs: JOBS, rounds: ROUNDS, node_e_0_ms: Math.round(ref), commands: rows }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ jobs: JOBS, rounds: ROUNDS, node_e_0_ms: Math.round(ref), pg_floor_ms: Math.round(floorMs), pg_floor_ratio: Math.round((floorMs / ref) * 100) / 100, commands: rows }, null, 2)}\n`);
   console.log(`written: ${fileURLToPath(out)}`);
 } finally {
   if (process.env.KEEP_DB === "1") console.log(`kept: DATABASE_URL=${url}`);
