@@ -73,7 +73,7 @@ describe("progress reports", () => {
 
       // Nothing new: later beats leave the report and its time alone.
       await new Promise((r) => setTimeout(r, 1000));
-      expect((await queuectlJson<ProgressJson>(["show", "reporter"])).progress_at).toBe(first.progress_at);
+      expect((await queuectlJson<ProgressJson>(["show", "reporter"])).progress_at).toBe(first!.progress_at);
 
       writeFileSync(go, "");
       const second = await waitFor(
@@ -83,7 +83,7 @@ describe("progress reports", () => {
         },
         { what: "the message-only report" },
       );
-      expect(second.progress_pct).toBeNull();
+      expect(second!.progress_pct).toBeNull();
 
       writeFileSync(`${go}2`, "");
       await waitFor(async () => (await jobState(db.pool, "reporter"))?.state === "completed", { what: "the job to complete" });

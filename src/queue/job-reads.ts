@@ -9,20 +9,11 @@ import { InvalidInputError, NotFoundError } from "../errors.js";
 import type { QueueContext } from "./context.js";
 import { quoteJobId } from "./job-spec.js";
 import { JOB_STATES, type ChainLink, type JobRow, type JobState } from "./job.js";
-import { readAttempts, readDependencyChain, readJob, readJobPage } from "./sql/job-reads.js";
+import { readAttempts, readDependencyChain, readJob, readJobPage, type StoredAttempt } from "./sql/job-reads.js";
 import { maskSecrets } from "./secrets.js";
 
-/** One attempt of a job, as `show` prints it. */
-export interface AttemptRow {
-  attempt: number;
-  worker_id: string;
-  started_at: Date;
-  finished_at: Date | null;
-  exit_code: number | null;
-  error: string | null;
-  /** Captured stdout+stderr tail; null while the attempt runs. */
-  output: string | null;
-}
+/** One attempt of a job, as `show` prints it: as stored, its error masked (output: the captured tail; null while it runs). */
+export type AttemptRow = StoredAttempt;
 
 export interface JobDetail {
   job: JobRow;
