@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { setConfigValue } from "../src/queue/config.js";
+import { heartbeat } from "../src/queue/sql/leases.js";
 import { parseProgressLine } from "../src/worker/progress-reports.js";
 import { queuectl, queuectlJson } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
@@ -94,6 +95,24 @@ describe("progress reports", () => {
       worker.requestStop("test");
       await worker.finished();
     }
+  });
+
+  it("only the worker holding the attempt stores its command's report: a worker that lost the job writes nothing", async () => {
+    await enqueue(db.pool, [{ id: "taken-over", command: "true" }]);
+    const [a] = await claimJobs(db.pool, { workerId: "A", queues: [], limit: 1, leaseMs: 60_000 });
+    expect(a?.id).toBe("taken-over");
+    // What a takeover leaves: another worker holds the next attempt.
+    await db.pool.query("UPDATE jobs SET worker_id = 'B', last_attempt = last_attempt + 1 WHERE id = 'taken-over'");
+    const late = await heartbeat(db.pool, { workerId: "A", running: [{ id: "taken-over", attempt: a!.attempt, progress: { pct: 99, message: "stale" } }], unrecorded: [], leaseMs: 60_000 });
+    expect(late.held.has("taken-over")).toBe(false);
+    const read = async () => (await db.pool.query("SELECT progress_pct, progress_message FROM jobs WHERE id = 'taken-over'")).rows[0];
+    expect(await read()).toEqual({ progress_pct: null, progress_message: null });
+    const holder = await heartbeat(db.pool, { workerId: "B", running: [{ id: "taken-over", attempt: a!.attempt + 1, progress: { pct: 10, message: "fresh" } }], unrecorded: [], leaseMs: 60_000 });
+    expect(holder.held.has("taken-over")).toBe(true);
+    expect(await read()).toEqual({ progress_pct: 10, progress_message: "fresh" });
+    // A beat with nothing new keeps the report.
+    await heartbeat(db.pool, { workerId: "B", running: [{ id: "taken-over", attempt: a!.attempt + 1 }], unrecorded: [], leaseMs: 60_000 });
+    expect(await read()).toEqual({ progress_pct: 10, progress_message: "fresh" });
   });
 
   it("a claim clears the previous attempt's report", async () => {
