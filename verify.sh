@@ -783,6 +783,8 @@ qrun stauts
 expect_rc "a mistyped command: exit 2, one line" 2
 if printf '%s' "$ERR" | grep -q "did you mean status?"; then pass "a mistyped command gets the nearest one suggested"; else fail "a mistyped command gets the nearest one suggested" "$ERR"; fi
 
+# Paused while they are listed, so that no worker on the database takes them first.
+qrun queue pause "$QC"
 for spec in "a 1" "b 9" "c 1"; do
   read -r name prio <<<"$spec"
   qrun enqueue --id "$QC-$name" --queue "$QC" --priority "$prio" --timeout 60000 --command "echo $name"
@@ -790,11 +792,19 @@ done
 qrun list --queue "$QC" --state pending --sort run-order --json
 check "list --sort run-order: the order workers take them (priority, then enqueue order)" "$OUT" \
   "d.map((j) => j.id).join(' ') === '$QC-b $QC-a $QC-c' || JSON.stringify(d.map((j) => j.id))"
+qrun queue resume "$QC"
 
-qrun run --queue "$Q-noworker" --no-wait -- echo never
-expect_rc "run --no-wait with no worker for the queue: exit 1 at once" 1
-qrun list --queue "$Q-noworker" --json
-check "run --no-wait enqueued nothing" "$OUT" 'd.length === 0 || JSON.stringify(d)'
+# --no-wait refuses only when no live worker serves the queue: a worker serving every queue (the
+# stack's) would take it.
+qrun worker list --json
+if [ "$(printf '%s' "$OUT" | jv "d.filter((w) => w.state === 'running' && w.queues.length === 0).length")" = 0 ]; then
+  qrun run --queue "$Q-noworker" --no-wait -- echo never
+  expect_rc "run --no-wait with no worker for the queue: exit 1 at once" 1
+  qrun list --queue "$Q-noworker" --json
+  check "run --no-wait enqueued nothing" "$OUT" 'd.length === 0 || JSON.stringify(d)'
+else
+  skip "run --no-wait (a worker serving every queue is alive on this database)"
+fi
 
 "${QCTL[@]}" worker start --foreground --queue "$QC" --poll-interval 500 --log-format json >"$WORK/cli-worker.log" 2>&1 &
 OUR_PIDS+=($!)
@@ -818,7 +828,7 @@ qrun enqueue --id "$QC-pretty" --queue "$QC-pretty" --timeout 60000 --command "e
 "${QCTL[@]}" worker start --foreground --exit-when-idle --queue "$QC-pretty" --log-format pretty >"$WORK/pretty-worker.log" 2>&1
 if grep -q "started    $QC-pretty  $QC-pretty, priority 0, attempt 1/" "$WORK/pretty-worker.log" && grep -q "completed  $QC-pretty  in " "$WORK/pretty-worker.log"; then
   pass "worker --log-format pretty: a readable line per job started and completed"
-elif qrun show "$QC-pretty" --json && [ "$(printf '%s' "$OUT" | jv 'd.worker_id')" != "" ] && ! grep -q "$QC-pretty" "$WORK/pretty-worker.log"; then
+elif ! grep -q "started    $QC-pretty " "$WORK/pretty-worker.log" && qrun show "$QC-pretty" --json && [ "$(printf '%s' "$OUT" | jv 'd.worker_id')" != "" ]; then
   skip "worker --log-format pretty (another worker on the database ran the job)"
 else
   fail "worker --log-format pretty: a readable line per job started and completed" "$(head -c 400 "$WORK/pretty-worker.log")"
@@ -829,10 +839,11 @@ if [ "$RC" = 3 ] && [ "$OUT" = "hello from run" ]; then pass "run: streams the j
 qrun run --queue "$QC" --max-retries 0 --timeout 60000 -- echo fine
 if [ "$RC" = 0 ] && [ "$OUT" = "fine" ]; then pass "run: exit 0 for a job that completed"; else fail "run: exit 0 for a job that completed" "rc $RC: $OUT $ERR"; fi
 
-# Progress: stored at the holding worker's next heartbeat (every lease_ms / 3).
+# Progress: stored at the holding worker's next heartbeat (every lease_ms / 3). The job runs until it
+# is cancelled, on whichever host took it.
 LEASE_S=$(($(printf '%s' "$CONFIG" | jv 'd.lease_ms') / 1000))
 # shellcheck disable=SC2016 # expanded by the job's shell
-qrun enqueue --id "$QC-progress" --queue "$QC" --timeout 120000 --command 'echo "40 copying table 3/7" > "$QUEUECTL_PROGRESS"; while [ ! -e '"$WORK"'/progress.go ]; do sleep 0.1; done'
+qrun enqueue --id "$QC-progress" --queue "$QC" --timeout 120000 --max-retries 0 --command 'echo "40 copying table 3/7" > "$QUEUECTL_PROGRESS"; sleep 110'
 progress_shown() { qrun show "$QC-progress" --json; [ "$(printf '%s' "$OUT" | jv 'd.progress_pct')" = 40 ]; }
 if wait_until $((LEASE_S / 3 + 15)) progress_shown; then
   check "a job's \$QUEUECTL_PROGRESS report: show --json has its percentage and message" "$OUT" "d.state === 'processing' && d.progress_message === 'copying table 3/7' || JSON.stringify(d)"
@@ -841,9 +852,8 @@ if wait_until $((LEASE_S / 3 + 15)) progress_shown; then
 else
   fail "a job's \$QUEUECTL_PROGRESS report: show --json has its percentage and message" "not within $((LEASE_S / 3 + 15)) s: ${OUT:0:300}"
 fi
-touch "$WORK/progress.go"
-qrun wait "$QC-progress" --timeout 60
-expect_rc "the reporting job completes" 0
+qrun cancel "$QC-progress" --json
+check "cancel ends the reporting job" "$OUT" "d.state === 'cancelled' || JSON.stringify(d)"
 
 # ---------------------------------------------------------------------------------------------------
 # status and list
