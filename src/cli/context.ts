@@ -32,16 +32,20 @@ export async function endUnusedEarlyPool(): Promise<void> {
   clearTimeout(timer);
 }
 
-/** The early pool, taken once, when the command asks for the CLI's usual pool; else undefined. */
+/**
+ * The early pool, taken once, when the command asks for the CLI's usual pool; else undefined. What
+ * went wrong opening it (or, unless the command skips the check, in its schema check) is thrown as
+ * openContext would throw it, at once: trying again would double the wait for a server that does not answer.
+ */
 async function takeEarlyPool(options: OpenContextOptions): Promise<EarlyPool | undefined> {
   if (!early || options.poolMax !== undefined || options.applicationName !== undefined) return undefined;
   const offered = early;
   early = undefined;
   const taken = await offered;
-  if (taken.failure === undefined) return taken;
-  // Reported as openContext reports it, at once: trying again would double the wait for a server that does not answer.
+  const problem = taken.failure ?? (options.schema === "none" ? undefined : taken.schemaProblem);
+  if (problem === undefined) return taken;
   await taken.pool.end().catch(() => {});
-  throw describeDbError(taken.failure) ?? taken.failure;
+  throw describeDbError(problem) ?? problem;
 }
 
 /**
@@ -53,10 +57,6 @@ async function takeEarlyPool(options: OpenContextOptions): Promise<EarlyPool | u
  */
 export async function withContext<T>(fn: (ctx: AppContext) => Promise<T>, options: OpenContextOptions = {}): Promise<T> {
   const taken = await takeEarlyPool(options);
-  if (taken && taken.schemaProblem !== undefined && options.schema !== "none") {
-    await taken.pool.end().catch(() => {});
-    throw describeDbError(taken.schemaProblem) ?? taken.schemaProblem;
-  }
   // An early pool's schema was checked while the command loaded.
   const schema = taken ? "none" : options.schema;
   const ctx = await openContext({ applicationName: CLI_POOL.applicationName, poolMax: CLI_POOL.max, ...options, schema, pool: taken?.pool });
