@@ -16,6 +16,9 @@ export class OperationalError extends QueuectlError {
 /** The schema is older (or newer) than this build expects. Exit code 1. */
 export class SchemaMismatchError extends OperationalError {}
 
+/** `doctor` found problems (it printed them); the message counts them. Exit code 1. */
+export class UnhealthyError extends OperationalError {}
+
 /** Invalid input or usage; nothing was changed. Exit code 2. */
 export class InvalidInputError extends QueuectlError {
   override readonly exitCode = 2;

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { queuectl } from "./helpers/cli.js";
 
-const COMMANDS = ["enqueue", "worker", "status", "list", "show", "dlq", "queue", "cancel", "kill", "requeue", "run", "wait", "logs", "purge", "schedule", "audit", "config", "db", "dashboard", "completion"];
+const COMMANDS = ["enqueue", "worker", "status", "list", "show", "dlq", "queue", "cancel", "kill", "requeue", "run", "wait", "logs", "purge", "schedule", "doctor", "audit", "config", "db", "dashboard", "completion"];
 
 describe("the program", () => {
   it("--version prints the package's version (src/cli/version.ts is kept equal to package.json)", async () => {

@@ -107,6 +107,11 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in chromium${HAVE_CHROMIUM ? "" : ` (
     const queues = await page.locator("section.card.flush tbody tr td:first-child").allTextContents();
     expect(queues).toEqual(["default", "emails", "reports"]);
     await expect.poll(() => page.locator("#live-text").textContent()).toMatch(/^live/);
+    // The health card lists doctor's findings for this server, whatever they are, one per line.
+    const health = await page.evaluate(async () => ((await (await fetch("/api/overview")).json()) as { health: { healthy: boolean; findings: Array<{ check: string }> } }).health);
+    const checks = await page.locator("#health li.finding").evaluateAll((els) => els.map((e) => e.getAttribute("data-check")));
+    expect(checks).toEqual(health.findings.map((f) => f.check));
+    expect(await page.locator("#health h2").textContent()).toBe(health.healthy ? "Health" : "Health: problems found");
 
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, "dashboard-overview.png"), fullPage: true });

@@ -10,7 +10,7 @@ type Register = (program: Command) => void;
 /**
  * Each top-level command, the module that registers it, in the order help lists them. A module is
  * imported only when its command runs (or for help and completion, which need them all): loading all
- * seventeen with their dependencies (cron-parser, the worker, the dashboard's pieces) cost every
+ * of them with their dependencies (cron-parser, the worker, the dashboard's pieces) cost every
  * command ~50 ms of start-up, a tenth of a 20 000-job `enqueue --file`.
  */
 const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Register> }> = [
@@ -28,6 +28,7 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ["logs"], load: async () => (await import("./commands/logs.js")).registerLogsCommand },
   { names: ["purge"], load: async () => (await import("./commands/purge.js")).registerPurgeCommand },
   { names: ["schedule"], load: async () => (await import("./commands/schedule.js")).registerScheduleCommands },
+  { names: ["doctor"], load: async () => (await import("./commands/doctor.js")).registerDoctorCommand },
   { names: ["audit"], load: async () => (await import("./commands/audit.js")).registerAuditCommand },
   { names: ["config"], load: async () => (await import("./commands/config.js")).registerConfigCommands },
   { names: ["db"], load: async () => (await import("./commands/db.js")).registerDbCommands },

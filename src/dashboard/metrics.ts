@@ -29,6 +29,8 @@ import {
   type AttemptAggregate,
 } from "../queue/sql/metrics-reads.js";
 import { countLiveWorkers } from "../queue/sql/workers.js";
+import type { HealthRead } from "./health-read.js";
+import { createHealthGauges } from "./health-metrics.js";
 import { sharedRead } from "./shared-read.js";
 
 /** Everything one scrape reports, read in one snapshot. */
@@ -119,8 +121,9 @@ export interface DashboardMetrics {
   render(): Promise<string>;
 }
 
-export function createMetrics(ctx: { pool: pg.Pool }): DashboardMetrics {
+export function createMetrics(ctx: { pool: pg.Pool; health: HealthRead }): DashboardMetrics {
   const registry = new Registry();
+  const healthGauges = createHealthGauges(registry);
   const jobs = new Gauge({
     name: "queuectl_jobs",
     help: "Jobs per queue and state (every state is reported for every queue that has jobs)",
@@ -187,7 +190,9 @@ export function createMetrics(ctx: { pool: pg.Pool }): DashboardMetrics {
   // interleave their reset/set); a scrape right after another gets a fresh one.
   const render = sharedRead(
     async () => {
-      apply(await loadMetricsSnapshot(ctx.pool));
+      const [snapshot, report] = await Promise.all([loadMetricsSnapshot(ctx.pool), ctx.health()]);
+      apply(snapshot);
+      healthGauges.apply(report);
       return registry.metrics();
     },
     { ttlMs: 0 },

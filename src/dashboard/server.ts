@@ -25,6 +25,7 @@ import { clientModules } from "./page-script.js";
 import { FAVICON_SVG } from "./assets/favicon.js";
 import { STYLE_CSS } from "./assets/style.js";
 import { authGuard, createSecurity, csrfGuard, hostGuard, isMachinePath, type DashboardEnv, type DashboardSecurity } from "./auth.js";
+import { createHealthRead } from "./health-read.js";
 import { createMetrics } from "./metrics.js";
 import { apiRoutes } from "./routes/api.js";
 import { loginRoutes } from "./routes/login.js";
@@ -59,7 +60,8 @@ function refusedByDatabase(err: unknown): PermissionDeniedError | undefined {
 
 export function createDashboardApp(p: DashboardAppParams): Hono<DashboardEnv> {
   const logger = p.logger ?? pino({ level: "silent" });
-  const metrics = createMetrics(p.ctx);
+  const health = createHealthRead(p.ctx.pool);
+  const metrics = createMetrics({ pool: p.ctx.pool, health });
   const sessions = p.security.token === null ? null : new SessionStore(p.ctx.pool, p.security.token);
   const app = new Hono<DashboardEnv>();
 
@@ -110,7 +112,7 @@ export function createDashboardApp(p: DashboardAppParams): Hono<DashboardEnv> {
     c.header("Cache-Control", "no-store");
     return c.body(text);
   });
-  app.route("/api", apiRoutes(p.ctx));
+  app.route("/api", apiRoutes(p.ctx, health));
   app.route("/", loginRoutes(p.security, sessions));
   app.route("/", pageRoutes(p.security, async () => (await readSessionRole(p.ctx.pool)).can_act));
 

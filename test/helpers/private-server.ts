@@ -36,9 +36,10 @@ export interface PrivateServer {
 
 /**
  * `listen`: addresses to listen on (127.0.0.1 by default); `hba`: client networks (CIDR) allowed in
- * besides localhost, e.g. a network namespace's address.
+ * besides localhost, e.g. a network namespace's address; `settings`: server settings besides the
+ * defaults (max_connections 200, fsync off), e.g. { max_prepared_transactions: "2" }.
  */
-export async function startPrivateServer(options: { listen?: string[]; hba?: string[] } = {}): Promise<PrivateServer> {
+export async function startPrivateServer(options: { listen?: string[]; hba?: string[]; settings?: Record<string, string> } = {}): Promise<PrivateServer> {
   const dir = mkdtempSync(join(tmpdir(), "queuectl-private-pg-"));
   chmodSync(dir, 0o755);
   const port = await freePort();
@@ -50,7 +51,7 @@ export async function startPrivateServer(options: { listen?: string[]; hba?: str
     password: "postgres",
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ["-c", `listen_addresses=${listen.join(",")}`, "-c", "max_connections=200", "-c", "fsync=off"],
+    postgresFlags: Object.entries({ listen_addresses: listen.join(","), max_connections: "200", fsync: "off", ...options.settings }).flatMap(([k, v]) => ["-c", `${k}=${v}`]),
     onLog: () => {},
     onError: () => {},
   });

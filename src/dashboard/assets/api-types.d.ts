@@ -26,6 +26,16 @@ export interface OverviewAnswer extends Timed {
   queues: QueueSummary[];
   /** Finished attempts per minute, last hour, oldest first. */
   throughput: ThroughputMinute[];
+  /** `queuectl doctor`'s findings (at most HEALTH_SHARE_MS old; the schema's at most SCHEMA_SHARE_MS). */
+  /** null when the checks could not be read. */
+  health: { healthy: boolean; findings: HealthFinding[] } | null;
+}
+
+export interface HealthFinding {
+  check: string;
+  level: "problem" | "notice";
+  message: string;
+  remedy: string;
 }
 
 export interface QueueSummary {

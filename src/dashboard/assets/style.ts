@@ -97,6 +97,11 @@ main.narrow { max-width: 520px; padding-top: 64px; }
 .actions { display: flex; gap: 8px; align-items: center; }
 .card { background: var(--panel); border: 1px solid var(--border); border-radius: var(--radius); padding: 18px 20px; margin-bottom: 18px; }
 .card.flush { padding: 0; overflow: hidden; }
+.findings { margin: 0; padding-left: 18px; }
+.finding { margin: 4px 0; }
+.finding-check { font-weight: 600; }
+.finding.problem .finding-check { color: var(--dead); }
+.finding.notice .finding-check { color: var(--muted); }
 .card.flush h2 { padding: 16px 20px 0; }
 .grid-2 { display: grid; grid-template-columns: 2fr 1fr; gap: 18px; }
 .grid-2 > .card { margin-bottom: 0; }

@@ -22,6 +22,7 @@ import { queueStatus } from "../../queue/status.js";
 import { listAudit, type Actor } from "../../queue/audit.js";
 import type { DashboardEnv } from "../auth.js";
 import { clientAddress } from "./login.js";
+import type { HealthRead } from "../health-read.js";
 import { sharedRead } from "../shared-read.js";
 import { configBody, dlqQuery, jobIdSchema, jobsQuery, parseInput, retryAllBody, workersQuery } from "../validate.js";
 
@@ -51,7 +52,7 @@ async function jsonBody(c: Context<DashboardEnv>): Promise<unknown> {
   }
 }
 
-export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
+export function apiRoutes(ctx: QueueContext, health: HealthRead): Hono<DashboardEnv> {
   const api = new Hono<DashboardEnv>();
 
   // Every open overview tab polls this; tabs asking within a second share one set of queries.
@@ -63,12 +64,14 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
         throughputByMinute(ctx.pool, { minutes: 60 }),
         databaseNow(ctx.pool),
         listQueues(ctx.pool),
+        // The health card must not take the overview down with it: a failed read shows as "unavailable".
+        health().catch(() => null),
       ]),
     { ttlMs: OVERVIEW_SHARE_MS },
   );
 
   api.get("/overview", async (c) => {
-    const [status, byQueue, throughput, now, settings] = await readOverview();
+    const [status, byQueue, throughput, now, settings, report] = await readOverview();
     const settingOf = new Map(settings.map((q) => [q.name, q]));
     const queues = new Map<string, Record<JobState, number>>();
     for (const r of byQueue) {
@@ -92,6 +95,7 @@ export function apiRoutes(ctx: QueueContext): Hono<DashboardEnv> {
         paused: settingOf.get(queue)?.paused ?? false,
       })),
       throughput,
+      health: report === null ? null : { healthy: report.healthy, findings: report.findings },
     });
   });
 

@@ -9,6 +9,7 @@ import { refresh } from "../live.js";
 import { failBox, muted, pageHead, setDlqBadge, STATE_HELP, table } from "../ui.js";
 
 /** @import { OverviewAnswer, ThroughputMinute } from "../../api-types.js" */
+/** @import { HealthFinding } from "../../api-types.js" */
 /** @import { Child } from "../dom.js" */
 /** @import { PageContext, View } from "../live.js" */
 
@@ -48,6 +49,28 @@ function chart(minutes) {
     ]),
     h("span", { class: "ymax" }, max + "/min"),
   ]);
+}
+
+/**
+ * `queuectl doctor`'s findings: one line each with its remedy, problems first.
+ * @param {OverviewAnswer["health"]} health
+ */
+function healthCard(health) {
+  /** @param {HealthFinding} f */
+  const line = (f) =>
+    h("li", { class: "finding " + f.level, "data-check": f.check }, [
+      h("span", { class: "finding-check" }, f.level + " · " + f.check),
+      " " + f.message + ". ",
+      muted("Fix: " + f.remedy),
+    ]);
+  const body =
+    health === null
+      ? muted("The health checks could not be read.")
+      : health.findings.length === 0
+        ? h("p", { class: "healthy" }, "No problems found.")
+        : h("ul", { class: "findings" }, health.findings.map(line));
+  const title = health === null || health.healthy ? "Health" : "Health: problems found";
+  return h("section", { class: "card", id: "health" }, [h("h2", null, title), body]);
 }
 
 /**
@@ -167,7 +190,7 @@ export function overviewPage({ main, jobStates, canAct }) {
         ),
       ]);
       const sub = num(d.total) + " jobs in " + d.queues.length + (d.queues.length === 1 ? " queue" : " queues");
-      main.replaceChildren(pageHead("Overview", sub), tiles, stats, chartCard, queues);
+      main.replaceChildren(pageHead("Overview", sub), tiles, stats, healthCard(d.health), chartCard, queues);
     },
     fail: (err) => main.replaceChildren(pageHead("Overview"), failBox(err)),
   };
