@@ -24,7 +24,7 @@ describe("worker start", () => {
       [["--queue", "no spaces"], /'no spaces' is not a queue name/],
       [["--foreground", "--count", "2"], /--foreground runs one worker/],
       // 64 workers of 261 connections each: more than any server here allows; none is started.
-      [["--count", "64", "--concurrency", "256"], /^queuectl: --count 64 needs up to 16704 connections \(each worker 261: concurrency 256 \+ 5\), but the server has \d+ free \(max_connections \d+\): start at most \d+, lower --concurrency, or raise max_connections; none started$/],
+      [["--count", "64", "--concurrency", "256"], /^queuectl: --count 64 needs up to 16704 connections \(each worker 261: concurrency 256 \+ 5\), but the server has \d+ free \(max_connections \d+\): start at most \d+, lower --concurrency, or raise max_connections or put PgBouncer in front; none started$/],
     ];
     const results = await Promise.all(cases.map(([args]) => queuectl(["worker", "start", ...args], { timeoutMs: 20_000 })));
     results.forEach((res, i) => {

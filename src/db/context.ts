@@ -7,8 +7,14 @@ import type { PrismaClient } from "./prisma.js";
 export interface AppContext {
   pool: pg.Pool;
   prisma: PrismaClient;
-  /** The connection URL (a worker opens its LISTEN connection with it). */
+  /** The connection URL. */
   url: string;
+  /**
+   * Where LISTEN connections go (the worker's, `logs --follow`'s): DATABASE_LISTEN_URL when set, else
+   * `url`. Behind a transaction-mode pooler LISTEN needs a session of its own: a direct address, or a
+   * session-mode pool.
+   */
+  listenUrl: string;
   /** Whether this process uses the local embedded server (DATABASE_URL unset). */
   local: boolean;
   close(): Promise<void>;
@@ -53,6 +59,7 @@ export async function openContext(options: OpenContextOptions = {}): Promise<App
       return prisma;
     },
     url,
+    listenUrl: process.env.DATABASE_LISTEN_URL?.trim() || url,
     local,
     async close() {
       await prisma?.$disconnect().catch(() => {});

@@ -103,46 +103,51 @@ export async function migrationStatus(pool: pg.Pool): Promise<MigrationStatus[]>
   });
 }
 
-/** Applies pending migrations in name order; returns the names applied. Safe to run concurrently. */
+/**
+ * Applies pending migrations in name order; returns the names applied. Safe to run concurrently.
+ *
+ * Each migration runs in a transaction of its own that first takes the engine's advisory lock, as a
+ * transaction-level lock: two `db migrate` runs (or a worker starting in local mode next to one)
+ * serialise there, and the second finds nothing left to do. Prisma's engine holds the same key at
+ * session level, so it and queuectl still exclude each other; a transaction-level lock also holds
+ * through a transaction-mode pooler, where a session lock would be taken on one server connection
+ * and released on another.
+ */
 export async function applyMigrations(pool: pg.Pool): Promise<string[]> {
   const client = await pool.connect();
   const applied: string[] = [];
   try {
-    // Session-level lock, the same one the engine takes: two `db migrate` runs (or a worker starting
-    // in local mode next to one) serialise here, and the second finds nothing left to do.
-    await client.query("SELECT pg_advisory_lock($1)", [PRISMA_MIGRATION_LOCK_ID]);
-    await client.query(CREATE_BOOKKEEPING);
-    const rows = (await appliedRows(client)) ?? [];
-    const failed = rows.find((r) => r.finished_at === null);
-    if (failed) {
-      throw new OperationalError(`migration ${failed.migration_name} failed earlier and was not rolled back; resolve it before migrating`);
-    }
-    for (const m of readMigrations()) {
-      if (rows.some((r) => r.migration_name === m.name)) continue;
+    for (;;) {
       await client.query("BEGIN");
+      let next: MigrationFile | undefined;
       try {
+        await client.query("SELECT pg_advisory_xact_lock($1)", [PRISMA_MIGRATION_LOCK_ID]);
+        await client.query(CREATE_BOOKKEEPING);
+        const rows = (await appliedRows(client)) ?? [];
+        const failed = rows.find((r) => r.finished_at === null);
+        if (failed) {
+          throw new OperationalError(`migration ${failed.migration_name} failed earlier and was not rolled back; resolve it before migrating`);
+        }
+        next = readMigrations().find((m) => !rows.some((r) => r.migration_name === m.name));
+        if (next === undefined) {
+          await client.query("COMMIT");
+          return applied;
+        }
         const id = randomUUID();
-        await client.query(
-          `INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at) VALUES ($1, $2, $3, now())`,
-          [id, m.checksum, m.name],
-        );
-        await client.query(m.sql);
-        await client.query(
-          `UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1`,
-          [id],
-        );
+        await client.query(`INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at) VALUES ($1, $2, $3, now())`, [id, next.checksum, next.name]);
+        await client.query(next.sql);
+        await client.query(`UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1`, [id]);
         await client.query("COMMIT");
-        applied.push(m.name);
+        applied.push(next.name);
       } catch (err) {
         await client.query("ROLLBACK").catch(() => {});
-        throw new OperationalError(`migration ${m.name} failed: ${(err as Error).message}`);
+        if (err instanceof OperationalError || next === undefined) throw err;
+        throw new OperationalError(`migration ${next.name} failed: ${(err as Error).message}`);
       }
     }
   } finally {
-    await client.query("SELECT pg_advisory_unlock($1)", [PRISMA_MIGRATION_LOCK_ID]).catch(() => {});
     client.release();
   }
-  return applied;
 }
 
 /**

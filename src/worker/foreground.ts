@@ -14,7 +14,7 @@ export async function runForegroundWorker(options: WorkerOptions, logFormat: Log
   // One connection per slot for completions, plus claim, heartbeat and rescuer (and LISTEN: its own).
   const ctx = await openContext({ poolMax: workerConnections(options.concurrency) - 1, applicationName: "queuectl-worker" });
   const log = createLogger({}, undefined, logFormat);
-  const worker = new Worker({ pool: ctx.pool, url: ctx.url, log }, options);
+  const worker = new Worker({ pool: ctx.pool, url: ctx.listenUrl, log }, options);
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;

@@ -2,7 +2,14 @@
  * LISTENs for new jobs and control messages on a dedicated connection (a pooled one would be handed to
  * other queries). Reconnects with backoff when the connection drops; while it is down the worker
  * simply polls. Notifications only wake the worker early: correctness never depends on one arriving.
+ *
+ * Each connection is proven before it is trusted: it LISTENs on a channel of its own and the worker's
+ * pool sends a NOTIFY there. Through a transaction-mode pooler (PgBouncer, RDS Proxy, Supavisor) the
+ * LISTEN lands on a server connection that is handed to other clients after the statement, and
+ * notifications never come back; then the listener says so once, closes, and the worker polls every
+ * poll_interval_ms. DATABASE_LISTEN_URL (a direct or session-mode address) gives it a session.
  */
+import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { CONTROL_CHANNEL, JOBS_CHANNEL } from "../queue/sql/channels.js";
 import { parseControlMessage, type ControlMessage } from "../queue/sql/control-messages.js";
@@ -17,15 +24,33 @@ export interface JobListenerDeps {
   onControl: (message: ControlMessage) => void;
   /** The connection was (re)established: jobs may have arrived unnoticed meanwhile. */
   onReconnect: () => void;
+  /** Sends a NOTIFY on `channel` through another connection (the worker's pool). */
+  notify: (channel: string) => Promise<void>;
+  /** How long a probe NOTIFY may take to arrive (ms). */
+  probeTimeoutMs?: number;
 }
+
+/** A probe's NOTIFY arrives within milliseconds on a session; this allows for a loaded server. */
+const PROBE_TIMEOUT_MS = 3000;
+/** Probes sent before concluding that notifications cannot arrive on this address. */
+const PROBE_TRIES = 2;
 
 export class JobListener {
   private client: pg.Client | undefined;
   private stopped = false;
   private retryMs = 250;
   private retryTimer: NodeJS.Timeout | undefined;
+  private readonly probeChannel = `queuectl_probe_${randomBytes(6).toString("hex")}`;
+  private probeArrived: (() => void) | undefined;
+  /** False once a probe never arrived: the worker polls, and no reconnect is tried. */
+  private usable = true;
 
   constructor(private readonly deps: JobListenerDeps) {}
+
+  /** Notifications reach this worker (a proven session); false while down, or when they cannot. */
+  get listening(): boolean {
+    return this.client !== undefined;
+  }
 
   async start(): Promise<void> {
     await this.connect();
@@ -45,7 +70,8 @@ export class JobListener {
     client.on("error", () => this.reconnectLater(client));
     client.on("end", () => this.reconnectLater(client));
     client.on("notification", (msg) => {
-      if (msg.channel === JOBS_CHANNEL) this.deps.onJobs(msg.payload ?? "");
+      if (msg.channel === this.probeChannel) this.probeArrived?.();
+      else if (msg.channel === JOBS_CHANNEL) this.deps.onJobs(msg.payload ?? "");
       else if (msg.channel === CONTROL_CHANNEL) {
         const message = parseControlMessage(msg.payload ?? "");
         if (message) this.deps.onControl(message);
@@ -53,7 +79,19 @@ export class JobListener {
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${JOBS_CHANNEL}; LISTEN ${CONTROL_CHANNEL}`);
+      await client.query(`LISTEN ${JOBS_CHANNEL}; LISTEN ${CONTROL_CHANNEL}; LISTEN ${this.probeChannel}`);
+      if (!(await this.probe())) {
+        this.usable = false;
+        this.deps.log.warn(
+          { channel: this.probeChannel },
+          "notifications do not arrive through this database address (a transaction-mode pooler?): polling every poll_interval_ms; " +
+            "set DATABASE_LISTEN_URL to a direct or session-mode address for instant pickup",
+        );
+        client.removeAllListeners("end");
+        await client.end().catch(() => {});
+        this.deps.onReconnect();
+        return;
+      }
       this.client = client;
       this.retryMs = 250;
       this.deps.onReconnect();
@@ -63,8 +101,26 @@ export class JobListener {
     }
   }
 
+  /** Sends probe NOTIFYs through the pool until one arrives here; false when none did. */
+  private async probe(): Promise<boolean> {
+    for (let i = 0; i < PROBE_TRIES; i++) {
+      let timer: NodeJS.Timeout | undefined;
+      const arrived = new Promise<boolean>((resolve) => {
+        this.probeArrived = () => resolve(true);
+        timer = setTimeout(() => resolve(false), this.deps.probeTimeoutMs ?? PROBE_TIMEOUT_MS);
+      });
+      await this.deps.notify(this.probeChannel);
+      const ok = await arrived;
+      clearTimeout(timer);
+      this.probeArrived = undefined;
+      if (ok) return true;
+      if (this.stopped) return false;
+    }
+    return false;
+  }
+
   private reconnectLater(client: pg.Client): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.usable) return;
     if (this.client && this.client !== client) return; // an old client's late event
     this.client = undefined;
     client.removeAllListeners("end");

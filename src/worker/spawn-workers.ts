@@ -8,6 +8,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import type pg from "pg";
 import { InvalidInputError, OperationalError } from "../errors.js";
+import { reachesServerThroughProxy } from "../db/proxy.js";
 import { workerLogDir } from "../paths.js";
 import { freeConnections, runningWorkerPids } from "../queue/sql/workers.js";
 
@@ -44,13 +45,14 @@ function tail(file: string, lines = 5): string {
 
 export async function spawnWorkers(pool: pg.Pool, p: SpawnWorkersParams): Promise<SpawnedWorker[]> {
   // Workers that could not all connect would fail one by one under load; refuse before starting any.
+  // Behind a pooler the server's free connections do not bound the clients: the pooler's do.
   const need = workerConnections(p.concurrency);
   const { free, max } = await freeConnections(pool);
-  if (p.count * need > free) {
+  if (p.count * need > free && !(await reachesServerThroughProxy(pool))) {
     const fit = Math.floor(free / need);
     throw new InvalidInputError(
       `--count ${p.count} needs up to ${p.count * need} connections (each worker ${need}: concurrency ${p.concurrency} + 5), but the server has ${free} free ` +
-        `(max_connections ${max}): start at most ${fit}, lower --concurrency, or raise max_connections; none started`,
+        `(max_connections ${max}): start at most ${fit}, lower --concurrency, or raise max_connections or put PgBouncer in front; none started`,
     );
   }
   const dir = workerLogDir();

@@ -15,7 +15,9 @@ import { randomBytes } from "node:crypto";
 import type pg from "pg";
 import { loadConfig, type QueueConfig } from "../queue/config.js";
 import { logJobEvents } from "./job-log.js";
+import { sendProbe } from "../queue/sql/channels.js";
 import type { ControlMessage } from "../queue/sql/control-messages.js";
+import { onNamedStatementsOff } from "../db/prepared.js";
 import { registerWorker, setWorkerState, type WorkerRegistration } from "../queue/sql/workers.js";
 import { CommandRunner, commandHostsFor } from "./command-runner.js";
 import { CompletionBatch } from "./completion-batch.js";
@@ -41,7 +43,7 @@ export type { WorkerOptions } from "./worker-core.js";
 
 export interface WorkerDeps {
   pool: pg.Pool;
-  /** The database URL, for the dedicated LISTEN connection. */
+  /** Where the dedicated LISTEN connection goes (AppContext.listenUrl). */
   url: string;
   log: Logger;
 }
@@ -59,6 +61,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly output: OutputStreamer;
   private readonly scheduler: SchedulerService;
   private readonly listener: JobListener;
+  private forgetStatementsOff: (() => void) | undefined;
   private readonly commands: CommandRunner;
   private readonly progress: ProgressReports;
   private readonly registration: WorkerRegistration;
@@ -120,6 +123,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       },
       onControl: (msg) => this.onControl(msg),
       onReconnect: wake,
+      notify: (channel) => sendProbe(pool, channel),
     });
   }
 
@@ -128,13 +132,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.config = this.withOptions(await loadConfig(this.deps.pool));
     await registerWorker(this.deps.pool, this.registration);
     await this.loop.refreshQueueSettings();
+    this.forgetStatementsOff = onNamedStatementsOff(() =>
+      this.deps.log.warn({ worker: this.id }, "prepared statements are not kept by this database address (a transaction-mode pooler?): sending them unnamed"),
+    );
     await this.listener.start();
     this.heartbeat.start();
     this.rescuer.start();
     this.retention.start();
     this.scheduler.start();
     this.scheduler.trigger();
-    this.deps.log.info({ worker: this.id, queues: this.options.queues, concurrency: this.options.concurrency, commands: this.commands.describe() }, "worker started");
+    this.deps.log.info({ worker: this.id, queues: this.options.queues, concurrency: this.options.concurrency, commands: this.commands.describe(), pickup: this.listener.listening ? "notify" : "poll" }, "worker started");
     this.loopDone = this.loop.run().then(() => this.drain());
   }
 
@@ -233,6 +240,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.output.stop();
     await this.scheduler.stop();
     await this.listener.stop();
+    this.forgetStatementsOff?.();
     await this.commands.close();
     this.progress.dispose();
     await this.core.outcomes.withRetry(undefined, () => setWorkerState(this.deps.pool, this.id, "stopped"));

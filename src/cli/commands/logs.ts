@@ -33,7 +33,7 @@ Examples:
         await withContext((ctx) =>
           followLogs(ctx.pool, {
             jobId: id,
-            url: ctx.url,
+            url: ctx.listenUrl,
             write: (text) => printJobText(text, opts.raw),
             onAttempt: (n) => process.stderr.write(`queuectl: attempt ${n} started\n`),
           }),

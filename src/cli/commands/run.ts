@@ -80,7 +80,7 @@ Examples:
         try {
           await followLogs(ctx.pool, {
             jobId: id,
-            url: ctx.url,
+            url: ctx.listenUrl,
             write: (text) => progress.around(() => printJobText(text, raw), text),
             onAttempt: (n) => progress.around(() => process.stderr.write(`queuectl: attempt ${n} started\n`), "\n"),
           });

@@ -5,6 +5,7 @@
  */
 import type pg from "pg";
 import { inTransaction } from "../../db/transaction.js";
+import { queryPrepared } from "../../db/prepared.js";
 import type { Queryable } from "../../db/queryable.js";
 
 export interface ClaimedJob {
@@ -132,9 +133,11 @@ export interface CompleteAndClaimResult {
  */
 export async function completeAndClaimJobs(db: Queryable, p: CompleteAndClaimParams): Promise<CompleteAndClaimResult> {
   const c = p.completions;
-  const res = await db.query<ClaimedJob & { kind: "claimed" | "completed"; dependents: number | null }>({
-    name: "queuectl_complete_and_claim",
-    text: `WITH finished AS (
+  // A named prepared statement (db/prepared.ts): planned once per connection, not on every pass.
+  const res = await queryPrepared<ClaimedJob & { kind: "claimed" | "completed"; dependents: number | null }>(
+    db,
+    "queuectl_complete_and_claim",
+    `WITH finished AS (
        SELECT * FROM unnest($5::text[], $6::int[], $7::int[], $8::text[], $9::int[]) AS f(id, attempt, exit_code, output, duration_ms)
      ), done AS (
        UPDATE jobs j SET state = 'completed', exit_code = f.exit_code, last_error = NULL, duration_ms = f.duration_ms,
@@ -159,7 +162,7 @@ export async function completeAndClaimJobs(db: Queryable, p: CompleteAndClaimPar
      UNION ALL
      SELECT 'completed', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, dependents, NULL, NULL FROM done
      ORDER BY ${CLAIMED_ORDER}`,
-    values: [
+    [
       p.workerId,
       p.queues,
       p.limit,
@@ -170,7 +173,7 @@ export async function completeAndClaimJobs(db: Queryable, p: CompleteAndClaimPar
       c.map((x) => x.output),
       c.map((x) => x.durationMs),
     ],
-  });
+  );
   const completed = new Map<string, CompletedJob>();
   const claimed: ClaimedJob[] = [];
   for (const { kind, dependents, ...row } of res.rows) {
