@@ -8,6 +8,10 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSecurity } from "../src/dashboard/auth.js";
+import { createDashboardApp } from "../src/dashboard/server.js";
+import { openContext } from "../src/db/context.js";
+import { createPool } from "../src/db/pool.js";
 import { queuectl } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { pgbouncerInstalled, startPgBouncer, type Bouncer } from "./helpers/pgbouncer.js";
@@ -56,6 +60,20 @@ describe("through PgBouncer in transaction mode", () => {
     const doctor = await cli(["doctor", "--json"]);
     expect(doctor.stderr).not.toContain("unexpected error");
     expect(JSON.parse(doctor.stdout).findings.map((f: { check: string }) => f.check)).not.toContain("schema");
+  });
+
+  it("the dashboard reads, searches (Prisma Client) and scrapes through it", async () => {
+    const ctx = await openContext({ pool: createPool(viaBouncer), prisma: true });
+    try {
+      const app = createDashboardApp({ ctx, security: createSecurity({ host: "127.0.0.1", token: undefined }) });
+      const overview = (await (await app.request("http://127.0.0.1/api/overview")).json()) as { total: number };
+      expect(overview.total).toBe(2);
+      const found = (await (await app.request("http://127.0.0.1/api/jobs?q=echo")).json()) as { jobs: Array<{ id: string }> };
+      expect(found.jobs.map((j) => j.id)).toEqual(["through-1"]);
+      expect(await (await app.request("http://127.0.0.1/metrics")).text()).toMatch(/^queuectl_jobs\{queue="default",state="pending"\} 2$/m);
+    } finally {
+      await ctx.close();
+    }
   });
 
   it("4 workers x 4 slots share 3 server connections: every job runs exactly once, no outage, polling", async () => {
