@@ -47,8 +47,24 @@ export interface HeartbeatDeps<J extends HeldJob = HeldJob> {
 }
 
 export class HeartbeatService<J extends HeldJob = HeldJob> extends PeriodicService {
+  private lastAccepted: number | undefined;
+
   constructor(private readonly deps: HeartbeatDeps<J>) {
     super("heartbeat", deps.log);
+  }
+
+  /**
+   * When (performance.now()) the database last accepted a heartbeat of this worker, or its
+   * registration (`accepted`); undefined before either. Until a lease has passed since then, the
+   * worker's leases and its row are current (worker start --health-port reports it).
+   */
+  get lastAcceptedAt(): number | undefined {
+    return this.lastAccepted;
+  }
+
+  /** The worker's row was written at `at` (registration): as good as a heartbeat. */
+  accepted(at = performance.now()): void {
+    this.lastAccepted = at;
   }
 
   protected intervalMs(): number {
@@ -66,6 +82,8 @@ export class HeartbeatService<J extends HeldJob = HeldJob> extends PeriodicServi
       unrecorded,
       leaseMs: this.deps.config().lease_ms,
     });
+    // From when it was sent: the leases it extended run a lease from when the statement ran, no earlier.
+    this.accepted(sentAt);
     this.deps.onLeasesExtended(result.held, sentAt);
     if (!result.registered) {
       // The row is gone (database restored, or cleaned up while we were cut off): register again.

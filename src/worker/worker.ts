@@ -41,6 +41,16 @@ import type { WorkerEvents } from "./worker-events.js";
 export type { WorkerEvents } from "./worker-events.js";
 export type { WorkerOptions } from "./worker-core.js";
 
+/** What `worker start --health-port` answers from (health-server.ts). */
+export interface WorkerHealth {
+  /** starting: not registered yet; stopping: draining after SIGTERM or `worker stop`. */
+  state: "starting" | "running" | "stopping" | "stopped";
+  /** performance.now() when the database last accepted this worker's heartbeat (or registration). */
+  lastHeartbeatAt: number | undefined;
+  /** The lease (config lease_ms) as this worker last read it. */
+  leaseMs: number;
+}
+
 export interface WorkerDeps {
   pool: pg.Pool;
   /** Where the dedicated LISTEN connection goes (AppContext.listenUrl). */
@@ -66,6 +76,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly progress: ProgressReports;
   private readonly registration: WorkerRegistration;
   private stopping = false;
+  private stopped = false;
   private forced = false;
   private stopTimer: NodeJS.Timeout | undefined;
   private loopDone: Promise<void> | undefined;
@@ -131,6 +142,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async start(): Promise<void> {
     this.config = this.withOptions(await loadConfig(this.deps.pool));
     await registerWorker(this.deps.pool, this.registration);
+    this.heartbeat.accepted();
     await this.loop.refreshQueueSettings();
     this.forgetStatementsOff = onNamedStatementsOff(() =>
       this.deps.log.warn({ worker: this.id }, "prepared statements are not kept by this database address (a transaction-mode pooler?): sending them unnamed"),
@@ -158,6 +170,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Why the worker stopped on its own because it cannot work (the schema does not match), if it did. */
   get failure(): string | undefined {
     return this.loop.fatalError;
+  }
+
+  /** Whether it runs, drains or has stopped, and when its last heartbeat reached the database. */
+  health(): WorkerHealth {
+    const lastHeartbeatAt = this.heartbeat.lastAcceptedAt;
+    const state = this.stopped ? "stopped" : this.stopping ? "stopping" : lastHeartbeatAt === undefined ? "starting" : "running";
+    return { state, lastHeartbeatAt, leaseMs: this.config?.lease_ms ?? 0 };
   }
 
   get runningJobIds(): string[] {
@@ -244,6 +263,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.commands.close();
     this.progress.dispose();
     await this.core.outcomes.withRetry(undefined, () => setWorkerState(this.deps.pool, this.id, "stopped"));
+    this.stopped = true;
     this.deps.log.info({ worker: this.id }, "worker stopped");
     this.emit("stopped");
   }

@@ -5,6 +5,9 @@ import { parseCount } from "../args.js";
 import { withContext } from "../context.js";
 import { printLine } from "../output.js";
 
+/** Connections the dashboard holds at most (pages, /api/ and /metrics share them; deploy/kubernetes counts them). */
+export const DASHBOARD_POOL_MAX = 6;
+
 interface DashboardOptions {
   port: string;
   host: string;
@@ -56,7 +59,7 @@ Environment:
           printLine(`stopping the dashboard (${String(signal[0] ?? "signal")})`);
           await dashboard.close();
         },
-        { applicationName: "queuectl-dashboard", poolMax: 6, prisma: true },
+        { applicationName: "queuectl-dashboard", poolMax: DASHBOARD_POOL_MAX, prisma: true },
       );
     });
 }

@@ -73,6 +73,11 @@ Examples:
     .addOption(new Option("--poll-interval <ms>", "this worker's idle poll, in ms (default: config poll_interval_ms)").argParser(wholeNumber("--poll-interval", 10, 3_600_000)))
     .option("--pass-env <name>", "give every job this variable of the worker's environment too (repeatable; see config pass_env)", collectEnvName, [])
     .addOption(new Option("--log-format <format>", "pretty: one readable line per event; json: JSON lines (default: pretty for --foreground on a terminal, else json)").choices(["pretty", "json"]))
+    .addOption(
+      new Option("--health-port <port>", "with --foreground: serve GET /healthz (heartbeat younger than a lease) and /readyz (and not draining) on this port, for Kubernetes probes (0 picks a free one)").argParser(
+        wholeNumber("--health-port", 0, 65_535),
+      ),
+    )
     .option("--run-as <user>", "a worker running as root starts job commands as this user, so a job cannot signal the worker nor read its memory or environment")
     .option("--json", "print the started workers as JSON")
     .addHelpText(
@@ -90,9 +95,14 @@ Examples:
   $ sudo queuectl worker start --run-as jobs
   $ queuectl worker start --foreground --log-format json | jq .
   $ queuectl worker start --foreground --exit-when-idle
+  $ queuectl worker start --foreground --health-port 8080 --stop-timeout 50
   $ queuectl worker start --concurrency 8 --claim-ahead 0`,
     )
-    .action(async (opts: { count: number; concurrency: number; queue: string[]; foreground?: boolean; exitWhenIdle?: boolean; stopTimeout: number; claimAhead?: number; pollInterval?: number; passEnv: string[]; runAs?: string; logFormat?: LogFormat; json?: boolean }) => {
+    .action(async (opts: { count: number; concurrency: number; queue: string[]; foreground?: boolean; exitWhenIdle?: boolean; stopTimeout: number; claimAhead?: number; pollInterval?: number; passEnv: string[]; healthPort?: number; runAs?: string; logFormat?: LogFormat; json?: boolean }) => {
+      // One port answers for one worker; background workers are watched through `worker list`.
+      if (opts.healthPort !== undefined && !opts.foreground) {
+        throw new InvalidInputError("--health-port needs --foreground: it answers for one worker (run one per container); background workers show their heartbeats in `queuectl worker list`");
+      }
       // Looked up now, so a wrong name (or a worker that is not root) fails before anything starts.
       const runAs = opts.runAs === undefined ? undefined : (await import("../../worker/run-as.js")).resolveRunAs(opts.runAs);
       const workerOptions = {
@@ -109,7 +119,7 @@ Examples:
         if (opts.count !== 1) throw new InvalidInputError("--foreground runs one worker; drop --count or run several commands");
         // Loaded on use: every other command (enqueue above all) starts faster without the worker's modules.
         const { runForegroundWorker } = await import("../../worker/foreground.js");
-        await runForegroundWorker(workerOptions, opts.logFormat ?? (process.stdout.isTTY ? "pretty" : "json"));
+        await runForegroundWorker(workerOptions, opts.logFormat ?? (process.stdout.isTTY ? "pretty" : "json"), opts.healthPort);
         return;
       }
       const args = ["--concurrency", String(opts.concurrency), "--stop-timeout", String(opts.stopTimeout)];
