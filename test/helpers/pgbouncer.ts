@@ -19,6 +19,8 @@ export interface Bouncer {
   via(serverUrl: string): string;
   /** PgBouncer's own log. */
   log(): string;
+  /** Sends new connections to `port` on 127.0.0.1 from now on (the ini rewritten, then SIGHUP: a reload). */
+  repoint(port: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -34,11 +36,10 @@ export async function startPgBouncer(p: { server: string; poolSize: number; mode
   const user = decodeURIComponent(server.username || "postgres");
   const password = decodeURIComponent(server.password);
   writeFileSync(join(dir, "users.txt"), `"${user}" "${password}"\n`);
-  writeFileSync(
-    join(dir, "pgbouncer.ini"),
+  const ini = (host: string, serverPort: string | number) =>
     [
       "[databases]",
-      `* = host=${server.hostname} port=${server.port || 5432}`,
+      `* = host=${host} port=${serverPort}`,
       "[pgbouncer]",
       "listen_addr = 127.0.0.1",
       `listen_port = ${port}`,
@@ -54,8 +55,8 @@ export async function startPgBouncer(p: { server: string; poolSize: number; mode
       `logfile = ${join(dir, "pgbouncer.log")}`,
       "log_connections = 0",
       "log_disconnections = 0",
-    ].join("\n") + "\n",
-  );
+    ].join("\n") + "\n";
+  writeFileSync(join(dir, "pgbouncer.ini"), ini(server.hostname, server.port || 5432));
   for (const f of ["users.txt", "pgbouncer.ini"]) chmodSync(join(dir, f), 0o644);
   const asRoot = process.getuid?.() === 0;
   if (asRoot) execFileSync("chown", ["-R", "postgres", dir]);
@@ -93,6 +94,12 @@ export async function startPgBouncer(p: { server: string; poolSize: number; mode
     port,
     via,
     log,
+    async repoint(serverPort) {
+      writeFileSync(join(dir, "pgbouncer.ini"), ini("127.0.0.1", serverPort));
+      child.kill("SIGHUP");
+      // The reload happens in PgBouncer's next event loop turn; callers check through a query.
+      await new Promise((r) => setTimeout(r, 200));
+    },
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
