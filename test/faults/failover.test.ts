@@ -82,7 +82,7 @@ describe("failover to a promoted standby", () => {
         },
         { timeoutMs: 15_000, what: "enqueue refused by the read-only standby" },
       );
-      expect(readOnly.stderr).toMatch(/^queuectl: database unavailable: cannot execute \w+ in a read-only transaction$/);
+      expect(readOnly?.stderr).toMatch(/^queuectl: database unavailable: cannot execute \w+ in a read-only transaction$/);
       await new Promise((r) => setTimeout(r, 1500));
 
       await pair.promoteStandby();
