@@ -177,7 +177,7 @@ const sleepUntil = async (epochMs) => {
 // ------------------------------------------------------------------------------------------------
 // The machine's reference rate: `seq N | xargs -P4 -I{} sh -c true`.
 // ------------------------------------------------------------------------------------------------
-async function xargsRate(n = 400) {
+async function xargsRate(n = 1000) {
   const runs = [];
   for (let i = 0; i < 3; i++) {
     const t0 = nowMs();
@@ -647,6 +647,9 @@ try {
     results.push(r);
     console.log(`\n${name}: ${rate} jobs/s offered, ${MINUTES} min, autovacuum ${AUTOVACUUM}`);
     console.log(phaseTable(r.phases));
+    if (r.phases.baseline.completed_per_s < 0.9 * rate) {
+      console.log(`NOTE: ${name} completed ${r.phases.baseline.completed_per_s} jobs/s before the blocker, under the ${rate} offered: it was overloaded from the start (try a lower --rate or --load)`);
+    }
     console.log(`size after the run ${mib(r.sizes.after_bytes)} (${mib(r.sizes.needed_bytes)} after VACUUM FULL); database ${mib(r.sizes.database_bytes)}; backlog left ${r.sizes.backlog_left}\n`);
     write(results, meta);
   }
