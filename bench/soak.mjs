@@ -558,6 +558,9 @@ async function runSystem(name, rate) {
   while (!aborted && (await sys.backlog()) > 0 && Date.now() < drainUntil) await sleep(200);
   const leftBacklog = await sys.backlog();
   await sys.stop();
+  // What the queuectl worker logged (at warn and above: a lost lease, a slow statement, ...).
+  const workerLog = sys.workerLog?.().split("\n").filter(Boolean) ?? [];
+  if (workerLog.length) console.log(`${name}: the worker logged ${workerLog.length} lines at warn or above; the first:\n  ${workerLog.slice(0, 5).join("\n  ")}`);
   undoBlocker();
   await blockerClient.end().catch(() => {});
   const afterRel = await relationStats(stats, def.schema);
@@ -585,6 +588,7 @@ async function runSystem(name, rate) {
     sizes,
     relations_after: afterRel.relations,
     relations_after_vacuum_full: neededRel.relations,
+    ...(sys.workerLog ? { worker_log_lines: workerLog.length, worker_log_first: workerLog.slice(0, 20) } : {}),
   };
 }
 
