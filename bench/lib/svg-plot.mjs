@@ -6,12 +6,13 @@
  *   renderChart({
  *     title: "…", subtitle: "…", xLabel: "minutes into the run",
  *     shade: { from: 1, to: 4, label: "blocker" },        // in x units; optional
- *     legend: [{ name: "queuectl", color: "#1f77b4" }, …],
+ *     legend: [{ name: "queuectl", color: "#1f77b4", dash: "6 3" }, …],   // dash: optional
  *     panels: [{ title: "…", yLabel: "ms", log: false,
  *                series: [{ name: "queuectl", color: "#1f77b4", points: [[x, y], …] }] }],
  *   }) -> string
  *
- * A null y breaks the line (no data in that sample). A log panel drops y <= 0.
+ * A null y breaks the line (no data in that sample). A log panel drops y <= 0. A series' `dash`
+ * (stroke-dasharray) keeps lines that lie on top of each other apart.
  */
 
 const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
@@ -73,7 +74,7 @@ export function renderChart({ title, subtitle, xLabel, shade, legend, panels, wi
   const ly = headerH + 8;
   items.forEach((it, i) => {
     if (it.shade) out.push(`<rect x="${lx}" y="${ly - 9}" width="26" height="14" fill="#f4c7c3" fill-opacity="0.6" stroke="#d99"/>`);
-    else out.push(`<line x1="${lx}" y1="${ly - 2}" x2="${lx + 26}" y2="${ly - 2}" stroke="${it.color}" stroke-width="3"/>`);
+    else out.push(`<line x1="${lx}" y1="${ly - 2}" x2="${lx + 26}" y2="${ly - 2}" stroke="${it.color}" stroke-width="3"${it.dash ? ` stroke-dasharray="${it.dash}"` : ""}/>`);
     out.push(`<text x="${lx + 32}" y="${ly + 2}">${esc(it.name)}</text>`);
     lx += itemW[i];
   });
@@ -129,7 +130,7 @@ export function renderChart({ title, subtitle, xLabel, shade, legend, panels, wi
         if (seg.length === 1) {
           const [cx, cy] = seg[0].split(",");
           out.push(`<circle cx="${cx}" cy="${cy}" r="2.5" fill="${s.color}"/>`);
-        } else out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" stroke-linejoin="round" points="${seg.join(" ")}"/>`);
+        } else out.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" stroke-linejoin="round"${s.dash ? ` stroke-dasharray="${s.dash}"` : ""} points="${seg.join(" ")}"/>`);
       }
     }
     y0 += panelHeight + gap;
