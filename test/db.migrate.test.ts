@@ -20,6 +20,7 @@ const MIGRATIONS = [
   "20261207100000_roles_audit",
   "20261207200000_dead_letters_open_idx",
   "20261207300000_job_progress",
+  "20261207400000_queue_autovacuum",
 ];
 
 describe("db migrate", () => {

@@ -37,6 +37,11 @@ export const CONFIG_KEYS = {
   backoff_jitter: { rule: number(0, 1), default: 0, help: "0..1: each retry delay is shortened by a random share of up to this much" },
   retention_completed: { rule: { kind: "duration", max: 3_153_600_000 }, default: 0, help: "workers delete completed jobs older than this, in seconds or 30m, 12h, 7d (0 = keep)" },
   retention_audit: { rule: { kind: "duration", max: 3_153_600_000 }, default: 0, help: "workers delete audit rows older than this, in seconds or 30m, 12h, 90d (0 = keep)" },
+  vacuum_dead_rows: {
+    rule: int(0, 1_000_000_000),
+    default: 1000,
+    help: "workers VACUUM a queue table once it has this many dead rows, checked every 5 s (0 = leave it to autovacuum)",
+  },
   env_allowlist: {
     rule: { kind: "allowlist" },
     default: "*",

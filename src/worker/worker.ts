@@ -32,6 +32,7 @@ import { ProgressReports } from "./progress-reports.js";
 import { ReadyJobs } from "./ready-jobs.js";
 import { RescuerService } from "./rescuer-service.js";
 import { RetentionService } from "./retention-service.js";
+import { VacuumService } from "./vacuum-service.js";
 import { SchedulerService } from "./scheduler-service.js";
 import { SlotLoop } from "./slot-loop.js";
 import { Slots } from "./slots.js";
@@ -68,6 +69,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly heartbeat: HeartbeatService<HeldClaim>;
   private readonly rescuer: RescuerService;
   private readonly retention: RetentionService;
+  private readonly vacuum: VacuumService;
   private readonly output: OutputStreamer;
   private readonly scheduler: SchedulerService;
   private readonly listener: JobListener;
@@ -124,6 +126,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onSignals: () => this.control.deliverSignals(),
     });
     this.retention = new RetentionService({ pool, log });
+    this.vacuum = new VacuumService({ pool, log, config });
     this.rescuer = new RescuerService({ pool, log, config, onRescued: wake });
     this.scheduler = new SchedulerService({ pool, log, config });
     this.listener = new JobListener({
@@ -151,6 +154,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.heartbeat.start();
     this.rescuer.start();
     this.retention.start();
+    this.vacuum.start();
     this.scheduler.start();
     this.scheduler.trigger();
     this.deps.log.info({ worker: this.id, queues: this.options.queues, concurrency: this.options.concurrency, commands: this.commands.describe(), pickup: this.listener.listening ? "notify" : "poll" }, "worker started");
@@ -256,6 +260,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.heartbeat.stop();
     await this.rescuer.stop();
     await this.retention.stop();
+    await this.vacuum.stop();
     await this.output.stop();
     await this.scheduler.stop();
     await this.listener.stop();
