@@ -11,7 +11,9 @@
  *     (bench/spawn-ceiling.mjs), run just before and just after each system's N jobs (the system
  *     started and idle); the system's ratio is to the mean of the two. The peers' handlers spawn from
  *     this process, which has loaded all three systems: that costs them a little on every fork, as
- *     the worker's own size costs queuectl, and is part of what is measured.
+ *     the worker's own size costs queuectl, and is part of what is measured. The physical limit is
+ *     measured around it too: `seq N | xargs -P4 -I{} sh -c true` (bench/lib/xargs-rate.mjs) just
+ *     before and after, and each system's jobs/s is also given as a share of their mean.
  *       queuectl        `queuectl worker start --foreground --concurrency 4` (a separate process)
  *       graphile-worker run({ concurrency: 4 }) in this process; LISTEN/NOTIFY is built in
  *       pg-boss         work(queue, { localConcurrency: 4, batchSize: 10, burstWhenBatchFull }), each batch
@@ -55,6 +57,7 @@ import { connectAdmin, createDatabase, databaseUrl, DEFAULT_SERVER_URL, dropData
 import { median, pctl } from "./lib/stats.mjs";
 import { sleep } from "./lib/time.mjs";
 import { measureSpawnCeiling } from "./spawn-ceiling.mjs";
+import { xargsRate } from "./lib/xargs-rate.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
@@ -129,12 +132,14 @@ async function ceiling(n) {
  * mean of the two, so each system is held against the machine's speed while it ran.
  */
 async function bracketed(runN) {
+  const xargsBefore = await xargsRate(N, SLOTS, 1);
   const before = await ceiling(N);
   const t0 = performance.now();
   await runN();
   const throughput = (N * 1000) / (performance.now() - t0);
   const after = await ceiling(N);
-  return { throughput, ceil: (before + after) / 2, ceilBefore: before, ceilAfter: after };
+  const xargsAfter = await xargsRate(N, SLOTS, 1);
+  return { throughput, ceil: (before + after) / 2, ceilBefore: before, ceilAfter: after, xargs: (xargsBefore + xargsAfter) / 2 };
 }
 
 function latencyStats(ms) {
@@ -366,6 +371,8 @@ try {
     throughput: med((r) => r[k].throughput),
     ceil: med((r) => r[k].ceil),
     ratio: med((r) => r[k].throughput / r[k].ceil),
+    xargs: med((r) => r[k].xargs),
+    xargsRatio: med((r) => r[k].throughput / r[k].xargs),
     pickup: rounds[0][k].pickup && { p95: med((r) => r[k].pickup.p95), p50: med((r) => r[k].pickup.p50) },
     polling: rounds[0][k].polling && { p95: med((r) => r[k].polling.p95) },
     bulk: med((r) => r[k].bulk),
@@ -391,6 +398,8 @@ try {
     rows.push(["shell jobs/s, 4 slots", f0(q.throughput), f0(g.throughput), f0(b.throughput), `${(q.throughput / bestTp).toFixed(2)}x best peer`]);
     rows.push(["  spawn ceiling around it, jobs/s", f0(q.ceil), f0(g.ceil), f0(b.ceil), ""]);
     rows.push(["  / its spawn ceiling", q.ratio.toFixed(2), g.ratio.toFixed(2), b.ratio.toFixed(2), "goal >= 0.85"]);
+    rows.push(["  xargs -P4 around it, jobs/s", f0(q.xargs), f0(g.xargs), f0(b.xargs), "the physical limit"]);
+    rows.push(["  / xargs -P4", q.xargsRatio.toFixed(2), g.xargsRatio.toFixed(2), b.xargsRatio.toFixed(2), "goal >= 0.8"]);
     rows.push(["idle pickup p95 ms", q.pickup.p95.toFixed(1), g.pickup.p95.toFixed(1), b.pickup.p95.toFixed(1), `${(q.pickup.p95 / bestPick).toFixed(2)}x best peer (goal <= 1)`]);
     rows.push(["idle pickup p50 ms", q.pickup.p50.toFixed(1), g.pickup.p50.toFixed(1), b.pickup.p50.toFixed(1), ""]);
     rows.push(["  pg-boss polling p95 ms", "", "", b.polling.p95.toFixed(1), "(no notify, 0.5 s poll)"]);

@@ -91,6 +91,7 @@ import { startPrivateServer } from "./lib/private-server.mjs";
 import { evaluateGoals, goalsTable, mib, phaseOf, phaseTable, RELATION_COLUMNS, SAMPLE_COLUMNS, soakChart, summarize, toCsv } from "./lib/soak-report.mjs";
 import { median, pctl, round } from "./lib/stats.mjs";
 import { nowMs, sleep } from "./lib/time.mjs";
+import { xargsRate } from "./lib/xargs-rate.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const CLI = join(ROOT, "dist", "cli", "main.js");
@@ -181,23 +182,6 @@ const within = (promise, ms, fallback) => Promise.race([promise, sleep(ms).then(
 const sleepUntil = async (epochMs) => {
   while (!aborted && Date.now() < epochMs) await sleep(Math.min(1000, epochMs - Date.now()));
 };
-
-// ------------------------------------------------------------------------------------------------
-// The machine's reference rate: `seq N | xargs -P4 -I{} sh -c true`.
-// ------------------------------------------------------------------------------------------------
-async function xargsRate(n = 1000) {
-  const runs = [];
-  for (let i = 0; i < 3; i++) {
-    const t0 = nowMs();
-    await new Promise((resolve, reject) => {
-      const c = spawn("sh", ["-c", `seq ${n} | xargs -P${SLOTS} -I{} sh -c true`], { stdio: "ignore" });
-      c.on("error", reject);
-      c.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`xargs exited ${code}`))));
-    });
-    runs.push((n * 1000) / (nowMs() - t0));
-  }
-  return median(runs);
-}
 
 /** The peers' handler: `sh -c <cmd>`, as bench/peers.mjs. */
 function sh(cmd = "true") {
@@ -622,7 +606,7 @@ function write(results, meta) {
 try {
   const load0 = loadavg();
   console.log(`measuring seq N | xargs -P${SLOTS} -I{} sh -c true ...`);
-  const xargsBefore = await xargsRate();
+  const xargsBefore = await xargsRate(1000, SLOTS);
   const rate = values.rate !== undefined ? Number(values.rate) : Math.round(Number(values.load) * xargsBefore);
   if (!(rate > 0)) usage("--rate must be a positive number");
   console.log(
@@ -659,7 +643,7 @@ try {
     write(results, meta);
   }
   if (!aborted && results.length) {
-    meta.xargs_jobs_per_s_after = round(await xargsRate(), 1);
+    meta.xargs_jobs_per_s_after = round(await xargsRate(1000, SLOTS), 1);
     meta.loadavg_after = loadavg().map((l) => round(l, 2));
     write(results, meta);
     console.log(
