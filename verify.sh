@@ -875,6 +875,19 @@ if [ "$RC" = 0 ] && printf '%s' "$OUT" | grep -q "$Q-"; then pass "list (table)"
 qrun worker list
 expect_rc "worker list (table)" 0
 
+# ---------------------------------------------------------------------------------------------------
+# doctor: healthy or not depends on the server (autovacuum may be off, other sessions may hold
+# transactions); what it must do either way: a report, exit 0 exactly when it found no problem.
+qrun doctor --json
+check "doctor --json: {healthy, findings, tables, connections}; exit 0 iff healthy" "$OUT" \
+  "typeof d.healthy === 'boolean' && Array.isArray(d.findings) && d.findings.every((f) => f.check && f.message && f.remedy) && d.tables.some((t) => t.table === 'jobs') && Number.isInteger(d.connections.in_use) && (d.healthy === ($RC === 0)) || JSON.stringify(d).slice(0, 300)"
+qrun doctor
+if { [ "$RC" = 0 ] && printf '%s' "$OUT" | grep -q '^healthy'; } || { [ "$RC" = 1 ] && printf '%s' "$OUT" | grep -q '^problem [a-z-]*: .*Fix: ' && printf '%s' "$ERR" | grep -q 'problems\? found$'; }; then
+  pass "doctor: one line per finding with its fix (or healthy)"
+else
+  fail "doctor: one line per finding with its fix (or healthy)" "rc $RC: ${OUT:0:200} $ERR"
+fi
+
 echo "verify: took $(($(date +%s) - START_S)) s"
 printf '%s passed, %s failed\n' "$PASSED" "$FAILED"
 [ "$FAILED" = 0 ]
