@@ -166,7 +166,7 @@ describe("GET /api/workers and /api/config", () => {
 
   it("shows every config key with its value, default and meaning", async () => {
     const { body } = await getJson("/api/config");
-    expect(body.config.map((c: { key: string }) => c.key)).toEqual(["max_retries", "backoff_base", "backoff_max_s", "job_timeout_ms", "poll_interval_ms", "lease_ms", "output_limit_bytes", "backoff_jitter", "retention_completed", "retention_audit", "env_allowlist", "pass_env"]);
+    expect(body.config.map((c: { key: string }) => c.key)).toEqual(["max_retries", "backoff_base", "backoff_max_s", "job_timeout_ms", "poll_interval_ms", "lease_ms", "output_limit_bytes", "backoff_jitter", "retention_completed", "retention_audit", "vacuum_dead_rows", "env_allowlist", "pass_env"]);
     expect(body.config[0]).toMatchObject({ key: "max_retries", value: 3, default: 3 });
     expect(body.config[0].help).toMatch(/retries/);
   });

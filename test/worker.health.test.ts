@@ -115,7 +115,7 @@ describe("worker start --health-port", () => {
       const workersBefore = (await db.pool.query("SELECT count(*)::int AS n FROM workers")).rows[0].n;
       const worker = startWorkerProcess(["--health-port", String(port)]);
       expect(await worker.exited).toBe(1);
-      expect(worker.log().trim().split("\n")).toEqual([`queuectl: health port ${port} is already in use (choose another with --health-port)`]);
+      expect(worker.log().trim().split("\n")).toEqual([`queuectl: port ${port} on every interface is already in use (choose another with --health-port)`]);
       expect(await jobState(db.pool, id!)).toMatchObject({ state: "pending", attempts: 0 });
       expect((await db.pool.query("SELECT count(*)::int AS n FROM workers")).rows[0].n).toBe(workersBefore);
       await db.pool.query("DELETE FROM jobs WHERE id = $1", [id]);

@@ -20,6 +20,7 @@ import { describeDbError } from "../db/pool.js";
 import { InvalidStateError, NotFoundError, OperationalError, PermissionDeniedError, QueuectlError } from "../errors.js";
 import { readSessionRole } from "../queue/sql/roles.js";
 import { isPermissionDenied, permissionDeniedMessage } from "../db/errors.js";
+import { listenOn } from "../listen.js";
 import type { QueueContext } from "../queue/context.js";
 import { clientModules } from "./page-script.js";
 import { FAVICON_SVG } from "./assets/favicon.js";
@@ -173,22 +174,7 @@ export async function startDashboard(p: StartDashboardParams): Promise<RunningDa
   const app = createDashboardApp({ ctx: p.ctx, security, logger: p.logger });
   const server = createAdaptorServer({ fetch: app.fetch }) as Server;
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      server.off("listening", onListening);
-      if (err.code === "EADDRINUSE") reject(new OperationalError(`port ${p.port ?? 3000} on ${host} is already in use (choose another with --port)`));
-      else if (err.code === "EADDRNOTAVAIL" || err.code === "ENOTFOUND") reject(new OperationalError(`cannot listen on ${host}: no such local address`));
-      else if (err.code === "EACCES") reject(new OperationalError(`not allowed to listen on port ${p.port ?? 3000} (ports below 1024 need privileges)`));
-      else reject(err);
-    };
-    const onListening = () => {
-      server.off("error", onError);
-      resolve();
-    };
-    server.once("error", onError);
-    server.once("listening", onListening);
-    server.listen(p.port ?? 3000, host);
-  });
+  await listenOn(server, { port: p.port ?? 3000, host, option: "--port" });
 
   const port = (server.address() as AddressInfo).port;
   const urlHost = host.includes(":") ? `[${host}]` : host === "0.0.0.0" ? "127.0.0.1" : host;

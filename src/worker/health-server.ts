@@ -17,7 +17,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { OperationalError } from "../errors.js";
+import { listenOn } from "../listen.js";
 import type { WorkerHealth } from "./worker.js";
 
 export interface HealthVerdict {
@@ -98,23 +98,7 @@ export async function startHealthServer(p: HealthServerParams): Promise<RunningH
   // Probes are tiny and answered at once; a client that sends nothing gets its socket closed.
   server.requestTimeout = 5_000;
   server.headersTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      server.off("listening", onListening);
-      if (err.code === "EADDRINUSE") reject(new OperationalError(`health port ${p.port} is already in use (choose another with --health-port)`));
-      else if (err.code === "EACCES") reject(new OperationalError(`not allowed to listen on health port ${p.port} (ports below 1024 need privileges)`));
-      else if (err.code === "EADDRNOTAVAIL") reject(new OperationalError(`cannot listen on ${p.host ?? "every interface"} for the health port: no such local address`));
-      else reject(err);
-    };
-    const onListening = () => {
-      server.off("error", onError);
-      resolve();
-    };
-    server.once("error", onError);
-    server.once("listening", onListening);
-    if (p.host === undefined) server.listen(p.port);
-    else server.listen(p.port, p.host);
-  });
+  await listenOn(server, { port: p.port, host: p.host, option: "--health-port" });
   let closing: Promise<void> | undefined;
   return {
     port: (server.address() as AddressInfo).port,
