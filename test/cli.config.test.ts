@@ -17,7 +17,7 @@ const DEFAULTS = {
   backoff_jitter: 0,
   retention_completed: 0,
   retention_audit: 0,
-  vacuum_dead_rows: 1000,
+  vacuum_dead_rows: 300,
   env_allowlist: "*",
   pass_env: "",
 };

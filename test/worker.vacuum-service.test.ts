@@ -43,15 +43,15 @@ async function service(pool: pg.Pool = db.pool) {
 
 describe("the vacuum service", () => {
   it("leaves a table under the threshold alone, and vacuums it once past", async () => {
-    await makeDeadRows(600, "few");
+    await makeDeadRows(200, "few");
     const { svc } = await service();
     expect(await svc.runOnce()).toEqual([]);
-    expect(await deadRows("jobs")).toBeGreaterThanOrEqual(600);
+    expect(await deadRows("jobs")).toBeGreaterThanOrEqual(200);
 
     await makeDeadRows(1200, "many");
     const vacuumed = await svc.runOnce();
     expect(vacuumed.map((t) => t.table)).toContain("jobs");
-    expect(vacuumed.find((t) => t.table === "jobs")!.dead_rows).toBeGreaterThanOrEqual(1800);
+    expect(vacuumed.find((t) => t.table === "jobs")!.dead_rows).toBeGreaterThanOrEqual(1400);
     expect(await deadRows("jobs")).toBeLessThan(100);
   });
 
@@ -63,7 +63,7 @@ describe("the vacuum service", () => {
       expect(await svc.runOnce()).toEqual([]);
       expect(await deadRows("jobs")).toBeGreaterThanOrEqual(1500);
     } finally {
-      await setConfigValue(db.pool, "vacuum_dead_rows", "1000");
+      await setConfigValue(db.pool, "vacuum_dead_rows", "300");
     }
   });
 

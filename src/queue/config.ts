@@ -39,8 +39,8 @@ export const CONFIG_KEYS = {
   retention_audit: { rule: { kind: "duration", max: 3_153_600_000 }, default: 0, help: "workers delete audit rows older than this, in seconds or 30m, 12h, 90d (0 = keep)" },
   vacuum_dead_rows: {
     rule: int(0, 1_000_000_000),
-    default: 1000,
-    help: "workers VACUUM a queue table once it has this many dead rows, checked every 5 s (0 = leave it to autovacuum)",
+    default: 300,
+    help: "workers VACUUM a queue table once it has this many dead rows, checked every 2 s (0 = leave it to autovacuum)",
   },
   env_allowlist: {
     rule: { kind: "allowlist" },

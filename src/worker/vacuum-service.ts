@@ -12,7 +12,7 @@ import type { Logger } from "./logger.js";
 import { PeriodicService } from "./periodic-service.js";
 
 /** Time between checks, in ms (plus up to 10% jitter so workers spread out). */
-export const VACUUM_INTERVAL_MS = 5_000;
+export const VACUUM_INTERVAL_MS = 2_000;
 
 export class VacuumService extends PeriodicService {
   private allowed: boolean | undefined;

@@ -117,6 +117,10 @@ export interface CompleteAndClaimResult {
  * Completion (`done`): fenced on (id, worker_id, last_attempt, state = 'processing'), like every way out
  * of processing; a holder whose lease was taken over updates zero rows for that job and its result is
  * dropped. The attempt's history row is updated only for completions the fence accepted.
+ * The rows are locked first in id order (`held`), as the heartbeat locks the same worker's rows: two
+ * statements of one worker that update several of its jobs (this one's completions, the heartbeat's
+ * lease extensions, on two connections) would otherwise lock them in whatever order their joins
+ * produce and could deadlock, each waiting a second for the detector.
  *
  * Claim (`next`): highest priority first, then earliest run_at, then enqueue order; only jobs whose
  * run_at has come. FOR UPDATE SKIP LOCKED makes each claimer lock a disjoint set of rows without
@@ -139,10 +143,12 @@ export async function completeAndClaimJobs(db: Queryable, p: CompleteAndClaimPar
     "queuectl_complete_and_claim",
     `WITH finished AS (
        SELECT * FROM unnest($5::text[], $6::int[], $7::int[], $8::text[], $9::int[]) AS f(id, attempt, exit_code, output, duration_ms)
+     ), held AS (
+       SELECT id FROM jobs WHERE id = ANY($5::text[]) AND worker_id = $1 AND state = 'processing' ORDER BY id FOR UPDATE
      ), done AS (
        UPDATE jobs j SET state = 'completed', exit_code = f.exit_code, last_error = NULL, duration_ms = f.duration_ms,
               finished_at = now(), updated_at = now(), lease_expires_at = NULL, signal_requested = NULL, cancel_requested_at = NULL
-       FROM finished f
+       FROM finished f JOIN held h ON h.id = f.id
        WHERE j.id = f.id AND j.worker_id = $1 AND j.last_attempt = f.attempt AND j.state = 'processing'
        RETURNING j.id, j.dependents
      ), done_history AS (

@@ -43,18 +43,22 @@ export interface HeartbeatResult {
  * rows still held by this (worker, attempt) are extended, so a lease the rescuer took over stays
  * taken and the worker learns it lost the job (and stops its command). A job being cancelled is still
  * held (and extended) until its worker has ended the command; the heartbeat hands the request on,
- * so a lost NOTIFY delays the stop by one beat at most.
+ * so a lost NOTIFY delays the stop by one beat at most. The jobs' rows are locked in id order first,
+ * as completeAndClaimJobs locks them (claim.ts says why).
  */
 export async function heartbeat(db: Queryable, p: HeartbeatParams): Promise<HeartbeatResult> {
   const res = await db.query<{ stop_requested: boolean | null; stop_deadline: Date | null; held: string[]; cancelled: string[]; unrecorded: string[] }>(
     `WITH w AS (
        UPDATE workers SET heartbeat_at = now() WHERE id = $1 RETURNING stop_requested, stop_deadline
+     ), locked AS (
+       SELECT id FROM jobs WHERE id = ANY($2::text[]) AND worker_id = $1 AND state = 'processing' ORDER BY id FOR UPDATE
      ), extended AS (
        UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
               progress_pct = CASE WHEN r.reported THEN r.pct ELSE jobs.progress_pct END,
               progress_message = CASE WHEN r.reported THEN r.message ELSE jobs.progress_message END,
               progress_at = CASE WHEN r.reported THEN now() ELSE jobs.progress_at END
        FROM unnest($2::text[], $3::int[], $6::boolean[], $7::smallint[], $8::text[]) AS r(id, attempt, reported, pct, message)
+       JOIN locked l ON l.id = r.id
        WHERE jobs.id = r.id AND jobs.last_attempt = r.attempt AND jobs.worker_id = $1 AND jobs.state = 'processing'
        RETURNING jobs.id, jobs.cancel_requested_at IS NOT NULL AS cancel
      )
