@@ -47,11 +47,6 @@ export class JobListener {
 
   constructor(private readonly deps: JobListenerDeps) {}
 
-  /** Notifications reach this worker (a proven session); false while down, or when they cannot. */
-  get listening(): boolean {
-    return this.client !== undefined;
-  }
-
   async start(): Promise<void> {
     await this.connect();
   }
@@ -80,25 +75,30 @@ export class JobListener {
     try {
       await client.connect();
       await client.query(`LISTEN ${JOBS_CHANNEL}; LISTEN ${CONTROL_CHANNEL}; LISTEN ${this.probeChannel}`);
-      if (!(await this.probe())) {
-        this.usable = false;
-        this.deps.log.warn(
-          { channel: this.probeChannel },
-          "notifications do not arrive through this database address (a transaction-mode pooler?): polling every poll_interval_ms; " +
-            "set DATABASE_LISTEN_URL to a direct or session-mode address for instant pickup",
-        );
-        client.removeAllListeners("end");
-        await client.end().catch(() => {});
-        this.deps.onReconnect();
-        return;
-      }
       this.client = client;
       this.retryMs = 250;
       this.deps.onReconnect();
+      // Proven in the background: the worker claims (and polls) meanwhile, as it would without it.
+      void this.prove(client);
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message }, "LISTEN connection failed; polling until it is back");
       this.reconnectLater(client);
     }
+  }
+
+  /** Keeps `client` if a probe comes back on it; otherwise says so once, closes it, and the worker polls. */
+  private async prove(client: pg.Client): Promise<void> {
+    const ok = await this.probe().catch(() => true); // a probe that could not be sent: an outage, handled by reconnecting
+    if (ok || this.stopped || this.client !== client) return;
+    this.usable = false;
+    this.client = undefined;
+    this.deps.log.warn(
+      { channel: this.probeChannel },
+      "notifications do not arrive through this database address (a transaction-mode pooler?): polling every poll_interval_ms; " +
+        "set DATABASE_LISTEN_URL to a direct or session-mode address for instant pickup",
+    );
+    client.removeAllListeners("end");
+    await client.end().catch(() => {});
   }
 
   /** Sends probe NOTIFYs through the pool until one arrives here; false when none did. */

@@ -157,7 +157,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.vacuum.start();
     this.scheduler.start();
     this.scheduler.trigger();
-    this.deps.log.info({ worker: this.id, queues: this.options.queues, concurrency: this.options.concurrency, commands: this.commands.describe(), pickup: this.listener.listening ? "notify" : "poll" }, "worker started");
+    this.deps.log.info({ worker: this.id, queues: this.options.queues, concurrency: this.options.concurrency, commands: this.commands.describe() }, "worker started");
     this.loopDone = this.loop.run().then(() => this.drain());
   }
 
