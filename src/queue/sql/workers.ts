@@ -8,6 +8,7 @@
  */
 import type { Queryable } from "../../db/queryable.js";
 import { notifyControl } from "./control-messages.js";
+import { readConnectionUse } from "./health.js";
 
 export type WorkerState = "running" | "stopping" | "stopped" | "lost";
 
@@ -80,12 +81,8 @@ export async function requestWorkerStop(
  * client connections open now (every role sees pg_stat_activity's rows, if not all their columns).
  */
 export async function freeConnections(db: Queryable): Promise<{ free: number; max: number }> {
-  const res = await db.query<{ max: number; reserved: number; used: number }>(
-    `SELECT current_setting('max_connections')::int AS max, current_setting('superuser_reserved_connections')::int AS reserved,
-            (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int AS used`,
-  );
-  const r = res.rows[0]!;
-  return { free: Math.max(0, r.max - r.reserved - r.used), max: r.max };
+  const c = await readConnectionUse(db);
+  return { free: Math.max(0, c.max_connections - c.reserved - c.in_use), max: c.max_connections };
 }
 
 /**
