@@ -19,11 +19,6 @@ let named = true;
 const listeners = new Set<() => void>();
 const names = new Map<string, string>();
 
-/** Whether this process still sends named prepared statements. */
-export function namedStatementsEnabled(): boolean {
-  return named;
-}
-
 /** Calls `fn` once when this process turns named statements off (a worker logs it). */
 export function onNamedStatementsOff(fn: () => void): () => void {
   listeners.add(fn);

@@ -26,8 +26,6 @@ export interface JobListenerDeps {
   onReconnect: () => void;
   /** Sends a NOTIFY on `channel` through another connection (the worker's pool). */
   notify: (channel: string) => Promise<void>;
-  /** How long a probe NOTIFY may take to arrive (ms). */
-  probeTimeoutMs?: number;
 }
 
 /** A probe's NOTIFY arrives within milliseconds on a session; this allows for a loaded server. */
@@ -107,7 +105,7 @@ export class JobListener {
       let timer: NodeJS.Timeout | undefined;
       const arrived = new Promise<boolean>((resolve) => {
         this.probeArrived = () => resolve(true);
-        timer = setTimeout(() => resolve(false), this.deps.probeTimeoutMs ?? PROBE_TIMEOUT_MS);
+        timer = setTimeout(() => resolve(false), PROBE_TIMEOUT_MS);
       });
       await this.deps.notify(this.probeChannel);
       const ok = await arrived;
