@@ -13,6 +13,8 @@ import { findUnsettledDependencies } from "../src/queue/sql/dependencies.js";
 import { rescueExpiredJobs } from "../src/queue/sql/leases.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { claimJobs, completeJob } from "./helpers/queue.js";
+import { claimLimitedJobs } from "../src/queue/sql/claim.js";
+import { setQueueSettings } from "../src/queue/sql/queues.js";
 
 const db = useTestDatabase();
 
@@ -153,5 +155,40 @@ describe("dependencies", () => {
       enqueueJobs(db, { specs: [{ id: "again", command: "true", queue: "uk", unique_key: "nightly" }, { id: "after-again", command: "true", queue: "uk", depends_on: ["again"] }] }),
     ).rejects.toThrow(new InvalidStateError("job 'after-again' depends on 'again', which was not added: an active job holds its unique key 'nightly'; nothing was enqueued"));
     expect((await db.pool.query("SELECT count(*)::int AS n FROM jobs")).rows[0].n).toBe(before);
+  });
+
+  it("a dependent claimed by a claim that began before its release shows started_at after its dependency finished", async () => {
+    // A claim whose transaction began before the dependency completed (here: waiting for a limited
+    // queue's lock) still claims the released job; what it records must not say it started first.
+    await setQueueSettings(db.pool, { name: "order", concurrencyLimit: 1 });
+    await enqueueJobs(db, { specs: [{ id: "first", command: "true", queue: "order" }, { id: "then", command: "true", queue: "order", depends_on: ["first"] }] });
+    const [first] = await claimLimitedJobs(db.pool, { workerId: "w1", queues: ["order"], limit: 1, leaseMs: 60_000 });
+    expect(first?.id).toBe("first");
+
+    const holder = await db.pool.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query("SELECT name FROM queues WHERE name = 'order' FOR UPDATE");
+      const claim = claimLimitedJobs(db.pool, { workerId: "w2", queues: ["order"], limit: 1, leaseMs: 60_000 });
+      // Wait until the claim's transaction is queued on the queue row's lock.
+      for (let i = 0; ; i++) {
+        const waiting = await db.pool.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+        if (waiting.rowCount) break;
+        if (i > 500) throw new Error("the claim never waited for the queue lock");
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await complete("first", first!.attempt);
+      expect(await settleFinishedJobs(db.pool, ["first"])).toEqual({ released: ["then"], cancelled: [] });
+      await holder.query("COMMIT");
+      expect((await claim).map((j) => j.id)).toEqual(["then"]);
+    } finally {
+      holder.release();
+    }
+    const times = await db.pool.query<{ id: string; started_at: Date; finished_at: Date | null; attempt_started: Date }>(
+      "SELECT j.id, j.started_at, j.finished_at, a.started_at AS attempt_started FROM jobs j JOIN job_attempts a ON a.job_id = j.id WHERE j.id IN ('first', 'then')",
+    );
+    const by = Object.fromEntries(times.rows.map((r) => [r.id, r]));
+    expect(by.then!.started_at.getTime()).toBeGreaterThanOrEqual(by.first!.finished_at!.getTime());
+    expect(by.then!.attempt_started.getTime()).toBe(by.then!.started_at.getTime());
   });
 });

@@ -58,18 +58,24 @@ export const CLAIMED_ORDER = "priority DESC, run_at, seq";
  * final SELECT reads `claimed`; CLAIMED_ORDER is the order to start them in. Jobs claimed together
  * share one started_at (the claim's); their history rows are inserted in that order, so the attempt
  * ids tell which started first.
+ *
+ * started_at is the clock read once while the statement runs (an InitPlan), not now(): now() is when
+ * the transaction began, which can precede the snapshot by however long the backend waited (a busy
+ * CPU between Bind and Execute, or claimLimitedJobs' queue lock). A job released by its dependency's
+ * completion would then show a started_at before that dependency's finished_at although it ran after
+ * it; read after the snapshot, started_at is always later than every commit the claim saw.
  */
 const TAKE_CLAIMED_ROWS = `claimed AS (
        UPDATE jobs j
        SET state = 'processing', attempts = j.attempts + 1, last_attempt = j.last_attempt + 1, worker_id = $1,
            lease_expires_at = now() + make_interval(secs => $4::float8 / 1000),
-           started_at = now(), finished_at = NULL, updated_at = now(),
+           started_at = (SELECT clock_timestamp()), finished_at = NULL, updated_at = now(),
            progress_pct = NULL, progress_message = NULL, progress_at = NULL
        WHERE j.id = ANY (ARRAY(SELECT id FROM next))
-       RETURNING j.id, j.command, j.queue, j.last_attempt AS attempt, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq, j.cwd, j.env
+       RETURNING j.id, j.command, j.queue, j.last_attempt AS attempt, j.attempts, j.max_retries, j.timeout_ms, j.priority, j.run_at, j.seq, j.cwd, j.env, j.started_at
      ), history AS (
        INSERT INTO job_attempts (job_id, attempt, worker_id, started_at)
-       SELECT id, attempt, $1, now() FROM claimed ORDER BY ${CLAIMED_ORDER}
+       SELECT id, attempt, $1, started_at FROM claimed ORDER BY ${CLAIMED_ORDER}
      )`;
 const CLAIMED_COLUMNS = "id, command, queue, attempt, attempts, max_retries, timeout_ms, priority, cwd, env";
 
