@@ -26,6 +26,9 @@
  *       'true']) running (stdio ignored) until 2000 have exited. It runs before and after the worker;
  *       the faster of the two is the ceiling (the stricter ratio).
  *     - ratio = worker jobs/s / ceiling jobs/s (goal >= 0.7).
+ *     - the physical limit: `seq 2000 | xargs -P4 -I{} sh -c true` before and after the worker (the
+ *       faster counts), with its CPU per job; ratio_xargs = worker jobs/s / xargs jobs/s (goal >= 0.8)
+ *       and cpu_cost_ratio_xargs = xargs CPU per job / (worker + shells + backends) per job.
  *     - also: CPU per job of the worker process, of its shells and of the postgres backends serving
  *       the scratch database (from /proc, when the server is on this host), transactions per job
  *       (pg_stat_database), and the CPU-cost ratio: ceiling CPU per job / (worker + shells +
@@ -67,6 +70,7 @@ import { nowMs, sleep, wallMs } from "./lib/time.mjs";
 import { countLogLevels, startIdleWorker } from "./lib/worker-process.mjs";
 import { printCoreReport } from "./lib/core-report.mjs";
 import { measureSpawnCeiling } from "./spawn-ceiling.mjs";
+import { xargsRate } from "./lib/xargs-rate.mjs";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -75,7 +79,7 @@ const A_SLOTS = 4;
 const B_JOBS = 200;
 const B_GAP_MS = 20;
 const C_JOBS = 20000;
-const GOALS = { ratio: 0.7, p95Ms: 10, enqueuePerS: 30000 };
+const GOALS = { ratio: 0.7, ratioXargs: 0.8, p95Ms: 10, enqueuePerS: 30000 };
 
 // ---------------------------------------------------------------------------------------------
 // Arguments
@@ -200,8 +204,21 @@ async function spawnCeiling(n, slots) {
   return { ms: round(ms), jobs_per_s: round((n * 1000) / ms), load: cpuDelta(before, cpuSample(), nowMs() - t0) };
 }
 
+/**
+ * The physical limit: `seq n | xargs -P<slots> -I{} sh -c true` (bench/lib/xargs-rate.mjs), one run,
+ * with its CPU (xargs and its shells, reaped as this process's grandchildren through `sh`).
+ */
+async function xargsLimit(n, slots) {
+  const before = cpuSample();
+  const t0 = nowMs();
+  const jobsPerS = await xargsRate(n, slots, 1);
+  const load = cpuDelta(before, cpuSample(), nowMs() - t0);
+  return { jobs_per_s: round(jobsPerS), cpu_ms_per_job: round(load.children_cpu_ms / n, 3), load };
+}
+
 async function phaseA() {
   await resetTables();
+  const xargsBefore = await xargsLimit(A_JOBS, A_SLOTS);
   const ceilingBefore = await spawnCeiling(A_JOBS, A_SLOTS);
 
   await sql.insertJobs(pool, newJobs(A_JOBS, "true"));
@@ -252,7 +269,11 @@ async function phaseA() {
   const logLevels = countLogLevels(logFile);
 
   const ceilingAfter = await spawnCeiling(A_JOBS, A_SLOTS);
+  const xargsAfter = await xargsLimit(A_JOBS, A_SLOTS);
   const ceiling = ceilingBefore.jobs_per_s >= ceilingAfter.jobs_per_s ? ceilingBefore : ceilingAfter;
+  // The faster xargs run is the limit (the stricter ratio); its CPU per job is the cheaper of the two.
+  const xargs = xargsBefore.jobs_per_s >= xargsAfter.jobs_per_s ? xargsBefore : xargsAfter;
+  const xargsCpu = Math.min(xargsBefore.cpu_ms_per_job, xargsAfter.cpu_ms_per_job);
   const spanMs = Number(r.span_ms);
   const workerRate = (A_JOBS * 1000) / spanMs;
   const hosts = [...tree.children.values()];
@@ -289,6 +310,13 @@ async function phaseA() {
     ceiling_jobs_per_s: ceiling.jobs_per_s,
     ceiling_cpu_ms_per_job: round((ceiling.load.self_cpu_ms + ceiling.load.children_cpu_ms) / A_JOBS, 3),
     ratio: round(workerRate / ceiling.jobs_per_s, 3),
+    xargs_before: xargsBefore,
+    xargs_after: xargsAfter,
+    xargs_jobs_per_s: xargs.jobs_per_s,
+    xargs_cpu_ms_per_job: xargsCpu,
+    ratio_xargs: round(workerRate / xargs.jobs_per_s, 3),
+    // The same CPU-cost ratio against xargs: what the ratio to xargs tends to when CPU is the limit.
+    cpu_cost_ratio_xargs: serverMs !== null ? round(xargsCpu / (load.children_cpu_ms / A_JOBS + serverMs / A_JOBS), 3) : null,
     ratio_process_wall: round((A_JOBS * 1000) / w.ms / ceiling.jobs_per_s, 3),
     // What the ratio would be if both were limited only by CPU (they are, on a small machine): the
     // ceiling's CPU per job over the worker's (node + shells + postgres backends). Less sensitive to

@@ -19,6 +19,11 @@ export function printCoreReport(results, goals, note) {
     rows.push(["    worker CPU per job: worker+hosts / sh / postgres", `${fmt(a.worker.cpu_ms_per_job_node_only)} / ${fmt(a.worker.cpu_ms_per_job_sh_only)} / ${fmt(a.worker.postgres_cpu_ms_per_job, " ms")}`, "(info)", ""]);
     rows.push(["    DB transactions per job (pg_stat_database)", fmt(a.worker.transactions_per_job), "(info)", ""]);
     rows.push(["    CPU-cost ratio: ceiling CPU / (worker+sh+postgres)", fmt(a.cpu_cost_ratio), "(info)", ""]);
+    if (a.xargs_jobs_per_s !== undefined) {
+      rows.push(["    the physical limit: xargs -P4 sh -c true", `${fmt(a.xargs_jobs_per_s, " jobs/s")}, ${fmt(a.xargs_cpu_ms_per_job, " ms")} CPU a job`, "", ""]);
+      rows.push(["    ratio worker / xargs -P4", fmt(a.ratio_xargs), `>= ${goals.ratioXargs}`, verdict(a.ratio_xargs >= goals.ratioXargs)]);
+      rows.push(["    CPU-cost ratio: xargs CPU / (worker+sh+postgres)", fmt(a.cpu_cost_ratio_xargs), "(info)", ""]);
+    }
   }
   if (results.b) {
     const b = results.b.latency_from_commit_ms;
