@@ -74,13 +74,16 @@
  *     after VACUUM FULL (which rewrites each table and rebuilds its indexes compactly, so what is left
  *     is exactly the live rows and the history the system keeps, e.g. queuectl's completed jobs)
  *
+ * queuectl's `doctor --json` runs twice, with the worker running: in the middle of the blocker and after
+ * the last sample; its findings are printed and kept in the .json (`doctor`).
+ *
  * Output: a table per system and one of the goals; bench/results/soak-<date>-<minutes>m[-autovacuum-off]
  * .csv (one row per system per sample), -relations.csv (one row per table or index per sample), .json
  * (configuration, samples, phases, goals, sizes) and .svg (end-to-end p95 and dead tuples over time,
  * the blocker shaded). The files are rewritten after each system, so an interrupted run keeps the
  * systems it finished. Ctrl-C or an error stops the workers, ends the blocker and destroys the servers.
  */
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -286,6 +289,7 @@ const SYSTEM_DEFS = {
           if (r.code !== 0) throw new Error(`queuectl worker exited ${r.code ?? r.signal}: ${readFileSync(logFile, "utf8").trim()}`);
         },
         workerLog: () => readFileSync(logFile, "utf8").trim(),
+        doctor: () => doctorReport(url),
       };
     },
   },
@@ -399,6 +403,16 @@ function totals(relations) {
   };
 }
 
+/** `queuectl doctor --json` against `url`: the report (it exits 1 when it finds a problem). */
+function doctorReport(url) {
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [CLI, "doctor", "--json"], { env: { ...process.env, DATABASE_URL: url } }, (err, stdout, stderr) => {
+      if (err && err.code !== 1) return reject(new Error(`queuectl doctor exited ${err.code}: ${stderr.trim()}`));
+      resolve(JSON.parse(stdout));
+    });
+  });
+}
+
 /** The system's tables with indexes and TOAST, summed. */
 async function systemBytes(client, schema) {
   const { rows } = await client.query(
@@ -464,6 +478,15 @@ async function runSystem(name, rate) {
     }
   })().catch(fail);
 
+  // queuectl's doctor, in the middle of the blocker and at the end of the run, with the worker running.
+  const doctorReports = [];
+  const checkup = async (when, doctor) => {
+    const report = await doctor();
+    const at_s = round((Date.now() - t0) / 1000, 0);
+    console.log(`${name}: ${at_s} s: doctor (${when}): ${report.healthy ? "healthy" : "problems"}${report.findings.map((f) => `\n  ${f.level}: ${f.message}`).join("")}`);
+    return { when, at_s, healthy: report.healthy, findings: report.findings };
+  };
+
   // The blocker.
   let blockerOpen = false;
   const blockerClient = new pg.Client({ connectionString: url });
@@ -478,6 +501,8 @@ async function runSystem(name, rate) {
     if (r.rowCount !== 1) throw new Error(`blocker read ${r.rowCount} rows`);
     blockerOpen = true;
     console.log(`${name}: ${round((Date.now() - t0) / 1000, 0)} s: REPEATABLE READ transaction open (${round(BLOCKER_MIN, 2)} min)`);
+    await sleepUntil(t0 + ((schedule.blockerStartS + schedule.blockerEndS) / 2) * 1000);
+    if (sys.doctor && !aborted) doctorReports.push(await checkup("blocker", sys.doctor));
     await sleepUntil(t0 + schedule.blockerEndS * 1000);
     await blockerClient.query("COMMIT");
     blockerOpen = false;
@@ -545,6 +570,8 @@ async function runSystem(name, rate) {
   if (failure) throw failure;
   if (aborted) return null;
 
+  if (sys.doctor && !aborted) doctorReports.push(await checkup("end", sys.doctor));
+
   // Drain, stop, and measure what the run left.
   const drainUntil = Date.now() + 30_000;
   while (!aborted && (await sys.backlog()) > 0 && Date.now() < drainUntil) await sleep(200);
@@ -580,6 +607,7 @@ async function runSystem(name, rate) {
     sizes,
     relations_after: afterRel.relations,
     relations_after_vacuum_full: neededRel.relations,
+    ...(doctorReports.length ? { doctor: doctorReports } : {}),
     ...(sys.workerLog ? { worker_log_lines: workerLog.length, worker_log_first: workerLog.slice(0, 20) } : {}),
   };
 }

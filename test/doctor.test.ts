@@ -165,7 +165,7 @@ describe("queuectl doctor", () => {
     await admin.query("SELECT pg_reload_conf()");
     try {
       res = await untilFinding("autovacuum-off");
-      expect(res.stdout).toContain("problem autovacuum-off: autovacuum is switched off on the server (autovacuum = off)");
+      expect(res.stdout).toContain("problem autovacuum-off: autovacuum is switched off on the server (autovacuum = off): only the workers' vacuum duty removes");
     } finally {
       await admin.query("ALTER SYSTEM RESET autovacuum");
       await admin.query("SELECT pg_reload_conf()");

@@ -137,9 +137,16 @@ export async function diagnose(pool: pg.Pool, options: DoctorOptions): Promise<H
     add("prepared-transaction", `prepared transaction '${x.gid}' of ${x.owner} has waited ${ageText(x.age_s)} for COMMIT PREPARED or ROLLBACK PREPARED, holding its locks and keeping vacuum from removing dead rows`, `finish it: ROLLBACK PREPARED '${x.gid}' (or COMMIT PREPARED, if its coordinator says so)`);
   }
   if (!settings.autovacuum || !settings.track_counts) {
+    // The workers' vacuum duty (worker/vacuum-service.ts) still cleans the queue's own tables when it
+    // is on, their role owns them and the server counts dead rows (track_counts), which it goes by;
+    // what nothing does then is ANALYZE and the rest of the database.
+    const duty = settings.track_counts ? (queue?.vacuumDeadRows ?? 0) : 0;
     add(
       "autovacuum-off",
-      `autovacuum is switched off on the server (${!settings.autovacuum ? "autovacuum = off" : "track_counts = off"}): dead rows of claimed and finished jobs are never removed`,
+      `autovacuum is switched off on the server (${!settings.autovacuum ? "autovacuum = off" : "track_counts = off"}): ` +
+        (duty > 0
+          ? `only the workers' vacuum duty removes the queue's dead rows (past vacuum_dead_rows = ${duty}, if their role owns the tables); nothing refreshes the planner's statistics or vacuums the rest of the database`
+          : `dead rows of claimed and finished jobs are never removed (the workers' vacuum duty is ${settings.track_counts ? "off: vacuum_dead_rows = 0" : "blind: it goes by the dead rows the server counts"})`),
       "set autovacuum = on and track_counts = on in postgresql.conf and reload, or run VACUUM (ANALYZE) on the queue's tables from cron",
     );
   }
@@ -217,7 +224,7 @@ async function readQueueHealth(pool: pg.Pool) {
       readStrandedJobs(pool, { leaseMs: config.lease_ms }),
       listSilentWorkers(pool, { leaseMs: config.lease_ms }),
     ]);
-    return { stranded, silent };
+    return { stranded, silent, vacuumDeadRows: config.vacuum_dead_rows };
   } catch (err) {
     if (isSchemaError(err)) return null;
     throw err;
