@@ -5,6 +5,7 @@
  * statement falls back to unnamed; every job runs exactly once, with no outage in the logs.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -118,9 +119,36 @@ describe("through PgBouncer in transaction mode", () => {
         what: "woken-1 completed",
       });
       expect(worker.log()).not.toContain("notifications do not arrive");
+
+      // `run` follows the job's output through a LISTEN on the same address.
+      const run = await queuectl(["run", "--", "sh", "-c", "echo one; sleep 1; echo two"], { env: { DATABASE_URL: viaBouncer, DATABASE_LISTEN_URL: db.url } });
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toBe("one\ntwo");
     } finally {
       worker.child.kill("SIGTERM");
       expect(await worker.exited).toBe(0);
     }
+  });
+
+  it("`logs --follow` and `run` LISTEN on DATABASE_LISTEN_URL: when it does not answer they fail in one line, enqueuing nothing", async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = s.address() as AddressInfo;
+        s.close(() => resolve(port));
+      });
+    });
+    const env = { DATABASE_URL: viaBouncer, DATABASE_LISTEN_URL: `postgresql://postgres@127.0.0.1:${closed}/postgres` };
+    expect((await queuectl(["enqueue", "--id", "follow-1", "--command", "true"], { env })).code).toBe(0);
+    // Reading the output goes through DATABASE_URL; following it needs the LISTEN address.
+    expect((await queuectl(["logs", "follow-1"], { env })).code).toBe(0);
+    const follow = await queuectl(["logs", "--follow", "follow-1"], { env });
+    expect(follow.code).toBe(1);
+    expect(follow.stderr).toMatch(/^queuectl: database unavailable: [^\n]+$/);
+
+    const before = (await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs")).rows[0]!.n;
+    const run = await queuectl(["run", "--", "true"], { env });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^queuectl: database unavailable: [^\n]+$/);
+    expect((await db.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM jobs")).rows[0]!.n).toBe(before);
   });
 });

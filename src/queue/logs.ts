@@ -45,23 +45,51 @@ export async function readLogs(db: pg.Pool, p: { jobId: string; attempt?: number
 const FINAL: readonly JobState[] = ["completed", "dead", "cancelled"];
 
 /**
+ * A session LISTENing on the output channel (queuectl_output), on DATABASE_LISTEN_URL's address (a
+ * transaction-mode pooler would hand the LISTEN to a server connection other clients get next).
+ * Opened before `run` enqueues, so an address that does not answer fails the command with nothing
+ * enqueued.
+ */
+export interface OutputListener {
+  /** Calls `wake` whenever `jobId` wrote output (replacing any earlier callback). */
+  onOutput(jobId: string, wake: () => void): void;
+  close(): Promise<void>;
+}
+
+export async function listenForOutput(url: string): Promise<OutputListener> {
+  const client = new pg.Client({ connectionString: url, application_name: "queuectl-logs" });
+  let watched: { jobId: string; wake: () => void } | undefined;
+  client.on("notification", (msg) => {
+    if (watched && msg.payload === watched.jobId) watched.wake();
+  });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    await client.query(`LISTEN ${OUTPUT_CHANNEL}`);
+  } catch (err) {
+    await client.end().catch(() => {});
+    throw err;
+  }
+  return {
+    onOutput: (jobId, wake) => {
+      watched = { jobId, wake };
+    },
+    close: () => client.end().catch(() => {}),
+  };
+}
+
+/**
  * Writes a job's output as it is produced until the job ends (completed, dead or cancelled), across
- * its attempts; `onAttempt` is told when a new attempt starts. Wakes on NOTIFY (queuectl_output) and
- * polls every `pollMs` besides, so a lost notification costs at most one poll.
+ * its attempts; `onAttempt` is told when a new attempt starts. Wakes on the listener's notifications
+ * and polls every `pollMs` besides, so a lost notification costs at most one poll. Closes `listener`.
  */
 export async function followLogs(
   db: pg.Pool,
-  p: { jobId: string; url: string; write: (text: string) => void; onAttempt?: (attempt: number) => void; pollMs?: number; signal?: AbortSignal },
+  p: { jobId: string; listener: OutputListener; write: (text: string) => void; onAttempt?: (attempt: number) => void; pollMs?: number; signal?: AbortSignal },
 ): Promise<JobState> {
-  const listener = new pg.Client({ connectionString: p.url, application_name: "queuectl-logs" });
   let wake: (() => void) | undefined;
-  listener.on("notification", (msg) => {
-    if (msg.payload === p.jobId) wake?.();
-  });
-  listener.on("error", () => {});
-  await listener.connect();
+  p.listener.onOutput(p.jobId, () => wake?.());
   try {
-    await listener.query(`LISTEN ${OUTPUT_CHANNEL}`);
     let attempt: number | null = null;
     let lastId = "0";
     let printed = 0;
@@ -100,6 +128,6 @@ export async function followLogs(
       wake = undefined;
     }
   } finally {
-    await listener.end().catch(() => {});
+    await p.listener.close();
   }
 }

@@ -28,7 +28,7 @@ export interface QueueStatus {
 export async function queueStatus(ctx: Pick<QueueContext, "pool">, p: { leaseMs?: number } = {}): Promise<QueueStatus> {
   const leaseMs = p.leaseMs ?? (await loadConfig(ctx.pool)).lease_ms;
   const row = await readQueueStatus(ctx.pool, { leaseMs });
-  const jobs = Object.fromEntries(JOB_STATES.map((s) => [s, Number(row.counts?.[s] ?? 0)])) as Record<JobState, number>;
+  const jobs = Object.fromEntries(JOB_STATES.map((s) => [s, Number(row.counts[s] ?? 0)])) as Record<JobState, number>;
   return {
     jobs,
     workers: row.workers,

@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import { followLogs, readLogs } from "../../queue/logs.js";
+import { followLogs, listenForOutput, readLogs } from "../../queue/logs.js";
 import { parseCount } from "../args.js";
 import { withContext } from "../context.js";
 import { printJobText, printJson } from "../output.js";
@@ -30,10 +30,10 @@ Examples:
     .action(async (id: string, opts: { attempt?: string; follow?: boolean; json?: boolean; raw?: boolean }) => {
       const attempt = opts.attempt === undefined ? undefined : parseCount("--attempt", opts.attempt, 1, 1_000_000);
       if (opts.follow) {
-        await withContext((ctx) =>
+        await withContext(async (ctx) =>
           followLogs(ctx.pool, {
             jobId: id,
-            url: ctx.listenUrl,
+            listener: await listenForOutput(ctx.listenUrl),
             write: (text) => printJobText(text, opts.raw),
             onAttempt: (n) => process.stderr.write(`queuectl: attempt ${n} started\n`),
           }),

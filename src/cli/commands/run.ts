@@ -3,7 +3,7 @@ import { JobOutcomeError, OperationalError } from "../../errors.js";
 import { loadConfig } from "../../queue/config.js";
 import { readEnqueueInput, type EnqueueFlags } from "../../queue/enqueue-input.js";
 import { enqueueJobsWithOutcome } from "../../queue/enqueue.js";
-import { followLogs } from "../../queue/logs.js";
+import { followLogs, listenForOutput } from "../../queue/logs.js";
 import type { Queryable } from "../../db/queryable.js";
 import { readJobEnd, readJobStates } from "../../queue/sql/job-reads.js";
 import { countWorkersServing } from "../../queue/sql/workers.js";
@@ -64,8 +64,15 @@ Examples:
         const { lease_ms: leaseMs } = await loadConfig(ctx.pool);
         const serving = await countWorkersServing(ctx.pool, { queue, leaseMs });
         if (serving === 0 && !wait) throw new OperationalError(`no worker is running for queue '${queue}': nothing enqueued (start one: queuectl worker start)`);
-        const { ids } = await enqueueJobsWithOutcome(ctx, { specs: input.specs, cwd: process.cwd() });
-        const id = ids[0]!;
+        // Listening first: an address that does not answer fails the command with nothing enqueued.
+        const listener = await listenForOutput(ctx.listenUrl);
+        let id: string;
+        try {
+          id = (await enqueueJobsWithOutcome(ctx, { specs: input.specs, cwd: process.cwd() })).ids[0]!;
+        } catch (err) {
+          await listener.close();
+          throw err;
+        }
         process.stderr.write(
           serving === 0
             ? `queuectl: job ${id} waits for a worker: none runs for queue '${queue}' (start one: queuectl worker start)\n`
@@ -80,7 +87,7 @@ Examples:
         try {
           await followLogs(ctx.pool, {
             jobId: id,
-            url: ctx.listenUrl,
+            listener,
             write: (text) => progress.around(() => printJobText(text, raw), text),
             onAttempt: (n) => progress.around(() => process.stderr.write(`queuectl: attempt ${n} started\n`), "\n"),
           });

@@ -3,8 +3,8 @@ import type { Queryable } from "../../db/queryable.js";
 
 /** The raw numbers of readQueueStatus; queue/status.ts fills in missing states and rounds. */
 export interface QueueStatusRow {
-  /** Jobs per state, every state of the enum (0 when it has none). */
-  counts: Record<string, number> | null;
+  /** Jobs per state, every state of the enum (0 when it has none): one count per enum value, never NULL. */
+  counts: Record<string, number>;
   workers: number;
   dlq: number;
   avg_duration_ms: number | null;
