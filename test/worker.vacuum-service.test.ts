@@ -1,6 +1,7 @@
 /**
  * The worker's vacuum duty: a queue table past `vacuum_dead_rows` dead rows is vacuumed (and then
- * has none to speak of); below it, or with 0, it is left alone; two workers at once both finish (one
+ * has none to speak of); below it, or with 0, it is left alone; while a long transaction holds the
+ * horizon, once and not at every check; two workers at once both finish (one
  * skips the table the other holds); a role that does not own the tables leaves them to autovacuum.
  * On the shared test server autovacuum is off, so nothing else removes the dead rows meanwhile.
  */
@@ -53,6 +54,26 @@ describe("the vacuum service", () => {
     expect(vacuumed.map((t) => t.table)).toContain("jobs");
     expect(vacuumed.find((t) => t.table === "jobs")!.dead_rows).toBeGreaterThanOrEqual(1400);
     expect(await deadRows("jobs")).toBeLessThan(100);
+  });
+
+  it("while a transaction holds vacuum back, vacuums a table once, not at every check; again once it ends", async () => {
+    const blocker = new pg.Client({ connectionString: db.url });
+    await blocker.connect();
+    try {
+      await blocker.query("BEGIN ISOLATION LEVEL REPEATABLE READ");
+      await blocker.query("SELECT count(*) FROM jobs");
+      await makeDeadRows(1200, "held");
+      const { svc } = await service();
+      expect((await svc.runOnce()).map((t) => t.table)).toContain("jobs");
+      // The blocker's snapshot may still see them: nothing was removed, and no VACUUM could do better.
+      expect(await deadRows("jobs")).toBeGreaterThanOrEqual(1200);
+      expect((await svc.runOnce()).map((t) => t.table)).not.toContain("jobs");
+      await blocker.query("COMMIT");
+      expect((await svc.runOnce()).map((t) => t.table)).toContain("jobs");
+      expect(await deadRows("jobs")).toBeLessThan(100);
+    } finally {
+      await blocker.end();
+    }
   });
 
   it("does nothing with vacuum_dead_rows 0", async () => {
