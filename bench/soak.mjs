@@ -92,7 +92,7 @@ import { parseArgs } from "node:util";
 import pg from "pg";
 import { startPrivateServer } from "./lib/private-server.mjs";
 import { evaluateGoals, goalsTable, mib, phaseOf, phaseTable, RELATION_COLUMNS, SAMPLE_COLUMNS, soakChart, summarize, toCsv } from "./lib/soak-report.mjs";
-import { median, pctl, round } from "./lib/stats.mjs";
+import { maxOf, median, pctl, round } from "./lib/stats.mjs";
 import { nowMs, sleep } from "./lib/time.mjs";
 import { xargsRate } from "./lib/xargs-rate.mjs";
 
@@ -539,7 +539,7 @@ async function runSystem(name, rate) {
         backlog,
         e2e_p50_ms: round(done.e2e.length ? pctl(done.e2e, 0.5) : NaN, 1),
         e2e_p95_ms: round(done.e2e.length ? pctl(done.e2e, 0.95) : NaN, 1),
-        e2e_max_ms: round(done.e2e.length ? Math.max(...done.e2e) : NaN, 1),
+        e2e_max_ms: round(done.e2e.length ? maxOf(done.e2e) : NaN, 1),
         claim_p50_ms: round(done.claim.length ? pctl(done.claim, 0.5) : NaN, 1),
         claim_p95_ms: round(done.claim.length ? pctl(done.claim, 0.95) : NaN, 1),
         jobs_in_window: done.e2e.length,

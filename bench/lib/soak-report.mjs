@@ -3,7 +3,7 @@
  * the tables printed, and the CSV rows and chart written. The method and every threshold are described
  * in bench/soak.mjs's header and docs/benchmarks.md ("Sustained load (soak)").
  */
-import { median, pctl, round } from "./stats.mjs";
+import { maxOf, median, pctl, round } from "./stats.mjs";
 import { renderChart } from "./svg-plot.mjs";
 
 export const COLORS = { queuectl: "#1f77b4", "graphile-worker": "#e6550d", "pg-boss": "#2ca02c" };
@@ -39,8 +39,6 @@ export function phaseOf(t, s) {
 
 const pooled = (samples, key) => samples.flatMap((x) => x.raw[key]);
 const p = (xs, q) => (xs.length ? pctl(xs, q) : NaN);
-/** The largest of `xs`: Math.max(...xs) overflows the call stack on a 30-minute run's latencies. */
-const maxOf = (xs) => xs.reduce((m, x) => (x > m ? x : m), -Infinity);
 
 /** Per-phase figures of one system's samples (each sample has .raw.e2e and .raw.claim, ms). */
 export function summarize(samples, schedule, rate) {

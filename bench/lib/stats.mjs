@@ -42,3 +42,6 @@ export const median = (xs) => {
   if (v.length === 0) return NaN;
   return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 };
+
+/** The largest of `xs` (-Infinity when empty): Math.max(...xs) overflows the call stack on a long run's latencies. */
+export const maxOf = (xs) => xs.reduce((m, x) => (x > m ? x : m), -Infinity);
