@@ -21,14 +21,14 @@ export interface QueueStatus {
 }
 
 /**
- * Counts for `status`, read in one statement so the numbers are one snapshot; every state is filled
- * in and the times rounded to whole ms here. `leaseMs` (default: the config's lease_ms) decides which
+ * Counts for `status`, read in one statement so the numbers are one snapshot (every state counted,
+ * 0 when it has none); the times are rounded to whole ms here. `leaseMs` (default: the config's lease_ms) decides which
  * workers count as alive.
  */
 export async function queueStatus(ctx: Pick<QueueContext, "pool">, p: { leaseMs?: number } = {}): Promise<QueueStatus> {
   const leaseMs = p.leaseMs ?? (await loadConfig(ctx.pool)).lease_ms;
   const row = await readQueueStatus(ctx.pool, { leaseMs });
-  const jobs = Object.fromEntries(JOB_STATES.map((s) => [s, Number(row.counts[s] ?? 0)])) as Record<JobState, number>;
+  const jobs = Object.fromEntries(JOB_STATES.map((s) => [s, Number(row.counts[s])])) as Record<JobState, number>;
   return {
     jobs,
     workers: row.workers,

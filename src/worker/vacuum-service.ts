@@ -45,8 +45,8 @@ export class VacuumService extends PeriodicService {
     const due = over.filter((t) => horizon === null || this.vacuumedAt.get(t.table) !== horizon);
     for (const t of due) {
       await vacuumTable(this.deps.pool, t.table);
-      if (horizon === null) this.vacuumedAt.delete(t.table);
-      else this.vacuumedAt.set(t.table, horizon);
+      // With no horizon nothing is skipped, and an xid once past never holds the horizon again.
+      if (horizon !== null) this.vacuumedAt.set(t.table, horizon);
     }
     if (due.length > 0) this.deps.log.debug({ tables: due }, "vacuum: removed dead rows");
     return due;

@@ -1,7 +1,7 @@
 /** The statement behind `status` and the dashboard's overview: the queue's numbers at one moment. */
 import type { Queryable } from "../../db/queryable.js";
 
-/** The raw numbers of readQueueStatus; queue/status.ts fills in missing states and rounds. */
+/** The raw numbers of readQueueStatus; queue/status.ts types the counts by state and rounds the times. */
 export interface QueueStatusRow {
   /** Jobs per state, every state of the enum (0 when it has none): one count per enum value, never NULL. */
   counts: Record<string, number>;
