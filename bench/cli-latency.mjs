@@ -8,9 +8,15 @@
  *   node bench/cli-latency.mjs              # writes bench/results/cli-latency-<date>.json
  *   ROUNDS=3 JOBS=10000 node bench/cli-latency.mjs
  *   KEEP_DB=1 node bench/cli-latency.mjs    # keeps the scratch database and prints its URL, to profile a command
+ *
+ * Local mode (DATABASE_URL unset: a server of queuectl's own under QUEUECTL_HOME, running before the
+ * command starts) is measured too: `status` through it, against `status` with DATABASE_URL naming the
+ * same server, so the difference is what finding the local server costs.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { connectAdmin, createDatabase, databaseUrl, dropDatabase, redact, scratchDbName, serverUrlFromEnv } from "./lib/scratch-db.mjs";
@@ -29,6 +35,31 @@ function timeRun(file, args, env) {
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (res.status !== 0) throw new Error(`${args.join(" ")} exited ${res.status}: ${res.stderr}`);
   return ms;
+}
+
+/**
+ * `status` in local mode and by DATABASE_URL against the same local server (started once before the
+ * rounds, stopped after), interleaved with `node -e 0`; milliseconds of each run.
+ */
+function measureLocalMode() {
+  const home = mkdtempSync(join(tmpdir(), "queuectl-cli-bench-"));
+  const localEnv = { ...process.env, QUEUECTL_HOME: home };
+  delete localEnv.DATABASE_URL;
+  try {
+    execFileSync(process.execPath, [CLI, "db", "migrate"], { env: localEnv, stdio: "ignore" });
+    const port = readFileSync(join(home, "pg", "port"), "utf8").trim();
+    const byUrlEnv = { ...localEnv, DATABASE_URL: `postgresql://postgres@127.0.0.1:${port}/queuectl` };
+    const result = { reference: [], localMode: [], byUrl: [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      result.reference.push(timeRun(process.execPath, ["-e", "0"], localEnv));
+      result.localMode.push(timeRun(process.execPath, [CLI, "status"], localEnv));
+      result.byUrl.push(timeRun(process.execPath, [CLI, "status"], byUrlEnv));
+    }
+    return result;
+  } finally {
+    spawnSync(process.execPath, [CLI, "db", "stop"], { env: localEnv, stdio: "ignore" });
+    rmSync(home, { recursive: true, force: true });
+  }
 }
 
 const serverUrl = serverUrlFromEnv();
@@ -90,6 +121,7 @@ try {
     }
     floor.push(timeRun(process.execPath, ["--input-type=module", "-e", floorScript], env));
   }
+  const local = measureLocalMode();
   const ref = median(reference);
   const floorMs = median(floor);
   const rows = commands.map((args) => {
@@ -102,9 +134,15 @@ try {
   console.log(`floor (node loading pg, connecting, SELECT 1): ${Math.round(floorMs)} ms = ${(floorMs / ref).toFixed(2)} x node -e 0`);
   console.log("command                ms   x node -e 0   goal");
   for (const r of rows) console.log(`${r.command.padEnd(20)} ${String(r.ms).padStart(5)}   ${r.ratio.toFixed(2).padStart(10)}   <= ${r.goal}${r.met ? "" : "  (not met)"}`);
+  const localRows = [
+    { command: "status, local mode", ms: Math.round(median(local.localMode)), ratio: Math.round((median(local.localMode) / median(local.reference)) * 100) / 100 },
+    { command: "status, same server by DATABASE_URL", ms: Math.round(median(local.byUrl)), ratio: Math.round((median(local.byUrl) / median(local.reference)) * 100) / 100 },
+  ];
+  console.log(`local server (empty queue; node -e 0: ${Math.round(median(local.reference))} ms in these rounds)`);
+  for (const r of localRows) console.log(`${r.command.padEnd(36)} ${String(r.ms).padStart(5)}   ${r.ratio.toFixed(2)}`);
   const out = new URL(`./results/cli-latency-${new Date().toISOString().slice(0, 10)}.json`, import.meta.url);
   mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
-  writeFileSync(out, `${JSON.stringify({ jobs: JOBS, rounds: ROUNDS, node_e_0_ms: Math.round(ref), pg_floor_ms: Math.round(floorMs), pg_floor_ratio: Math.round((floorMs / ref) * 100) / 100, commands: rows }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ jobs: JOBS, rounds: ROUNDS, node_e_0_ms: Math.round(ref), pg_floor_ms: Math.round(floorMs), pg_floor_ratio: Math.round((floorMs / ref) * 100) / 100, commands: rows, local_mode: localRows }, null, 2)}\n`);
   console.log(`written: ${fileURLToPath(out)}`);
 } finally {
   if (process.env.KEEP_DB === "1") console.log(`kept: DATABASE_URL=${url}`);
