@@ -5,7 +5,7 @@
  * - dist/cli/command-line.cjs: everything else (src/cli/command-line.ts and all it imports) in one
  *   CommonJS file, which main.ts loads with the V8 code cache that scripts/write-cli-code-cache.mjs
  *   then writes beside it. Resolving and reading ~150 separate modules cost a command ~35 ms, and
- *   compiling and linking the ~25 ES modules one command needed ~15 ms more.
+ *   compiling and linking the ~25 ES modules one command needed ~12 ms more.
  *
  * Both sit in dist/cli/, one directory under dist/ like every module of src/, so a path a module
  * builds from import.meta.url ("../worker/command-host.pl") holds bundled or not.
@@ -44,10 +44,10 @@ const pgWithoutCloudflareProbe = {
 };
 
 /**
- * Packages only some commands load (zod: `enqueue` of a full job spec, `dlq edit`, the dashboard;
- * cron-parser with luxon: schedules), each bundled into a file of its own, dist/cli/vendor/<name>.cjs,
- * that the bundle requires when it needs them: inside command-line.cjs they were half of its 1.5 MB,
- * read and looked up in the code cache by every command (~7 ms).
+ * Packages only some commands load (zod: a job spec checked in full, `dlq retry --edit`, the
+ * dashboard's input; cron-parser with luxon: schedules), each bundled into a file of its own,
+ * dist/cli/vendor/<name>.cjs, that the bundle requires when it needs them: inside command-line.cjs
+ * they were half of its 1.5 MB, read and looked up in the code cache by every command (~5 ms).
  */
 const VENDORED = ["zod", "cron-parser"];
 const vendored = {

@@ -1,9 +1,9 @@
 /**
  * Loads the CLI's code (dist/cli/command-line.cjs: everything below main.ts in one CommonJS bundle)
  * with the V8 code cache written beside it at build time (command-line.cjs.cache). Node 20 keeps no
- * compiled code between runs, and compiling and linking a command's ~25 ES modules cost ~15 ms of the
- * ~65 ms a command spends above `node -e 0`; with the cache V8 reads compiled functions instead of
- * parsing their source. A cache made by another Node (or other V8 flags) is rejected by V8 and the
+ * compiled code between runs, and compiling and linking a command's ~25 ES modules cost ~12 ms of the
+ * ~65 ms a command spent above `node -e 0`; with the cache V8 reads compiled functions instead of
+ * parsing their source (docs/architecture.md, "How the CLI starts"). A cache made by another Node (or other V8 flags) is rejected by V8 and the
  * bundle is compiled as usual: slower, never wrong.
  */
 import { readFileSync } from "node:fs";
@@ -36,7 +36,7 @@ export function loadCommandLine(useCache = true): LoadedCommandLine {
     try {
       cachedData = readFileSync(CODE_CACHE_FILE);
     } catch {
-      cachedData = undefined; // no cache (a build that could not write one): compile from source
+      // No cache beside the bundle: compile from source.
     }
   }
   // The wrapper stays on the bundle's first line, so stack traces keep the bundle's line numbers.
