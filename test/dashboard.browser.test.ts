@@ -207,6 +207,7 @@ describe.skipIf(!HAVE_CHROMIUM)(`dashboard in chromium${HAVE_CHROMIUM ? "" : ` (
     await expect.poll(() => row.count()).toBe(1);
     const cells = await row.locator("td").allInnerTexts();
     expect(cells.slice(0, 4)).toEqual([WORKER_ID, "web-1", "4242", "running"]);
+    expect(cells[5]).toBe("1/2");
     expect(cells[6]).toBe("running-1");
     expect(cells[7]).toMatch(/^\d+[smh] ago$/);
   });

@@ -29,6 +29,15 @@ function collectQueue(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/**
+ * A worker's slots as `busy/concurrency`, and the jobs it holds beyond them as `+N ahead`: it claims
+ * ahead only beyond its free slots, so the jobs it holds past its concurrency wait for a slot.
+ */
+function slotsText(held: number, concurrency: number): string {
+  const ahead = Math.max(0, held - concurrency);
+  return `${held - ahead}/${concurrency}${ahead > 0 ? ` +${ahead} ahead` : ""}`;
+}
+
 function workerToJson(w: WorkerInfo) {
   return {
     id: w.id,
@@ -209,7 +218,7 @@ Examples:
             w.pid,
             w.state,
             w.queues.length ? w.queues.join(",") : "*",
-            `${w.current_jobs.length}/${w.concurrency}`,
+            slotsText(w.current_jobs.length, w.concurrency),
             truncate(w.current_jobs.join(" ") || "-", 40),
             relativeTime(w.heartbeat_at),
           ]),

@@ -11,6 +11,18 @@ import { badge, failBox, jobLink, muted, table, time } from "../ui.js";
 /** @import { PageContext, View } from "../live.js" */
 
 /**
+ * A worker's slots as `busy/concurrency`, and the jobs it holds beyond them as `+N ahead` (as
+ * `queuectl worker list` shows them): it claims ahead only beyond its free slots, so the jobs it
+ * holds past its concurrency wait for a slot.
+ * @param {number} held
+ * @param {number} concurrency
+ */
+function busyText(held, concurrency) {
+  const ahead = Math.max(0, held - concurrency);
+  return held - ahead + "/" + concurrency + (ahead > 0 ? " +" + ahead + " ahead" : "");
+}
+
+/**
  * @param {PageContext} ctx
  * @returns {View<WorkersAnswer>}
  */
@@ -46,7 +58,7 @@ export function workersPage({ main }) {
           h("td", { class: "num" }, String(w.pid)),
           h("td", null, badge(w.state)),
           h("td", null, w.queues.length ? w.queues.map((q) => h("span", { class: "chip" }, q)) : muted("all")),
-          h("td", { class: "num" }, w.current_jobs.length + "/" + w.concurrency),
+          h("td", { class: "num" }, busyText(w.current_jobs.length, w.concurrency)),
           h("td", null, w.current_jobs.length ? w.current_jobs.map((id) => h("div", null, jobLink(id))) : muted("idle")),
           h("td", { class: "nowrap " + ageClass, title: absolute(w.heartbeat_at) }, w.state === "stopped" ? "-" : compact(Math.max(0, age)) + " ago"),
           h("td", { class: "nowrap" }, time(w.started_at)),
