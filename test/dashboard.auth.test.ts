@@ -237,6 +237,13 @@ describe("the dashboard command", () => {
         });
       });
       expect((await fetch(`${url}api/overview`)).status).toBe(200);
+      // Search and a job's page read through Prisma Client, which the command loads beside its own
+      // bundled pg: the adapter must take the command's pool as a pool.
+      await db.pool.query(`INSERT INTO jobs (id, command, max_retries) VALUES ('search-me', 'backup --target s3', 3)`);
+      const search = await fetch(`${url}api/jobs?q=backup`);
+      expect(search.status).toBe(200);
+      expect(((await search.json()) as { jobs: Array<{ id: string }> }).jobs.map((j) => j.id)).toEqual(["search-me"]);
+      expect((await fetch(`${url}api/jobs/search-me`)).status).toBe(200);
       // A kept-alive connection must not hold the process open.
       expect((await fetch(`${url}healthz`, { keepalive: true })).status).toBe(200);
       const started = Date.now();
