@@ -5,7 +5,6 @@
  * statement falls back to unnamed; every job runs exactly once, with no outage in the logs.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,6 +15,7 @@ import { createPool } from "../src/db/pool.js";
 import { queuectl } from "./helpers/cli.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { pgbouncerInstalled, startPgBouncer, type Bouncer } from "./helpers/pgbouncer.js";
+import { freePort } from "./helpers/private-server.js";
 import { countByState, startWorkerProcess, waitFor } from "./helpers/workers.js";
 
 const db = useTestDatabase({ migrate: false });
@@ -131,12 +131,7 @@ describe("through PgBouncer in transaction mode", () => {
   });
 
   it("`logs --follow` and `run` LISTEN on DATABASE_LISTEN_URL: when it does not answer they fail in one line, enqueuing nothing", async () => {
-    const closed = await new Promise<number>((resolve) => {
-      const s = createServer().listen(0, "127.0.0.1", () => {
-        const { port } = s.address() as AddressInfo;
-        s.close(() => resolve(port));
-      });
-    });
+    const closed = await freePort();
     const env = { DATABASE_URL: viaBouncer, DATABASE_LISTEN_URL: `postgresql://postgres@127.0.0.1:${closed}/postgres` };
     expect((await queuectl(["enqueue", "--id", "follow-1", "--command", "true"], { env })).code).toBe(0);
     // Reading the output goes through DATABASE_URL; following it needs the LISTEN address.
