@@ -134,11 +134,10 @@ try {
   console.log(`floor (node loading pg, connecting, SELECT 1): ${Math.round(floorMs)} ms = ${(floorMs / ref).toFixed(2)} x node -e 0`);
   console.log("command                ms   x node -e 0   goal");
   for (const r of rows) console.log(`${r.command.padEnd(20)} ${String(r.ms).padStart(5)}   ${r.ratio.toFixed(2).padStart(10)}   <= ${r.goal}${r.met ? "" : "  (not met)"}`);
-  const localRows = [
-    { command: "status, local mode", ms: Math.round(median(local.localMode)), ratio: Math.round((median(local.localMode) / median(local.reference)) * 100) / 100 },
-    { command: "status, same server by DATABASE_URL", ms: Math.round(median(local.byUrl)), ratio: Math.round((median(local.byUrl) / median(local.reference)) * 100) / 100 },
-  ];
-  console.log(`local server (empty queue; node -e 0: ${Math.round(median(local.reference))} ms in these rounds)`);
+  const localRef = median(local.reference);
+  const localRow = (command, samples) => ({ command, ms: Math.round(median(samples)), ratio: Math.round((median(samples) / localRef) * 100) / 100 });
+  const localRows = [localRow("status, local mode", local.localMode), localRow("status, same server by DATABASE_URL", local.byUrl)];
+  console.log(`local server (empty queue; node -e 0: ${Math.round(localRef)} ms in these rounds)`);
   for (const r of localRows) console.log(`${r.command.padEnd(36)} ${String(r.ms).padStart(5)}   ${r.ratio.toFixed(2)}`);
   const out = new URL(`./results/cli-latency-${new Date().toISOString().slice(0, 10)}.json`, import.meta.url);
   mkdirSync(new URL("./results/", import.meta.url), { recursive: true });

@@ -570,7 +570,7 @@ async function runSystem(name, rate) {
   if (failure) throw failure;
   if (aborted) return null;
 
-  if (sys.doctor && !aborted) doctorReports.push(await checkup("end", sys.doctor));
+  if (sys.doctor) doctorReports.push(await checkup("end", sys.doctor));
 
   // Drain, stop, and measure what the run left.
   const drainUntil = Date.now() + 30_000;
