@@ -21,7 +21,7 @@ export interface CommandLine {
   openEarlyPool(url: string, options: PoolOptions): Promise<EarlyPool>;
 }
 
-export const BUNDLE_FILE = fileURLToPath(new URL("./command-line.cjs", import.meta.url));
+const BUNDLE_FILE = fileURLToPath(new URL("./command-line.cjs", import.meta.url));
 export const CODE_CACHE_FILE = `${BUNDLE_FILE}.cache`;
 
 /** The loaded bundle, and the compiled script (scripts/ write its code cache from it). */

@@ -22,8 +22,8 @@ export interface QueueStatus {
 
 /**
  * Counts for `status`, read in one statement so the numbers are one snapshot (every state counted,
- * 0 when it has none); the times are rounded to whole ms here. `leaseMs` (default: the config's lease_ms) decides which
- * workers count as alive.
+ * 0 when it has none); the times are rounded to whole ms here. `leaseMs` (default: the config's
+ * lease_ms) decides which workers count as alive.
  */
 export async function queueStatus(ctx: Pick<QueueContext, "pool">, p: { leaseMs?: number } = {}): Promise<QueueStatus> {
   const leaseMs = p.leaseMs ?? (await loadConfig(ctx.pool)).lease_ms;
