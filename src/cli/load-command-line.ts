@@ -12,14 +12,9 @@ import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import vm from "node:vm";
-import type { EarlyPool } from "../db/early-pool.js";
-import type { PoolOptions } from "../db/pool.js";
 
-/** What the bundle exports: command-line.ts. */
-export interface CommandLine {
-  runCli(early?: Promise<EarlyPool>): Promise<void>;
-  openEarlyPool(url: string, options: PoolOptions): Promise<EarlyPool>;
-}
+/** What the bundle exports: command-line.ts's exports (a type only: nothing of it loads here). */
+export type CommandLine = typeof import("./command-line.js");
 
 const BUNDLE_FILE = fileURLToPath(new URL("./command-line.cjs", import.meta.url));
 export const CODE_CACHE_FILE = `${BUNDLE_FILE}.cache`;
